@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "commands.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "arguments.h"
+#include "checkpoint.h"
+#include "error.h"
+#include "generation.h"
+#include "llamamodel.h"
+#include "modelsummary.h"
+#include "perplexity.h"
+#include "randominit.h"
+#include "runtime.h"
+#include "terminalprogress.h"
+#include "tokenizer.h"
+
+namespace gqa::cli {
+namespace {
+using Json = nlohmann::json;
+
+const OptionSpec kDeviceOption{"device", "DEV", "cpu, cuda, cuda:N or auto", "auto"};
+const OptionSpec kDtypeOption{"dtype", "TYPE", "compute dtype: float32, bfloat16, float64",
+                              "float32"};
+const OptionSpec kJsonOption{"json", "", "print the result as JSON on stdout", ""};
+const OptionSpec kQuietOption{"quiet", "", "no progress output", ""};
+
+/// Parses; prints help and returns true when --help was given.
+bool parseOrHelp(Arguments& a, const std::vector<std::string>& args) {
+    a.parse(args);
+    if (a.helpRequested()) std::cout << a.helpText();
+    return a.helpRequested();
+}
+
+std::string shapeText(const std::vector<std::int64_t>& shape) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+LlamaModel loadModel(const std::string& folder, const Arguments& a, ProgressSink& progress) {
+    const torch::Device device = parseDevice(a.text("device"));
+    const torch::ScalarType dtype = parseComputeDtype(a.text("dtype"));
+    return LlamaModel(Checkpoint::load(folder, progress), dtype, device);
+}
+
+/// Token ids from --text, --text-file or --ids-file (exactly one).
+std::vector<std::int64_t> inputTokens(const Arguments& a, const std::string& folder,
+                                      const ModelConfig& config) {
+    const int given = a.has("text") + a.has("text-file") + a.has("ids-file");
+    if (given != 1) throw InputError("give exactly one of --text, --text-file, --ids-file");
+    if (a.has("ids-file")) return readTokenIdFile(a.text("ids-file"), config.vocabSize);
+    const std::string text = a.has("text") ? a.text("text") : readTextFile(a.text("text-file"));
+    return Tokenizer::forModelFolder(folder, config).encode(text);
+}
+}  // namespace
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> kCommands{
+        {"inspect", "summarise a model folder (config, tensors, KV-cache size)", runInspect},
+        {"perplexity", "sliding-window perplexity of a model on a text", runPerplexity},
+        {"generate", "generate text with a KV cache (greedy or sampled)", runGenerate},
+        {"make-test-model", "write a tiny randomly initialised Llama model (for tests and demos)",
+         runMakeTestModel},
+    };
+    return kCommands;
+}
+
+int runInspect(const std::vector<std::string>& args) {
+    Arguments a("inspect", "Reads config.json and the safetensors headers (no weights) of a model "
+                "folder and prints its configuration, tensors and KV-cache cost.",
+                {"model-folder"},
+                {kJsonOption, {"tensors", "", "list every tensor", ""}});
+    if (parseOrHelp(a, args)) return kExitOk;
+    const ModelSummary s = summarizeModelFolder(a.positional(0));
+    const ModelConfig& c = s.config;
+    const std::size_t elem = dtypeSize(c.dtype);
+    if (a.flag("json")) {
+        Json j = Json::parse(c.toJson());
+        j["parameter_count"] = c.parameterCount();
+        j["stored_bytes"] = s.storedBytes;
+        j["sharded"] = s.sharded;
+        j["has_tokenizer"] = s.hasTokenizer;
+        j["problems"] = s.problems;
+        Json kv = Json::object();
+        for (auto g : c.validKvHeadCounts()) kv[std::to_string(g)] = c.kvCacheBytesPerToken(g, elem);
+        j["kv_cache_bytes_per_token"] = kv;
+        Json tensors = Json::array();
+        for (const auto& t : s.tensors)
+            tensors.push_back({{"name", t.info.name}, {"dtype", dtypeName(t.info.dtype)},
+                               {"shape", t.info.shape}, {"file", t.file}});
+        j["tensors"] = tensors;
+        std::cout << j.dump(2) << "\n";
+        return s.problems.empty() ? kExitOk : kExitBadInput;
+    }
+    std::printf("model folder      %s\n", s.folder.c_str());
+    std::printf("layers            %lld\n", (long long)c.numLayers);
+    std::printf("hidden size       %lld (MLP %lld)\n", (long long)c.hiddenSize,
+                (long long)c.intermediateSize);
+    std::printf("attention heads   %lld, KV heads %lld (%s), head dim %lld\n", (long long)c.numHeads,
+                (long long)c.numKvHeads, c.isMha() ? "MHA" : "GQA", (long long)c.headDim);
+    std::printf("vocabulary        %lld, tied embeddings: %s\n", (long long)c.vocabSize,
+                c.tieWordEmbeddings ? "yes" : "no");
+    std::printf("rope theta        %g, max positions %lld\n", c.ropeTheta,
+                (long long)c.maxPositionEmbeddings);
+    std::printf("parameters        %lld (%.2f M), stored as %s, %llu bytes%s\n",
+                (long long)c.parameterCount(), c.parameterCount() / 1e6,
+                torchDtypeName(c.dtype).c_str(), (unsigned long long)s.storedBytes,
+                s.sharded ? ", sharded" : "");
+    std::printf("tokenizer         %s\n", s.hasTokenizer ? "tokenizer.model" : "none");
+    std::printf("KV cache per token (%s):\n", torchDtypeName(c.dtype).c_str());
+    for (auto g : c.validKvHeadCounts())
+        std::printf("  %3lld KV heads%s  %llu bytes\n", (long long)g,
+                    g == c.numKvHeads ? " (this)" : "       ",
+                    (unsigned long long)c.kvCacheBytesPerToken(g, elem));
+    if (a.flag("tensors"))
+        for (const auto& t : s.tensors)
+            std::printf("  %-48s %-5s %s\n", t.info.name.c_str(), dtypeName(t.info.dtype).c_str(),
+                        shapeText(t.info.shape).c_str());
+    for (const auto& p : s.problems) std::fprintf(stderr, "problem: %s\n", p.c_str());
+    return s.problems.empty() ? kExitOk : kExitBadInput;
+}
+
+int runPerplexity(const std::vector<std::string>& args) {
+    Arguments a("perplexity",
+                "Perplexity of a model on a text (sliding windows; context and stride are printed "
+                "with the result).",
+                {"model-folder"},
+                {{"text", "TEXT", "text to score", ""},
+                 {"text-file", "FILE", "UTF-8 text file to score", ""},
+                 {"ids-file", "FILE", "whitespace-separated token ids instead of text", ""},
+                 {"context", "N", "window length in tokens", "256"},
+                 {"stride", "N", "tokens between window starts", "128"},
+                 {"max-tokens", "N", "score only the first N tokens (0 = all)", "0"},
+                 kDeviceOption, kDtypeOption, kJsonOption, kQuietOption});
+    if (parseOrHelp(a, args)) return kExitOk;
+    TerminalProgress progress(a.flag("quiet"));
+    const std::string folder = a.positional(0);
+    LlamaModel model = loadModel(folder, a, progress);
+    auto tokens = inputTokens(a, folder, model.config());
+    const std::int64_t maxTokens = a.integer("max-tokens");
+    if (maxTokens > 0 && std::int64_t(tokens.size()) > maxTokens) tokens.resize(maxTokens);
+    const PerplexityResult r =
+        perplexity(model, tokens, {a.integer("context"), a.integer("stride")}, progress);
+    progress.finish();
+    if (a.flag("json")) {
+        std::cout << Json{{"perplexity", r.perplexity}, {"mean_nll", r.meanNll},
+                          {"tokens_scored", r.tokensScored}, {"windows", r.windows},
+                          {"context_length", r.contextLength}, {"stride", r.stride}}
+                         .dump(2)
+                  << "\n";
+    } else {
+        std::printf("perplexity %.4f (mean NLL %.4f nats) over %lld tokens, context %lld, stride "
+                    "%lld, %lld windows\n",
+                    r.perplexity, r.meanNll, (long long)r.tokensScored, (long long)r.contextLength,
+                    (long long)r.stride, (long long)r.windows);
+    }
+    return kExitOk;
+}
+
+int runGenerate(const std::vector<std::string>& args) {
+    Arguments a("generate", "Generates a continuation of a prompt with a KV cache.",
+                {"model-folder"},
+                {{"text", "TEXT", "prompt text", ""},
+                 {"text-file", "FILE", "prompt from a file", ""},
+                 {"ids-file", "FILE", "prompt as token ids", ""},
+                 {"max-new-tokens", "N", "tokens to generate", "64"},
+                 {"temperature", "T", "0 = greedy", "0"},
+                 {"top-k", "K", "sample among the K most likely (0 = all)", "0"},
+                 {"top-p", "P", "nucleus sampling mass", "1"},
+                 {"seed", "N", "sampling seed", "0"},
+                 kDeviceOption, kDtypeOption, kJsonOption, kQuietOption});
+    if (parseOrHelp(a, args)) return kExitOk;
+    TerminalProgress progress(a.flag("quiet"));
+    const std::string folder = a.positional(0);
+    LlamaModel model = loadModel(folder, a, progress);
+    const auto prompt = inputTokens(a, folder, model.config());
+    GenerationConfig g;
+    g.maxNewTokens = a.integer("max-new-tokens");
+    g.temperature = a.number("temperature");
+    g.topK = a.integer("top-k");
+    g.topP = a.number("top-p");
+    g.seed = static_cast<std::uint64_t>(a.integer("seed"));
+    const GenerationResult r = generate(model, prompt, g, progress);
+    progress.finish();
+    std::string text;
+    if (!a.has("ids-file")) text = Tokenizer::forModelFolder(folder, model.config()).decode(r.newTokens);
+    if (a.flag("json")) {
+        std::cout << Json{{"new_tokens", r.newTokens}, {"text", text},
+                          {"kv_cache_bytes", r.kvCacheBytes},
+                          {"decode_tokens_per_second", r.decodeTokensPerSecond}}
+                         .dump(2)
+                  << "\n";
+    } else {
+        if (a.has("ids-file"))
+            for (auto id : r.newTokens) std::printf("%lld ", (long long)id);
+        std::printf("%s\n", text.c_str());
+        std::fprintf(stderr, "%zu tokens, KV cache %llu bytes, %.1f tokens/s\n", r.newTokens.size(),
+                     (unsigned long long)r.kvCacheBytes, r.decodeTokensPerSecond);
+    }
+    return kExitOk;
+}
+
+int runMakeTestModel(const std::vector<std::string>& args) {
+    Arguments a("make-test-model",
+                "Writes a small randomly initialised Llama model (config.json + model.safetensors) "
+                "to a folder. It computes nothing meaningful: it is for tests and demos of the "
+                "file handling.",
+                {"output-folder"},
+                {{"layers", "N", "decoder layers", "2"},
+                 {"heads", "N", "attention heads", "8"},
+                 {"kv-heads", "N", "KV heads (= heads for MHA)", "8"},
+                 {"head-dim", "N", "head dimension", "16"},
+                 {"vocab", "N", "vocabulary size", "256"},
+                 {"dtype", "TYPE", "stored dtype: float32, bfloat16, float16", "float32"},
+                 {"seed", "N", "random seed", "0"},
+                 {"shard-bytes", "N", "shard files above this size (0 = single file)", "0"}});
+    if (parseOrHelp(a, args)) return kExitOk;
+    ModelConfig c;
+    c.numLayers = a.integer("layers");
+    c.numHeads = a.integer("heads");
+    c.numKvHeads = a.integer("kv-heads");
+    c.headDim = a.integer("head-dim");
+    c.hiddenSize = c.numHeads * c.headDim;
+    c.intermediateSize = c.hiddenSize * 3;
+    c.vocabSize = a.integer("vocab");
+    c.maxPositionEmbeddings = 512;
+    c.bosTokenId = 1;
+    c.eosTokenId = 2;
+    const auto dtype = dtypeFromTorchName(a.text("dtype"));
+    if (!dtype) throw InputError("--dtype must be float32, bfloat16 or float16");
+    c.dtype = *dtype;
+    c.validate();
+    initializeLlama(c, static_cast<std::uint64_t>(a.integer("seed")), 0.2)
+        .save(a.positional(0), static_cast<std::uint64_t>(a.integer("shard-bytes")));
+    std::printf("wrote %s (%lld parameters)\n", a.positional(0).c_str(),
+                (long long)c.parameterCount());
+    return kExitOk;
+}
+
+}  // namespace gqa::cli

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The CLI's subcommands. Each takes the arguments after its name and returns the process exit
+// code; errors propagate as exceptions that main() maps to the documented exit codes.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gqa::cli {
+
+/// Exit codes (documented in `gqa-cli --help` and docs/cli.md).
+enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitBadInput = 2, kExitCancelled = 3 };
+
+struct Command {
+    std::string name;
+    std::string summary;
+    std::function<int(const std::vector<std::string>&)> run;
+};
+
+const std::vector<Command>& commands();
+
+int runInspect(const std::vector<std::string>& args);
+int runPerplexity(const std::vector<std::string>& args);
+int runGenerate(const std::vector<std::string>& args);
+int runMakeTestModel(const std::vector<std::string>& args);
+
+}  // namespace gqa::cli

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "llamamodel.h"
+
+#include <cmath>
+
+#include "error.h"
+#include "rope.h"
+#include "tensorconvert.h"
+
+namespace gqa {
+namespace F = torch::nn::functional;
+
+std::string layerTensorName(std::int64_t layer, const std::string& suffix) {
+    return "model.layers." + std::to_string(layer) + "." + suffix;
+}
+
+torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+    // As Hugging Face: normalise in float32 (or wider), cast back, then scale.
+    const auto wide = x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+    torch::Tensor h = x.to(wide);
+    h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    return weight * h.to(x.scalar_type());
+}
+
+LlamaModel::LlamaModel(const Checkpoint& checkpoint, torch::ScalarType dtype, torch::Device device)
+    : m_config(checkpoint.config), m_dtype(dtype), m_device(device) {
+    auto take = [&](const std::string& name) { return checkpoint.at(name).to(device, dtype); };
+    embedTokens = take("model.embed_tokens.weight");
+    for (std::int64_t l = 0; l < m_config.numLayers; ++l) {
+        auto name = [l](const char* s) { return layerTensorName(l, s); };
+        LayerWeights w;
+        w.inputNorm = take(name("input_layernorm.weight"));
+        w.postAttentionNorm = take(name("post_attention_layernorm.weight"));
+        w.qProj = take(name("self_attn.q_proj.weight"));
+        w.kProj = take(name("self_attn.k_proj.weight"));
+        w.vProj = take(name("self_attn.v_proj.weight"));
+        w.oProj = take(name("self_attn.o_proj.weight"));
+        w.gateProj = take(name("mlp.gate_proj.weight"));
+        w.upProj = take(name("mlp.up_proj.weight"));
+        w.downProj = take(name("mlp.down_proj.weight"));
+        layers.push_back(std::move(w));
+    }
+    finalNorm = take("model.norm.weight");
+    lmHead = m_config.tieWordEmbeddings ? embedTokens : take("lm_head.weight");
+}
+
+torch::Tensor LlamaModel::attention(std::int64_t layerIndex, const torch::Tensor& normed,
+                                    std::int64_t startPos, const ForwardOptions& options) const {
+    const LayerWeights& w = layers[layerIndex];
+    const std::int64_t B = normed.size(0), T = normed.size(1), d = m_config.headDim;
+    const std::int64_t H = w.qProj.size(0) / d, KV = w.kProj.size(0) / d;
+    if (KV == 0 || H % KV != 0)
+        throw Error("layer " + std::to_string(layerIndex) + ": KV heads must divide query heads");
+
+    // [B, T, heads*d] -> [B, heads, T, d]
+    auto heads = [&](const torch::Tensor& x, std::int64_t n) {
+        return x.view({B, T, n, d}).transpose(1, 2);
+    };
+    torch::Tensor q = heads(F::linear(normed, w.qProj), H);
+    torch::Tensor k = heads(F::linear(normed, w.kProj), KV);
+    torch::Tensor v = heads(F::linear(normed, w.vProj), KV);
+    if (options.observer) options.observer->observe(layerIndex, k, v);
+
+    RopeTables rope = ropeTables(m_config, startPos, T, q.scalar_type(), q.device());
+    q = applyRope(q, rope);
+    k = applyRope(k, rope);
+    if (options.cache) std::tie(k, v) = options.cache->append(layerIndex, k, v);
+    const std::int64_t S = k.size(2);  // key positions, cached ones included
+
+    // repeat_kv: query head h reads KV head h / (H / KV).
+    const std::int64_t rep = H / KV;
+    if (rep > 1) {
+        k = k.unsqueeze(2).expand({B, KV, rep, S, d}).reshape({B, H, S, d});
+        v = v.unsqueeze(2).expand({B, KV, rep, S, d}).reshape({B, H, S, d});
+    }
+    torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(d));
+    if (T > 1) {
+        // Query i (absolute position startPos + i) sees keys at positions <= startPos + i.
+        torch::Tensor mask = torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(
+                                                      scores.device()))
+                                 .triu(S - T + 1);
+        scores = scores.masked_fill(mask, -std::numeric_limits<double>::infinity());
+    }
+    // Softmax in float32 (float64 for float64 models), as Hugging Face does for half precision.
+    const auto softmaxType = scores.scalar_type() == torch::kFloat64 ? torch::kFloat64
+                                                                     : torch::kFloat32;
+    torch::Tensor probs = torch::softmax(scores.to(softmaxType), -1).to(q.scalar_type());
+    torch::Tensor out = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, H * d});
+    return F::linear(out, w.oProj);
+}
+
+torch::Tensor LlamaModel::hiddenStates(const torch::Tensor& tokens,
+                                       const ForwardOptions& options) const {
+    if (tokens.dim() != 2) throw InputError("tokens must be a [batch, length] tensor");
+    const std::int64_t startPos = options.cache ? options.cache->length() : 0;
+    torch::Tensor x = F::embedding(tokens.to(m_device, torch::kLong), embedTokens);
+    for (std::int64_t l = 0; l < m_config.numLayers; ++l) {
+        const LayerWeights& w = layers[l];
+        x = x + attention(l, rmsNorm(x, w.inputNorm, m_config.rmsNormEps), startPos, options);
+        torch::Tensor n = rmsNorm(x, w.postAttentionNorm, m_config.rmsNormEps);
+        x = x + F::linear(torch::silu(F::linear(n, w.gateProj)) * F::linear(n, w.upProj),
+                          w.downProj);
+    }
+    return rmsNorm(x, finalNorm, m_config.rmsNormEps);
+}
+
+torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, const ForwardOptions& options) const {
+    return F::linear(hiddenStates(tokens, options), lmHead);
+}
+
+Checkpoint LlamaModel::toCheckpoint(DType dtype) const {
+    Checkpoint out;
+    out.config = m_config;
+    out.config.dtype = dtype;
+    out.config.numKvHeads = layers.empty() ? m_config.numKvHeads
+                                           : layers[0].kProj.size(0) / m_config.headDim;
+    const torch::ScalarType st = toTorch(dtype);
+    auto put = [&](const std::string& name, const torch::Tensor& t) {
+        out.set(name, t.detach().to(torch::kCPU, st).contiguous());
+    };
+    put("model.embed_tokens.weight", embedTokens);
+    for (std::int64_t l = 0; l < std::int64_t(layers.size()); ++l) {
+        const LayerWeights& w = layers[l];
+        put(layerTensorName(l, "input_layernorm.weight"), w.inputNorm);
+        put(layerTensorName(l, "self_attn.q_proj.weight"), w.qProj);
+        put(layerTensorName(l, "self_attn.k_proj.weight"), w.kProj);
+        put(layerTensorName(l, "self_attn.v_proj.weight"), w.vProj);
+        put(layerTensorName(l, "self_attn.o_proj.weight"), w.oProj);
+        put(layerTensorName(l, "post_attention_layernorm.weight"), w.postAttentionNorm);
+        put(layerTensorName(l, "mlp.gate_proj.weight"), w.gateProj);
+        put(layerTensorName(l, "mlp.up_proj.weight"), w.upProj);
+        put(layerTensorName(l, "mlp.down_proj.weight"), w.downProj);
+    }
+    put("model.norm.weight", finalNorm);
+    if (!m_config.tieWordEmbeddings) put("lm_head.weight", lmHead);
+    return out;
+}
+
+}  // namespace gqa

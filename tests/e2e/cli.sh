@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# End-to-end checks of gqa-cli: each subcommand on a generated model, and the documented exit codes
+# for bad input. Usage: GQA_CLI=path/to/gqa-cli cli.sh WORKDIR
+set -uo pipefail
+cli=${GQA_CLI:?set GQA_CLI to the gqa-cli executable}
+work=${1:?work dir}
+rm -rf "$work" && mkdir -p "$work"
+failures=0
+check() {  # check NAME EXPECTED_RC COMMAND...
+    local name=$1 want=$2; shift 2
+    "$@" >"$work/$name.out" 2>"$work/$name.err"
+    local rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        echo "FAIL $name: exit $rc, expected $want"; cat "$work/$name.err"; failures=$((failures + 1))
+    else
+        echo "ok   $name"
+    fi
+}
+contains() {  # contains NAME FILE TEXT
+    if ! grep -q -- "$3" "$2"; then echo "FAIL $1: '$3' not in $2"; cat "$2"; failures=$((failures + 1)); fi
+}
+
+check version 0 "$cli" --version
+check help 0 "$cli" --help
+check make_model 0 "$cli" make-test-model "$work/mha" --layers 2 --heads 4 --kv-heads 4 --head-dim 8 --vocab 64
+check make_gqa_sharded 0 "$cli" make-test-model "$work/gqa" --layers 2 --heads 4 --kv-heads 2 --head-dim 8 --vocab 64 --dtype bfloat16 --shard-bytes 4096
+check inspect 0 "$cli" inspect "$work/mha" --tensors
+contains inspect "$work/inspect.out" "KV heads 4 (MHA)"
+contains inspect "$work/inspect.out" "model.layers.1.self_attn.k_proj.weight"
+check inspect_json 0 "$cli" inspect "$work/gqa" --json
+contains inspect_json "$work/inspect_json.out" '"num_key_value_heads": 2'
+contains inspect_json "$work/inspect_json.out" '"sharded": true'
+seq 1 60 | tr '\n' ' ' > "$work/ids.txt"
+check perplexity 0 "$cli" perplexity "$work/mha" --ids-file "$work/ids.txt" --context 16 --stride 8 --json --quiet
+contains perplexity "$work/perplexity.out" '"tokens_scored": 59'
+check generate 0 "$cli" generate "$work/gqa" --ids-file "$work/ids.txt" --max-new-tokens 5 --json --quiet
+contains generate "$work/generate.out" '"kv_cache_bytes"'
+
+# Bad input: exit code 2 and a message naming the problem.
+check unknown_command 2 "$cli" frobnicate
+check unknown_option 2 "$cli" inspect "$work/mha" --frob
+contains unknown_option "$work/unknown_option.err" "unknown option '--frob'"
+check missing_folder 2 "$cli" inspect "$work/does-not-exist"
+printf 'garbage' > "$work/mha/model.safetensors"
+check corrupt_weights 2 "$cli" inspect "$work/mha"
+contains corrupt_weights "$work/corrupt_weights.err" "model.safetensors"
+echo '{"model_type": "bert"}' > "$work/gqa/config.json"
+check non_llama 2 "$cli" inspect "$work/gqa"
+contains non_llama "$work/non_llama.err" "model_type"
+check bad_integer 2 "$cli" perplexity "$work/gqa" --ids-file "$work/ids.txt" --context abc
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]

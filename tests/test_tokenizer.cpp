@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// SentencePiece tokenizer wrapper and token-id files.
+#include <filesystem>
+#include <fstream>
+
+#include "error.h"
+#include "modelconfig.h"
+#include "testsupport.h"
+#include "tokenizer.h"
+#include "tokenizertrainer.h"
+
+namespace gqa::test {
+namespace {
+namespace fs = std::filesystem;
+
+/// A tiny BPE model trained once per test binary on generated English-like text.
+const std::string& tinyTokenizerFolder() {
+    static const std::string folder = [] {
+        const std::string dir = scratchFolder("tokenizer");
+        const fs::path text = fs::path(dir) / "train.txt";
+        std::ofstream out(text);
+        const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran",
+                               "to", "house", "garden", "quickly", "slowly", "over", "under"};
+        for (int i = 0; i < 3000; ++i)
+            out << words[(i * 7) % 16] << ' ' << words[(i * 3 + 1) % 16]
+                << (i % 9 == 0 ? ".\n" : " ");
+        out.close();
+        TokenizerTrainConfig config;
+        config.inputFiles = {text.string()};
+        config.outputModel = dir + "/tokenizer.model";
+        config.vocabSize = 300;
+        NullProgress quiet;
+        trainSentencePieceBpe(config, quiet);
+        return dir;
+    }();
+    return folder;
+}
+
+TEST(Tokenizer, RoundTripsTextAndAddsBosLikeLlama) {
+    Tokenizer tok = Tokenizer::load(tinyTokenizerFolder() + "/tokenizer.model");
+    const std::string text = "the cat ran quickly over the garden.";
+    const auto ids = tok.encode(text);
+    ASSERT_FALSE(ids.empty());
+    EXPECT_EQ(ids.front(), 1);
+    EXPECT_EQ(tok.decode(ids), text);
+    EXPECT_EQ(tok.encodePlain(text).size() + 1, ids.size());
+}
+
+TEST(Tokenizer, ByteFallbackCoversUnseenCharacters) {
+    Tokenizer tok = Tokenizer::load(tinyTokenizerFolder() + "/tokenizer.model");
+    EXPECT_EQ(tok.decode(tok.encodePlain("café ☕")), "café ☕");
+}
+
+TEST(Tokenizer, FolderSettingsControlBosAndEos) {
+    const std::string folder = scratchFolder("tokfolder");
+    fs::copy_file(tinyTokenizerFolder() + "/tokenizer.model", folder + "/tokenizer.model");
+    std::ofstream(folder + "/tokenizer_config.json")
+        << R"({"add_bos_token": false, "add_eos_token": true})";
+    ModelConfig config = tinyConfig();
+    Tokenizer tok = Tokenizer::forModelFolder(folder, config);
+    const auto ids = tok.encode("the mat");
+    EXPECT_NE(ids.front(), 1);
+    EXPECT_EQ(ids.back(), 2);
+}
+
+TEST(Tokenizer, MissingOrInvalidModelIsAnInputError) {
+    EXPECT_THROW(Tokenizer::load("/nonexistent/tokenizer.model"), InputError);
+    const std::string folder = scratchFolder("badtok");
+    std::ofstream(folder + "/tokenizer.model") << "this is not a protobuf";
+    EXPECT_THROW(Tokenizer::load(folder + "/tokenizer.model"), InputError);
+}
+
+TEST(TokenIdFile, RoundTripsAndRejectsGarbageWithLineNumbers) {
+    const std::string path = scratchFolder("ids") + "/ids.txt";
+    const std::vector<std::int64_t> ids{1, 5, 60, 0, 33};
+    writeTokenIdFile(path, ids);
+    EXPECT_EQ(readTokenIdFile(path, 61), ids);
+    EXPECT_THROW(readTokenIdFile(path, 50), InputError);  // 60 is outside a 50-token vocabulary
+    std::ofstream(path) << "1 2 3\n4 five 6\n";
+    try {
+        readTokenIdFile(path);
+        FAIL();
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find(":2:"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace gqa::test

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Shared test helpers: tiny random Llama models written as real checkpoints, a seeding fixture,
+// tensor-closeness assertions, scratch folders.
+
+#include <string>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "checkpoint.h"
+#include "modelconfig.h"
+
+namespace gqa::test {
+
+/// A tiny Llama config: 2 layers, 4 heads of dim 8 (hidden 32), MLP 48, vocab 61.
+ModelConfig tinyConfig(std::int64_t kvHeads = 4, bool tied = false);
+
+/// A checkpoint with random weights (normal, std 0.2; norms around 1) in `dtype`.
+Checkpoint randomCheckpoint(const ModelConfig& config, std::uint64_t seed,
+                            DType dtype = DType::F32);
+
+/// A fresh empty folder under the system temp dir, removed when the test binary exits.
+std::string scratchFolder(const std::string& hint);
+
+/// Writes a random tiny model to a scratch folder and returns its path.
+std::string writeRandomModel(const ModelConfig& config, std::uint64_t seed,
+                             DType dtype = DType::F32, std::uint64_t maxShardBytes = 0);
+
+/// Max |a - b| relative to max(1, max |b|), computed in float64.
+double relativeMaxDiff(const torch::Tensor& a, const torch::Tensor& b);
+
+/// Seeds torch before every test for reproducibility.
+class SeededTest : public ::testing::Test {
+protected:
+    void SetUp() override { torch::manual_seed(1234); }
+};
+
+}  // namespace gqa::test
