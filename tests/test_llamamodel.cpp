@@ -172,3 +172,18 @@ TEST(LlamaModel, ModelRunsFromALoadedCheckpointAndRejectsBadTokenShapes) {
 
 }  // namespace
 }  // namespace gqa::test
+
+namespace gqa::test {
+namespace {
+
+TEST(LlamaModel, ForwardOnGpuMatchesCpu_CUDA) {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+    const Checkpoint ck = randomCheckpoint(tinyConfig(2), 29);
+    torch::Tensor input = torch::tensor(sampleTokens(10, 61, 6)).unsqueeze(0);
+    torch::Tensor cpu = LlamaModel(ck, torch::kFloat32).forward(input);
+    torch::Tensor gpu = LlamaModel(ck, torch::kFloat32, torch::kCUDA).forward(input);
+    EXPECT_LT(relativeMaxDiff(gpu, cpu), 1e-4);
+}
+
+}  // namespace
+}  // namespace gqa::test

@@ -26,8 +26,12 @@ const OptionSpec kDeviceOption{"device", "DEV", "cpu, cuda, cuda:N or auto", "au
 const OptionSpec kDtypeOption{"dtype", "TYPE", "compute dtype: float32, bfloat16, float64",
                               "float32"};
 const OptionSpec kJsonOption{"json", "", "print the result as JSON on stdout", ""};
-const OptionSpec kQuietOption{"quiet", "", "no progress output", ""};
 
+}  // namespace
+
+OptionSpec kQuietOption() { return {"quiet", "", "no progress output", ""}; }
+
+namespace {
 /// Parses; prints help and returns true when --help was given.
 bool parseOrHelp(Arguments& a, const std::vector<std::string>& args) {
     a.parse(args);
@@ -63,6 +67,8 @@ const std::vector<Command>& commands() {
         {"inspect", "summarise a model folder (config, tensors, KV-cache size)", runInspect},
         {"perplexity", "sliding-window perplexity of a model on a text", runPerplexity},
         {"generate", "generate text with a KV cache (greedy or sampled)", runGenerate},
+        {"prepare-corpus", "extract the Austen demo corpus into text files", runPrepareCorpus},
+        {"train-tokenizer", "train a SentencePiece BPE tokenizer on text files", runTrainTokenizer},
         {"make-test-model", "write a tiny randomly initialised Llama model (for tests and demos)",
          runMakeTestModel},
     };
@@ -135,7 +141,7 @@ int runPerplexity(const std::vector<std::string>& args) {
                  {"context", "N", "window length in tokens", "256"},
                  {"stride", "N", "tokens between window starts", "128"},
                  {"max-tokens", "N", "score only the first N tokens (0 = all)", "0"},
-                 kDeviceOption, kDtypeOption, kJsonOption, kQuietOption});
+                 kDeviceOption, kDtypeOption, kJsonOption, kQuietOption()});
     if (parseOrHelp(a, args)) return kExitOk;
     TerminalProgress progress(a.flag("quiet"));
     const std::string folder = a.positional(0);
@@ -172,7 +178,7 @@ int runGenerate(const std::vector<std::string>& args) {
                  {"top-k", "K", "sample among the K most likely (0 = all)", "0"},
                  {"top-p", "P", "nucleus sampling mass", "1"},
                  {"seed", "N", "sampling seed", "0"},
-                 kDeviceOption, kDtypeOption, kJsonOption, kQuietOption});
+                 kDeviceOption, kDtypeOption, kJsonOption, kQuietOption()});
     if (parseOrHelp(a, args)) return kExitOk;
     TerminalProgress progress(a.flag("quiet"));
     const std::string folder = a.positional(0);

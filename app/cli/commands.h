@@ -24,5 +24,11 @@ int runInspect(const std::vector<std::string>& args);
 int runPerplexity(const std::vector<std::string>& args);
 int runGenerate(const std::vector<std::string>& args);
 int runMakeTestModel(const std::vector<std::string>& args);
+int runPrepareCorpus(const std::vector<std::string>& args);
+int runTrainTokenizer(const std::vector<std::string>& args);
+
+struct OptionSpec;
+/// --quiet, shared by commands that show progress.
+OptionSpec kQuietOption();
 
 }  // namespace gqa::cli

@@ -37,6 +37,10 @@ contains perplexity "$work/perplexity.out" '"tokens_scored": 59'
 check generate 0 "$cli" generate "$work/gqa" --ids-file "$work/ids.txt" --max-new-tokens 5 --json --quiet
 contains generate "$work/generate.out" '"kv_cache_bytes"'
 
+for i in $(seq 1 400); do echo "the cat sat on the mat and the dog ran to the garden $i times"; done > "$work/words.txt"
+check train_tokenizer 0 "$cli" train-tokenizer "$work/tok/tokenizer.model" --inputs "$work/words.txt" --vocab 300 --quiet
+[ -s "$work/tok/tokenizer.model" ] || { echo "FAIL train_tokenizer: no model written"; failures=$((failures + 1)); }
+
 # Bad input: exit code 2 and a message naming the problem.
 check unknown_command 2 "$cli" frobnicate
 check unknown_option 2 "$cli" inspect "$work/mha" --frob
@@ -48,6 +52,7 @@ contains corrupt_weights "$work/corrupt_weights.err" "model.safetensors"
 echo '{"model_type": "bert"}' > "$work/gqa/config.json"
 check non_llama 2 "$cli" inspect "$work/gqa"
 contains non_llama "$work/non_llama.err" "model_type"
+check bad_rdb 2 "$cli" prepare-corpus --rdb "$work/words.txt" --out "$work/text"
 check bad_integer 2 "$cli" perplexity "$work/gqa" --ids-file "$work/ids.txt" --context abc
 
 echo "$failures failure(s)"

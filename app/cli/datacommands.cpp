@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Data preparation subcommands: the demo corpus as text, and a SentencePiece tokenizer trained on it.
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "arguments.h"
+#include "austencorpus.h"
+#include "commands.h"
+#include "error.h"
+#include "terminalprogress.h"
+#include "tokenizertrainer.h"
+
+namespace gqa::cli {
+
+int runPrepareCorpus(const std::vector<std::string>& args) {
+    Arguments a("prepare-corpus",
+                "Extracts Jane Austen's six novels from janeaustenr's Rdata.rdb (fetched by "
+                "scripts/get-corpus.sh) into one UTF-8 text file per novel.",
+                {},
+                {{"rdb", "FILE", "the Rdata.rdb file", "data/corpus/janeaustenr/Rdata.rdb"},
+                 {"out", "DIR", "folder for the .txt files", "data/corpus/text"}});
+    a.parse(args);
+    if (a.helpRequested()) {
+        std::fputs(a.helpText().c_str(), stdout);
+        return kExitOk;
+    }
+    const auto novels = readAustenRdb(a.text("rdb"));
+    writeNovelTexts(novels, a.text("out"));
+    for (const auto& n : novels)
+        std::printf("%-24s %6zu lines -> %s/%s%s\n", n.title.c_str(), n.lines.size(),
+                    a.text("out").c_str(), novelFileName(n.title).c_str(),
+                    n.title == kHeldOutNovel ? "  (held out)" : "");
+    return kExitOk;
+}
+
+int runTrainTokenizer(const std::vector<std::string>& args) {
+    Arguments a("train-tokenizer",
+                "Trains a SentencePiece BPE tokenizer (byte fallback, Llama-style ids) on text "
+                "files, deterministically, and writes tokenizer.model.",
+                {"output-model"},
+                {{"inputs", "FILES", "comma-separated text files", ""},
+                 {"vocab", "N", "vocabulary size", "4096"},
+                 kQuietOption()});
+    a.parse(args);
+    if (a.helpRequested()) {
+        std::fputs(a.helpText().c_str(), stdout);
+        return kExitOk;
+    }
+    TokenizerTrainConfig config;
+    std::stringstream list(a.text("inputs"));
+    for (std::string file; std::getline(list, file, ',');)
+        if (!file.empty()) config.inputFiles.push_back(file);
+    config.outputModel = a.positional(0);
+    config.vocabSize = static_cast<int>(a.integer("vocab"));
+    TerminalProgress progress(a.flag("quiet"));
+    trainSentencePieceBpe(config, progress);
+    progress.finish();
+    std::printf("wrote %s (%d pieces)\n", config.outputModel.c_str(), config.vocabSize);
+    return kExitOk;
+}
+
+}  // namespace gqa::cli

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# One command from a fresh Debian 12 machine to the running studio: installs the dependencies,
+# builds, and opens the bundled demo model. Extra arguments go to the studio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+model=resources/models/demo
+if [ ! -f "$model/config.json" ]; then
+  # No trained demo model in this checkout yet: show a randomly initialised one (clearly named)
+  # so the studio has a real checkpoint to display.
+  model=build/random-init-model
+  [ -f "$model/config.json" ] || build/bin/gqa-cli make-test-model "$model" --layers 6 --heads 8 --kv-heads 8 --head-dim 32 --vocab 4096
+  echo "[studio] no bundled demo model yet; opening the random-init model $model"
+fi
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "[studio] no display found (DISPLAY is unset): starting under xvfb-run, nothing will be visible."
+  echo "[studio] on a desktop, run: build/bin/gqa-studio $model"
+  exec xvfb-run -a build/bin/gqa-studio "$model" "$@"
+fi
+exec build/bin/gqa-studio "$model" "$@"
