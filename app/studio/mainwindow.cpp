@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "mainwindow.h"
+
+#include <exception>
+
+#include <QAction>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QKeySequence>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QStatusBar>
+#include <QUrl>
+
+#include "error.h"
+#include "modelpanel.h"
+#include "modelsummary.h"
+
+namespace gqa {
+namespace {
+const QString kAppName = QStringLiteral("GQA Studio");
+
+QString localFolderOf(const QMimeData* mime) {
+    if (!mime || !mime->hasUrls() || mime->urls().size() != 1) return {};
+    const QUrl url = mime->urls().front();
+    if (!url.isLocalFile() || !QFileInfo(url.toLocalFile()).isDir()) return {};
+    return url.toLocalFile();
+}
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    m_panel = new ModelPanel(this);
+    setCentralWidget(m_panel);
+    connect(m_panel, &ModelPanel::openFolderRequested, this, &MainWindow::chooseModelFolder);
+    createMenus();
+    setAcceptDrops(true);
+    m_errorReporter = [this](const QString& title, const QString& message) {
+        QMessageBox::critical(this, title, message);
+    };
+    statusBar()->showMessage(tr("No model open. Use File › Open Model Folder… (Ctrl+O)."));
+    updateTitle();
+    resize(1280, 800);
+}
+
+void MainWindow::createMenus() {
+    QMenu* fileMenu = menuBar()->addMenu(tr("&File"));
+    m_openAction =
+        fileMenu->addAction(tr("&Open Model Folder…"), this, &MainWindow::chooseModelFolder);
+    m_openAction->setShortcut(QKeySequence::Open);
+    m_openAction->setObjectName(QStringLiteral("openModelFolderAction"));
+    fileMenu->addSeparator();
+    QAction* quit = fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+    quit->setMenuRole(QAction::QuitRole);
+
+    QMenu* helpMenu = menuBar()->addMenu(tr("&Help"));
+    QAction* about = helpMenu->addAction(tr("&About GQA Studio"), this, &MainWindow::showAbout);
+    about->setMenuRole(QAction::AboutRole);
+}
+
+void MainWindow::setErrorReporter(ErrorReporter reporter) { m_errorReporter = std::move(reporter); }
+
+bool MainWindow::openModelFolder(const QString& folder) {
+    const QString cleaned = QDir::cleanPath(folder);
+    QElapsedTimer timer;
+    timer.start();
+    ModelSummary summary;
+    try {
+        summary = summarizeModelFolder(QFile::encodeName(cleaned).toStdString());
+    } catch (const InputError& e) {
+        reportError(cleaned, QString::fromStdString(e.what()));
+        return false;
+    } catch (const std::exception& e) {
+        reportError(cleaned, tr("Unexpected error while reading %1:\n%2")
+                                 .arg(cleaned, QString::fromLocal8Bit(e.what())));
+        return false;
+    }
+    m_panel->showSummary(summary);
+    m_folder = cleaned;
+    updateTitle();
+    const std::size_t problemCount = summary.problems.size();
+    const QString problems = problemCount == 0   ? QString()
+                             : problemCount == 1 ? tr(", 1 problem")
+                                                 : tr(", %1 problems").arg(problemCount);
+    statusBar()->showMessage(tr("Opened %1 (%2 tensors%3) in %4 ms")
+                                 .arg(QDir::toNativeSeparators(cleaned))
+                                 .arg(summary.tensors.size())
+                                 .arg(problems)
+                                 .arg(timer.elapsed()));
+    Q_EMIT modelOpened(cleaned);
+    return true;
+}
+
+void MainWindow::reportError(const QString& folder, const QString& message) {
+    statusBar()->showMessage(tr("Could not open %1").arg(QDir::toNativeSeparators(folder)));
+    Q_EMIT loadFailed(folder, message);
+    if (m_errorReporter) m_errorReporter(tr("Could not open model folder"), message);
+}
+
+void MainWindow::updateTitle() {
+    if (m_folder.isEmpty()) {
+        setWindowTitle(kAppName);
+        return;
+    }
+    QString name = QFileInfo(m_folder).fileName();
+    if (name.isEmpty()) name = m_folder;  // the root folder
+    setWindowTitle(QStringLiteral("%1 — %2").arg(name, kAppName));
+}
+
+void MainWindow::chooseModelFolder() {
+    QString start = m_lastDialogDir;
+    if (start.isEmpty() && !m_folder.isEmpty()) start = QFileInfo(m_folder).absolutePath();
+    const QString folder = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"), start);
+    if (folder.isEmpty()) return;
+    m_lastDialogDir = QFileInfo(folder).absolutePath();
+    openModelFolder(folder);
+}
+
+QString MainWindow::aboutText() {
+    return tr("<h3>%1 %2</h3>"
+              "<p>Converts multi-head-attention Llama models to grouped-query attention by "
+              "aligning heads before merging them.</p>"
+              "<p>Qt %3 (built with %4)<br>License: GPL-3.0-or-later</p>")
+        .arg(kAppName, QStringLiteral(GQA_VERSION), QString::fromLatin1(qVersion()),
+             QStringLiteral(QT_VERSION_STR));
+}
+
+void MainWindow::showAbout() {
+    QMessageBox::about(this, tr("About %1").arg(kAppName), aboutText());
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (!localFolderOf(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const QString folder = localFolderOf(event->mimeData());
+    if (folder.isEmpty()) return;
+    event->acceptProposedAction();
+    openModelFolder(folder);
+}
+
+}  // namespace gqa
