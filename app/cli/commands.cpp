@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arguments.h"
+#include "clioptions.h"
 #include "checkpoint.h"
 #include "error.h"
 #include "generation.h"
@@ -22,33 +23,10 @@ namespace gqa::cli {
 namespace {
 using Json = nlohmann::json;
 
-const OptionSpec kDeviceOption{"device", "DEV", "cpu, cuda, cuda:N or auto", "auto"};
-const OptionSpec kDtypeOption{"dtype", "TYPE", "compute dtype: float32, bfloat16, float64",
-                              "float32"};
-const OptionSpec kJsonOption{"json", "", "print the result as JSON on stdout", ""};
-
-}  // namespace
-
-OptionSpec kQuietOption() { return {"quiet", "", "no progress output", ""}; }
-
-namespace {
-/// Parses; prints help and returns true when --help was given.
-bool parseOrHelp(Arguments& a, const std::vector<std::string>& args) {
-    a.parse(args);
-    if (a.helpRequested()) std::cout << a.helpText();
-    return a.helpRequested();
-}
-
 std::string shapeText(const std::vector<std::int64_t>& shape) {
     std::string s = "[";
     for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
     return s + "]";
-}
-
-LlamaModel loadModel(const std::string& folder, const Arguments& a, ProgressSink& progress) {
-    const torch::Device device = parseDevice(a.text("device"));
-    const torch::ScalarType dtype = parseComputeDtype(a.text("dtype"));
-    return LlamaModel(Checkpoint::load(folder, progress), dtype, device);
 }
 
 /// Token ids from --text, --text-file or --ids-file (exactly one).
@@ -69,6 +47,12 @@ const std::vector<Command>& commands() {
         {"generate", "generate text with a KV cache (greedy or sampled)", runGenerate},
         {"prepare-corpus", "extract the Austen demo corpus into text files", runPrepareCorpus},
         {"train-tokenizer", "train a SentencePiece BPE tokenizer on text files", runTrainTokenizer},
+        {"pretrain", "train a Llama MHA model from scratch on text (resumable)", runPretrain},
+        {"calibrate", "record head statistics of a model on calibration text (run file)",
+         runCalibrate},
+        {"analyze", "head similarity, grouping and predicted merge cost per number of KV heads",
+         runAnalyze},
+        {"align", "training-free conversion: aligned MHA or merged GQA checkpoint", runAlign},
         {"make-test-model", "write a tiny randomly initialised Llama model (for tests and demos)",
          runMakeTestModel},
     };
@@ -79,7 +63,7 @@ int runInspect(const std::vector<std::string>& args) {
     Arguments a("inspect", "Reads config.json and the safetensors headers (no weights) of a model "
                 "folder and prints its configuration, tensors and KV-cache cost.",
                 {"model-folder"},
-                {kJsonOption, {"tensors", "", "list every tensor", ""}});
+                {jsonOption(), {"tensors", "", "list every tensor", ""}});
     if (parseOrHelp(a, args)) return kExitOk;
     const ModelSummary s = summarizeModelFolder(a.positional(0));
     const ModelConfig& c = s.config;
@@ -141,7 +125,7 @@ int runPerplexity(const std::vector<std::string>& args) {
                  {"context", "N", "window length in tokens", "256"},
                  {"stride", "N", "tokens between window starts", "128"},
                  {"max-tokens", "N", "score only the first N tokens (0 = all)", "0"},
-                 kDeviceOption, kDtypeOption, kJsonOption, kQuietOption()});
+                 deviceOption(), dtypeOption(), jsonOption(), quietOption()});
     if (parseOrHelp(a, args)) return kExitOk;
     TerminalProgress progress(a.flag("quiet"));
     const std::string folder = a.positional(0);
@@ -178,7 +162,7 @@ int runGenerate(const std::vector<std::string>& args) {
                  {"top-k", "K", "sample among the K most likely (0 = all)", "0"},
                  {"top-p", "P", "nucleus sampling mass", "1"},
                  {"seed", "N", "sampling seed", "0"},
-                 kDeviceOption, kDtypeOption, kJsonOption, kQuietOption()});
+                 deviceOption(), dtypeOption(), jsonOption(), quietOption()});
     if (parseOrHelp(a, args)) return kExitOk;
     TerminalProgress progress(a.flag("quiet"));
     const std::string folder = a.positional(0);

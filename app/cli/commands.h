@@ -26,9 +26,9 @@ int runGenerate(const std::vector<std::string>& args);
 int runMakeTestModel(const std::vector<std::string>& args);
 int runPrepareCorpus(const std::vector<std::string>& args);
 int runTrainTokenizer(const std::vector<std::string>& args);
-
-struct OptionSpec;
-/// --quiet, shared by commands that show progress.
-OptionSpec kQuietOption();
+int runPretrain(const std::vector<std::string>& args);
+int runCalibrate(const std::vector<std::string>& args);
+int runAnalyze(const std::vector<std::string>& args);
+int runAlign(const std::vector<std::string>& args);
 
 }  // namespace gqa::cli

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "arguments.h"
+#include "clioptions.h"
 #include "austencorpus.h"
 #include "commands.h"
 #include "error.h"
@@ -20,11 +21,7 @@ int runPrepareCorpus(const std::vector<std::string>& args) {
                 {},
                 {{"rdb", "FILE", "the Rdata.rdb file", "data/corpus/janeaustenr/Rdata.rdb"},
                  {"out", "DIR", "folder for the .txt files", "data/corpus/text"}});
-    a.parse(args);
-    if (a.helpRequested()) {
-        std::fputs(a.helpText().c_str(), stdout);
-        return kExitOk;
-    }
+    if (parseOrHelp(a, args)) return kExitOk;
     const auto novels = readAustenRdb(a.text("rdb"));
     writeNovelTexts(novels, a.text("out"));
     for (const auto& n : novels)
@@ -41,16 +38,10 @@ int runTrainTokenizer(const std::vector<std::string>& args) {
                 {"output-model"},
                 {{"inputs", "FILES", "comma-separated text files", ""},
                  {"vocab", "N", "vocabulary size", "4096"},
-                 kQuietOption()});
-    a.parse(args);
-    if (a.helpRequested()) {
-        std::fputs(a.helpText().c_str(), stdout);
-        return kExitOk;
-    }
+                 quietOption()});
+    if (parseOrHelp(a, args)) return kExitOk;
     TokenizerTrainConfig config;
-    std::stringstream list(a.text("inputs"));
-    for (std::string file; std::getline(list, file, ',');)
-        if (!file.empty()) config.inputFiles.push_back(file);
+    config.inputFiles = splitList(a.text("inputs"));
     config.outputModel = a.positional(0);
     config.vocabSize = static_cast<int>(a.integer("vocab"));
     TerminalProgress progress(a.flag("quiet"));

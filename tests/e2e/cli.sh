@@ -23,7 +23,7 @@ contains() {  # contains NAME FILE TEXT
 
 check version 0 "$cli" --version
 check help 0 "$cli" --help
-check make_model 0 "$cli" make-test-model "$work/mha" --layers 2 --heads 4 --kv-heads 4 --head-dim 8 --vocab 64
+check make_model 0 "$cli" make-test-model "$work/mha" --layers 2 --heads 4 --kv-heads 4 --head-dim 8 --vocab 320
 check make_gqa_sharded 0 "$cli" make-test-model "$work/gqa" --layers 2 --heads 4 --kv-heads 2 --head-dim 8 --vocab 64 --dtype bfloat16 --shard-bytes 4096
 check inspect 0 "$cli" inspect "$work/mha" --tensors
 contains inspect "$work/inspect.out" "KV heads 4 (MHA)"
@@ -40,6 +40,41 @@ contains generate "$work/generate.out" '"kv_cache_bytes"'
 for i in $(seq 1 400); do echo "the cat sat on the mat and the dog ran to the garden $i times"; done > "$work/words.txt"
 check train_tokenizer 0 "$cli" train-tokenizer "$work/tok/tokenizer.model" --inputs "$work/words.txt" --vocab 300 --quiet
 [ -s "$work/tok/tokenizer.model" ] || { echo "FAIL train_tokenizer: no model written"; failures=$((failures + 1)); }
+
+# Head analysis pipeline: calibrate -> analyze -> align (aligned MHA computes the same function).
+cp "$work/tok/tokenizer.model" "$work/mha/tokenizer.model"
+for i in $(seq 1 200); do echo "{\"text\": \"the cat sat on the mat and the dog ran to the garden $i times over and over again\"}"; done > "$work/calib.jsonl"
+check calibrate 0 "$cli" calibrate "$work/mha" --inputs "$work/calib.jsonl" --sequences 8 --length 16 --run "$work/run.h5" --quiet
+check calibrate_reuse 0 "$cli" calibrate "$work/mha" --inputs "$work/calib.jsonl" --sequences 8 --length 16 --run "$work/run.h5" --quiet
+contains calibrate_reuse "$work/calibrate_reuse.out" "reused"
+check analyze 0 "$cli" analyze "$work/mha" --run "$work/run.h5" --json --csv "$work/analysis.csv" --quiet
+contains analyze "$work/analyze.out" '"kv_heads": 2'
+contains analyze "$work/analysis.csv" "layer,kv_heads"
+check align_mha 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --keep-mha --out "$work/aligned" --quiet
+check align_gqa 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --out "$work/gqa2" --quiet
+check align_meanpool 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 1 --mean-pool --out "$work/mqa" --quiet
+check inspect_gqa2 0 "$cli" inspect "$work/gqa2"
+contains inspect_gqa2 "$work/inspect_gqa2.out" "KV heads 2 (GQA)"
+check ppl_original 0 "$cli" perplexity "$work/mha" --ids-file "$work/ids.txt" --context 16 --stride 8 --quiet
+check ppl_aligned 0 "$cli" perplexity "$work/aligned" --ids-file "$work/ids.txt" --context 16 --stride 8 --quiet
+nll() { sed -n 's/.*mean NLL \([0-9.]*\) nats.*/\1/p' "$1"; }
+if ! awk -v a="$(nll "$work/ppl_original.out")" -v b="$(nll "$work/ppl_aligned.out")" \
+        'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d < 1e-4) }'; then
+    echo "FAIL aligned MHA changed the model: $(cat "$work/ppl_original.out") vs $(cat "$work/ppl_aligned.out")"; failures=$((failures + 1))
+fi
+check align_other_model 2 "$cli" align "$work/gqa" --run "$work/run.h5" --groups 2 --out "$work/x" --quiet
+check align_bad_groups 2 "$cli" align "$work/mha" --run "$work/run.h5" --groups 3 --out "$work/x" --quiet
+check analyze_no_run 2 "$cli" analyze "$work/mha" --run "$work/nope.h5"
+
+# Pretraining: a few steps, then the same command again continues from the checkpoint.
+for i in $(seq 1 300); do echo "she said that the weather in the garden was very fine for a walk, number $i."; done > "$work/train.txt"
+head -40 "$work/train.txt" > "$work/valid.txt"
+pretrain=("$cli" pretrain "$work/pre" --train "$work/train.txt" --validation "$work/valid.txt" --tokenizer "$work/tok/tokenizer.model"
+          --layers 1 --heads 2 --head-dim 8 --seq-len 16 --batch 2 --warmup 2 --eval-every 2 --eval-batches 1 --checkpoint-every 2 --json --quiet)
+check pretrain 0 "${pretrain[@]}" --steps 4
+check pretrain_more 0 "${pretrain[@]}" --steps 6
+contains pretrain_more "$work/pretrain_more.out" '"resumed": true'
+check pretrain_model 0 "$cli" inspect "$work/pre/model"
 
 # Bad input: exit code 2 and a message naming the problem.
 check unknown_command 2 "$cli" frobnicate

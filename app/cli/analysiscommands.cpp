@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Head analysis subcommands: calibrate (statistics into the run file), analyze (similarity,
+// grouping, predicted merge cost per G) and align (training-free conversion).
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "calibration.h"
+#include "checkpoint.h"
+#include "clioptions.h"
+#include "commands.h"
+#include "error.h"
+#include "headanalysis.h"
+#include "runfile.h"
+#include "terminalprogress.h"
+
+namespace gqa::cli {
+namespace {
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+OptionSpec runOption() { return {"run", "FILE", "the run file (HDF5)", "run.h5"}; }
+
+std::vector<OptionSpec> analysisOptions() {
+    return {{"group-by", "KIND", "similarity that drives grouping: value or key", "value"},
+            {"criterion", "C", "dist or cos", "dist"},
+            {"search", "METHOD", "strong or reference", "strong"},
+            {"seed", "N", "grouping search seed", "0"}};
+}
+
+AnalysisConfig analysisConfig(const Arguments& a) {
+    AnalysisConfig c;
+    const std::string kind = a.text("group-by"), criterion = a.text("criterion"),
+                      search = a.text("search");
+    if (kind != "value" && kind != "key") throw InputError("--group-by must be value or key");
+    if (criterion != "dist" && criterion != "cos") throw InputError("--criterion must be dist or cos");
+    if (search != "strong" && search != "reference")
+        throw InputError("--search must be strong or reference");
+    c.groupBy = kind == "key" ? HeadKind::Keys : HeadKind::Values;
+    c.criterion = criterion == "cos" ? Criterion::Cos : Criterion::Dist;
+    c.method = search == "reference" ? GroupSearchMethod::Reference : GroupSearchMethod::Strong;
+    c.seed = static_cast<std::uint64_t>(a.integer("seed"));
+    return c;
+}
+
+/// Statistics of the run file, checked to belong to this model folder.
+StoredCalibration storedStatistics(const std::string& runPath, const std::string& folder) {
+    RunFile run = RunFile::open(runPath);
+    if (!run.hasCalibration())
+        throw InputError(runPath + ": no calibration statistics; run `gqa-cli calibrate` first");
+    const ModelIdentity stored = run.readModelIdentity(), current = modelIdentity(folder);
+    if (stored.checksum != current.checksum || stored.configJson != current.configJson)
+        throw InputError(runPath + ": its statistics were computed for another model (" +
+                         stored.modelFolder + "); calibrate this one with a new run file");
+    return run.readCalibration();
+}
+
+Json costJson(const MergeCost& c) {
+    return {{"key_residual", c.keyResidual}, {"value_residual", c.valueResidual},
+            {"key_relative", c.keyRelative}, {"value_relative", c.valueRelative}};
+}
+}  // namespace
+
+int runCalibrate(const std::vector<std::string>& args) {
+    Arguments a("calibrate",
+                "Runs calibration text through the model and records, per layer, the Gram "
+                "statistics of the keys (pre-RoPE) and values of every head in the run file. "
+                "Statistics already recorded for the same model and settings are reused.",
+                {"model-folder"},
+                {{"inputs", "FILES", "comma-separated .txt or .jsonl (\"text\" field) files", ""},
+                 {"sequences", "N", "number of calibration sequences", "128"},
+                 {"length", "N", "tokens per sequence (0: min(2048, max positions))", "0"},
+                 {"batch", "N", "sequences per forward pass", "8"},
+                 runOption(), deviceOption(), dtypeOption(), quietOption()});
+    if (parseOrHelp(a, args)) return kExitOk;
+    const std::string folder = a.positional(0), runPath = a.text("run");
+    TerminalProgress progress(a.flag("quiet"));
+    LlamaModel model = loadModel(folder, a, progress);
+    CalibrationConfig config;
+    config.inputFiles = splitList(a.text("inputs"));
+    if (config.inputFiles.empty()) throw InputError("--inputs names no calibration file");
+    config.modelFolder = folder;
+    config.numSequences = a.integer("sequences");
+    config.sequenceLength = a.integer("length");
+    config.batchSize = a.integer("batch");
+
+    if (fs::exists(runPath)) {
+        RunFile existing = RunFile::open(runPath);
+        CalibrationSettings wanted;
+        wanted.inputFiles = absoluteInputPaths(config.inputFiles);
+        wanted.inputChecksum = filesChecksum(config.inputFiles);
+        wanted.numSequences = config.numSequences;
+        wanted.sequenceLength =
+            config.sequenceLength > 0 ? config.sequenceLength : defaultSequenceLength(model.config());
+        if (existing.calibrationMatches(folder, wanted)) {
+            std::printf("%s already holds these statistics for this model: reused\n", runPath.c_str());
+            return kExitOk;
+        }
+    }
+    const CalibrationResult result = calibrate(model, config, progress);
+    progress.finish();
+    RunFile run = fs::exists(runPath) ? RunFile::open(runPath) : RunFile::create(runPath);
+    run.writeModelIdentity(modelIdentity(folder));
+    run.writeCalibration(result.settings, result.layers);
+    for (const auto& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    std::printf("calibrated %lld sequences x %lld tokens (%lld tokens), %zu layers -> %s\n",
+                (long long)result.settings.numSequences, (long long)result.settings.sequenceLength,
+                (long long)result.tokens, result.layers.size(), runPath.c_str());
+    return kExitOk;
+}
+
+int runAnalyze(const std::vector<std::string>& args) {
+    std::vector<OptionSpec> options{runOption(),
+                                    {"groups", "LIST", "KV-head counts to evaluate (default: all)", ""},
+                                    {"csv", "FILE", "also write the per-layer table as CSV", ""},
+                                    jsonOption(), quietOption()};
+    for (auto& o : analysisOptions()) options.push_back(o);
+    Arguments a("analyze",
+                "Head similarity before and after alignment, the best grouping for each number of "
+                "KV heads, and the predicted merge cost with alignment and without (mean-pool "
+                "baseline), from the statistics in the run file.",
+                {"model-folder"}, options);
+    if (parseOrHelp(a, args)) return kExitOk;
+    const StoredCalibration stats = storedStatistics(a.text("run"), a.positional(0));
+    AnalysisConfig config = analysisConfig(a);
+    config.groupCounts = splitIntegers(a.text("groups"), "groups");
+    TerminalProgress progress(a.flag("quiet"));
+    const AnalysisResult r = analyzeHeads(stats.layers, config, progress);
+    progress.finish();
+
+    Json layers = Json::array();
+    std::ofstream csv;
+    if (a.has("csv")) {
+        csv.open(a.text("csv"));
+        if (!csv) throw InputError(a.text("csv") + ": cannot write");
+        csv << "layer,kv_heads,objective,consecutive_objective,exact,value_cost_aligned,"
+               "value_cost_meanpool,key_cost_aligned,key_cost_meanpool,groups\n";
+    }
+    if (!a.flag("json"))
+        std::printf("layer  value sim before/after   key sim before/after   G  objective  "
+                    "value cost aligned/mean-pool  key cost aligned/mean-pool\n");
+    for (std::size_t l = 0; l < r.layers.size(); ++l) {
+        const LayerAnalysis& layer = r.layers[l];
+        Json choices = Json::array();
+        for (const GroupingChoice& c : layer.choices) {
+            choices.push_back({{"kv_heads", c.groups}, {"groups", c.grouping},
+                               {"objective", c.objective},
+                               {"consecutive_objective", c.consecutiveObjective},
+                               {"exact", c.exact}, {"aligned_cost", costJson(c.alignedCost)},
+                               {"meanpool_cost", costJson(c.baselineCost)}});
+            if (csv.is_open()) {
+                std::string groups;
+                for (const auto& g : c.grouping) {
+                    groups += "[";
+                    for (std::size_t i = 0; i < g.size(); ++i) groups += (i ? " " : "") + std::to_string(g[i]);
+                    groups += "]";
+                }
+                csv << l << ',' << c.groups << ',' << c.objective << ',' << c.consecutiveObjective
+                    << ',' << c.exact << ',' << c.alignedCost.valueRelative << ','
+                    << c.baselineCost.valueRelative << ',' << c.alignedCost.keyRelative << ','
+                    << c.baselineCost.keyRelative << ',' << groups << '\n';
+            }
+            if (!a.flag("json"))
+                std::printf("%5zu  %9.4f %9.4f      %9.4f %9.4f  %3lld  %9.4f  %13.4f %10.4f  %11.4f %10.4f\n",
+                            l, meanOffDiagonal(layer.values.before), meanOffDiagonal(layer.values.after),
+                            meanOffDiagonal(layer.keys.before), meanOffDiagonal(layer.keys.after),
+                            (long long)c.groups, c.objective, c.alignedCost.valueRelative,
+                            c.baselineCost.valueRelative, c.alignedCost.keyRelative,
+                            c.baselineCost.keyRelative);
+        }
+        layers.push_back({{"layer", l},
+                          {"value_similarity_mean", {meanOffDiagonal(layer.values.before),
+                                                     meanOffDiagonal(layer.values.after)}},
+                          {"key_similarity_mean", {meanOffDiagonal(layer.keys.before),
+                                                   meanOffDiagonal(layer.keys.after)}},
+                          {"choices", choices}});
+    }
+    if (a.flag("json")) {
+        std::cout << Json{{"criterion", criterionName(config.criterion)},
+                          {"group_by", headKindName(config.groupBy)}, {"layers", layers}}
+                         .dump(2)
+                  << "\n";
+    } else {
+        std::printf("costs are relative residuals of the merge (0 = free, 1 = all signal lost); "
+                    "criterion %s, grouping by %s similarity after alignment\n",
+                    criterionName(config.criterion), headKindName(config.groupBy));
+    }
+    return kExitOk;
+}
+
+int runAlign(const std::vector<std::string>& args) {
+    std::vector<OptionSpec> options{runOption(),
+                                    {"groups", "G", "number of KV heads of the result", ""},
+                                    {"out", "DIR", "output model folder", ""},
+                                    {"keep-mha", "", "write the aligned MHA model (no merge)", ""},
+                                    {"mean-pool", "", "baseline: consecutive heads, no alignment", ""},
+                                    quietOption()};
+    for (auto& o : analysisOptions()) options.push_back(o);
+    Arguments a("align",
+                "Training-free conversion: permutes and aligns the heads of every layer (the model "
+                "computes the same function) and, unless --keep-mha, replaces each group's keys "
+                "and values by their mean, writing a standard GQA checkpoint.",
+                {"model-folder"}, options);
+    if (parseOrHelp(a, args)) return kExitOk;
+    if (!a.has("groups") || !a.has("out")) throw InputError("align needs --groups and --out");
+    const std::string folder = a.positional(0), out = a.text("out");
+    const std::int64_t groups = a.integer("groups");
+    const StoredCalibration stats = storedStatistics(a.text("run"), folder);
+    AnalysisConfig config = analysisConfig(a);
+    config.groupCounts = {groups};
+    TerminalProgress progress(a.flag("quiet"));
+    const bool meanPool = a.flag("mean-pool");
+    AnalysisResult analysis;
+    if (!meanPool) analysis = analyzeHeads(stats.layers, config, progress);
+    AlignmentConfig alignment;
+    alignment.criterion = config.criterion;
+    const Checkpoint original = Checkpoint::load(folder, progress);
+    progress.finish();
+    const Checkpoint aligned =
+        alignCheckpoint(original, planAlignment(stats.layers, analysis, groups, meanPool, alignment));
+    const Checkpoint result = a.flag("keep-mha") ? aligned : mergeToGqa(aligned, groups);
+    result.save(out, 0, folder);
+    Checkpoint::load(out);  // the export must reload as a valid checkpoint
+    std::printf("wrote %s: %s with %lld KV heads (%s)\n", out.c_str(),
+                a.flag("keep-mha") ? "aligned MHA" : "GQA", (long long)result.config.numKvHeads,
+                meanPool ? "mean-pool baseline" : "aligned");
+    return kExitOk;
+}
+
+}  // namespace gqa::cli

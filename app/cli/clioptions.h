@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Options and steps shared by several subcommands, so that every command spells them the same way.
+
+#include <string>
+#include <vector>
+
+#include "arguments.h"
+#include "llamamodel.h"
+#include "progress.h"
+
+namespace gqa::cli {
+
+OptionSpec deviceOption();  ///< --device cpu|cuda|cuda:N|auto
+OptionSpec dtypeOption();   ///< --dtype float32|bfloat16|float64 (compute dtype)
+OptionSpec jsonOption();    ///< --json
+OptionSpec quietOption();   ///< --quiet
+
+/// Parses; prints the help text and returns true when --help was given.
+bool parseOrHelp(Arguments& arguments, const std::vector<std::string>& args);
+
+/// Loads a model folder with the --device and --dtype options.
+LlamaModel loadModel(const std::string& folder, const Arguments& arguments, ProgressSink& progress);
+
+/// Splits "a,b,c" (empty items dropped).
+std::vector<std::string> splitList(const std::string& text);
+std::vector<std::int64_t> splitIntegers(const std::string& text, const std::string& option);
+
+}  // namespace gqa::cli

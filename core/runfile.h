@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The run file: one HDF5 file per conversion run, the single record of every stage's result.
+// Layout (documented for h5py users in docs/run-file.md):
+//
+//   /                      attrs format = "gqa-studio-run", format_version = 1
+//   /model                 attrs config_json, model_folder, checksum ("fnv1a64:..." of tensors)
+//   /calibration           attrs input_files (strings), input_checksum, num_sequences,
+//                          sequence_length, batch_size, tokens, num_layers
+//   /calibration/layer_000/{keys,values}/{raw,normalized}
+//                          float64 [H*d, H*d], attrs heads, head_dim, tokens (on keys/values)
+//
+// Crash safety: every stage write copies the file to `<path>.tmp`, writes the stage there, closes
+// it and renames it over `<path>` (atomic on POSIX). An interruption leaves the previous file
+// intact; at worst a stale `.tmp` remains and is overwritten by the next write. The price is one
+// copy of the file per stage write.
+//
+// HDF5's own error printing is silenced; HDF5 failures become gqa::Error (or InputError for a
+// file the user gave) naming the path.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "calibration.h"
+#include "headstatistics.h"
+
+namespace gqa {
+
+/// What identifies a model: the exact config.json and the tensor bytes.
+struct ModelIdentity {
+    std::string configJson;   ///< config.json text
+    std::string modelFolder;  ///< absolute path when recorded (informational)
+    std::string checksum;     ///< modelChecksum(folder)
+};
+
+/// filesChecksum over the folder's *.safetensors files in name order (streams every byte once).
+std::string modelChecksum(const std::string& folder);
+/// Reads config.json and computes the checksum; InputError naming what is missing.
+ModelIdentity modelIdentity(const std::string& folder);
+
+struct StoredCalibration {
+    CalibrationSettings settings;
+    std::vector<LayerStatistics> layers;
+};
+
+class RunFile {
+public:
+    static constexpr const char* kFormat = "gqa-studio-run";
+    static constexpr std::int64_t kFormatVersion = 1;
+
+    /// Creates (or replaces) a run file holding only the format marker.
+    static RunFile create(const std::string& path);
+    /// Opens an existing run file. InputError when the file is missing, is not HDF5, has no
+    /// GQA Studio format marker, or was written by a newer format version.
+    static RunFile open(const std::string& path);
+
+    const std::string& path() const { return m_path; }
+
+    void writeModelIdentity(const ModelIdentity& identity);
+    bool hasModelIdentity() const;
+    ModelIdentity readModelIdentity() const;
+
+    /// Replaces any stored calibration.
+    void writeCalibration(const CalibrationSettings& settings,
+                          const std::vector<LayerStatistics>& layers);
+    bool hasCalibration() const;
+    StoredCalibration readCalibration() const;
+    /// True when the file holds a calibration with these settings (input files, their checksum
+    /// when both are known, number and length of sequences) for the same model (same config.json
+    /// text and tensor checksum).
+    bool calibrationMatches(const ModelIdentity& model, const CalibrationSettings& settings) const;
+    bool calibrationMatches(const std::string& modelFolder,
+                            const CalibrationSettings& settings) const;
+
+private:
+    explicit RunFile(std::string path) : m_path(std::move(path)) {}
+    std::string m_path;
+};
+
+/// For tests and repair tools: an HDF5 file without the run-file marker, and a way to rewrite the
+/// stored format_version (to check that newer files are refused).
+void createPlainHdf5File(const std::string& path);
+void setRunFileFormatVersion(const std::string& path, std::int64_t version);
+
+}  // namespace gqa
