@@ -8,6 +8,7 @@
 #include "grouping.h"
 #include "llamamodel.h"
 #include "mergedgqa.h"
+#include "procrustes.h"
 #include "similarity.h"
 #include "testsupport.h"
 
@@ -92,6 +93,57 @@ TEST_F(Alignment, MergeOfConsecutiveHeadsIsTheMeanAndReadsKvHeadHOverK) {
     EXPECT_LT(relativeMaxDiff(merged.slice(0, 8, 16), (k.slice(0, 16, 24) + k.slice(0, 24, 32)) / 2), 1e-15);
     EXPECT_THROW(mergeToGqa(ck, 3), InputError);
     EXPECT_THROW(mergeToGqa(gqa, 1), InputError);
+}
+
+/// GPA written directly on the token matrices X_r [N, d], as the reference code does.
+std::vector<torch::Tensor> directGpa(const std::vector<torch::Tensor>& x, HeadKind kind) {
+    auto proc = [&](const torch::Tensor& a, const torch::Tensor& b) {
+        return alignmentTransform(kind, a.t().mm(b));
+    };
+    auto cosmean = [](const torch::Tensor& a, const torch::Tensor& b) {
+        return ((a * b).sum(1) / (a.norm(2, 1) * b.norm(2, 1))).mean().item<double>();
+    };
+    const std::size_t k = x.size();
+    std::vector<torch::Tensor> t(k, torch::eye(x[0].size(1), torch::kFloat64));
+    for (std::size_t r = 1; r < k; ++r) t[r] = proc(x[r], x[0]);
+    auto loss = [&](const std::vector<torch::Tensor>& tr) {
+        double total = 0;
+        for (std::size_t r = 0; r < k; ++r)
+            for (std::size_t q = r + 1; q < k; ++q) total += cosmean(x[r].mm(tr[r]), x[q].mm(tr[q]));
+        return total;
+    };
+    double current = loss(t);
+    for (int it = 0; it < kGpaMaxIterations; ++it) {
+        torch::Tensor mean = torch::zeros_like(x[0]);
+        for (std::size_t r = 0; r < k; ++r) mean += x[r].mm(t[r]) / double(k);
+        std::vector<torch::Tensor> next;
+        for (std::size_t r = 0; r < k; ++r) next.push_back(proc(x[r], mean));
+        const double nextLoss = loss(next);
+        t = next;
+        if (nextLoss - current < kGpaTolerance) break;
+        current = nextLoss;
+    }
+    return t;
+}
+
+TEST_F(Alignment, GpaFromStatisticsEqualsGpaOnStoredActivations) {
+    const std::int64_t n = 400, d = 8, k = 4;
+    const torch::Tensor base = torch::randn({n, d}, torch::kFloat64);
+    for (HeadKind kind : {HeadKind::Values, HeadKind::Keys}) {
+        std::vector<torch::Tensor> x;
+        for (std::int64_t r = 0; r < k; ++r) {
+            const torch::Tensor q = kind == HeadKind::Keys ? randomPlaneRotation(d) : randomOrthogonal(d);
+            x.push_back(base.mm(q) + 0.3 * torch::randn({n, d}, torch::kFloat64));
+        }
+        GramStatistics stats = GramStatistics::zeros(k, d, kind == HeadKind::Keys);
+        stats.accumulate(torch::stack(x, 1));
+        int iterations = 0;
+        const auto fromStats = generalizedProcrustes(stats, {0, 1, 2, 3}, kind, AlignmentConfig{}, &iterations);
+        const auto direct = directGpa(x, kind);
+        EXPECT_GT(iterations, 0);
+        for (std::int64_t r = 0; r < k; ++r)
+            EXPECT_LT(relativeMaxDiff(fromStats[r], direct[r]), 1e-9) << headKindName(kind) << " head " << r;
+    }
 }
 
 /// Duplicating the KV heads of a GQA model and shuffling the heads gives an MHA model whose

@@ -16,6 +16,7 @@
 #include "headanalysis.h"
 #include "runfile.h"
 #include "terminalprogress.h"
+#include "tokenizer.h"
 
 namespace gqa::cli {
 namespace {
@@ -56,6 +57,41 @@ StoredCalibration storedStatistics(const std::string& runPath, const std::string
         throw InputError(runPath + ": its statistics were computed for another model (" +
                          stored.modelFolder + "); calibrate this one with a new run file");
     return run.readCalibration();
+}
+
+/// Per-layer groupings from a JSON file: a list over layers of lists of groups of original head
+/// indices (the reference code's order file, my_list.json).
+std::vector<Grouping> groupingsFromFile(const std::string& path, std::size_t layers,
+                                        std::int64_t heads, std::int64_t groups) {
+    Json j;
+    try {
+        j = Json::parse(readTextFile(path));
+    } catch (const Json::exception& e) {
+        throw InputError(path + ": not a grouping file (" + e.what() + ")");
+    }
+    if (!j.is_array() || j.size() != layers)
+        throw InputError(path + ": expected a list of " + std::to_string(layers) +
+                         " per-layer groupings");
+    std::vector<Grouping> out;
+    for (std::size_t l = 0; l < layers; ++l) {
+        Grouping g;
+        try {
+            g = j[l].get<Grouping>();
+        } catch (const Json::exception&) {
+            throw InputError(path + ": layer " + std::to_string(l) + " is not a list of lists of heads");
+        }
+        try {
+            validateGrouping(g, heads);
+        } catch (const InputError& e) {
+            throw InputError(path + ": layer " + std::to_string(l) + ": " + e.what());
+        }
+        if (std::int64_t(g.size()) != groups)
+            throw InputError(path + ": layer " + std::to_string(l) + " has " +
+                             std::to_string(g.size()) + " groups, --groups says " +
+                             std::to_string(groups));
+        out.push_back(g);
+    }
+    return out;
 }
 
 Json costJson(const MergeCost& c) {
@@ -197,6 +233,8 @@ int runAlign(const std::vector<std::string>& args) {
                                     {"out", "DIR", "output model folder", ""},
                                     {"keep-mha", "", "write the aligned MHA model (no merge)", ""},
                                     {"mean-pool", "", "baseline: consecutive heads, no alignment", ""},
+                                    {"grouping", "HOW", "searched, consecutive, or a JSON file of "
+                                     "per-layer groups (original head indices)", "searched"},
                                     quietOption()};
     for (auto& o : analysisOptions()) options.push_back(o);
     Arguments a("align",
@@ -213,14 +251,28 @@ int runAlign(const std::vector<std::string>& args) {
     config.groupCounts = {groups};
     TerminalProgress progress(a.flag("quiet"));
     const bool meanPool = a.flag("mean-pool");
-    AnalysisResult analysis;
-    if (!meanPool) analysis = analyzeHeads(stats.layers, config, progress);
+    const std::string how = a.text("grouping");
     AlignmentConfig alignment;
     alignment.criterion = config.criterion;
+    std::vector<LayerAlignment> plan;
+    if (meanPool || how == "searched") {
+        AnalysisResult analysis;
+        if (!meanPool) analysis = analyzeHeads(stats.layers, config, progress);
+        plan = planAlignment(stats.layers, analysis, groups, meanPool, alignment);
+    } else {
+        const std::int64_t heads = stats.layers.at(0).values.heads;
+        if (groups < 1 || heads % groups != 0)
+            throw InputError("--groups " + std::to_string(groups) + " does not divide " +
+                             std::to_string(heads) + " heads");
+        const auto given = how == "consecutive"
+                               ? std::vector<Grouping>(stats.layers.size(), consecutiveGrouping(heads, groups))
+                               : groupingsFromFile(how, stats.layers.size(), heads, groups);
+        for (std::size_t l = 0; l < stats.layers.size(); ++l)
+            plan.push_back(alignLayer(stats.layers[l], given[l], alignment));
+    }
     const Checkpoint original = Checkpoint::load(folder, progress);
     progress.finish();
-    const Checkpoint aligned =
-        alignCheckpoint(original, planAlignment(stats.layers, analysis, groups, meanPool, alignment));
+    const Checkpoint aligned = alignCheckpoint(original, plan);
     const Checkpoint result = a.flag("keep-mha") ? aligned : mergeToGqa(aligned, groups);
     result.save(out, 0, folder);
     Checkpoint::load(out);  // the export must reload as a valid checkpoint

@@ -53,6 +53,12 @@ contains analyze "$work/analysis.csv" "layer,kv_heads"
 check align_mha 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --keep-mha --out "$work/aligned" --quiet
 check align_gqa 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --out "$work/gqa2" --quiet
 check align_meanpool 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 1 --mean-pool --out "$work/mqa" --quiet
+echo '[[[3, 0], [1, 2]], [[0, 1], [2, 3]]]' > "$work/groups.json"
+check align_user_grouping 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --grouping "$work/groups.json" --out "$work/user" --quiet
+check align_consecutive 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --grouping consecutive --out "$work/cons" --quiet
+echo '[[[0, 0], [1, 2]], [[0, 1], [2, 3]]]' > "$work/badgroups.json"
+check align_bad_grouping 2 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --grouping "$work/badgroups.json" --out "$work/x" --quiet
+contains align_bad_grouping "$work/align_bad_grouping.err" "layer 0"
 check inspect_gqa2 0 "$cli" inspect "$work/gqa2"
 contains inspect_gqa2 "$work/inspect_gqa2.out" "KV heads 2 (GQA)"
 check ppl_original 0 "$cli" perplexity "$work/mha" --ids-file "$work/ids.txt" --context 16 --stride 8 --quiet
