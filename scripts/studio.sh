@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/get-corpus.sh data/corpus || echo "[studio] corpus not fetched: no calibration or held-out text"
 bash scripts/build.sh
+if [ -f data/corpus/janeaustenr/Rdata.rdb ]; then
+  # Calibration (training novels) and held-out (Persuasion) text for the demo, in data/corpus/text.
+  build/bin/gqa-cli prepare-corpus >/dev/null && echo "[studio] corpus text ready in data/corpus/text"
+fi
 model=resources/models/demo
 if [ ! -f "$model/config.json" ]; then
   # No trained demo model in this checkout yet: show a randomly initialised one (clearly named)

@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/get-corpus.sh data/corpus || echo "[test] corpus not fetched: tests that need it will be skipped"
 bash scripts/build.sh
+if [ -f data/corpus/janeaustenr/Rdata.rdb ]; then build/bin/gqa-cli prepare-corpus >/dev/null; fi
 echo "[test] running the test suite"
 ctest --preset default "$@"

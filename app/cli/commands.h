@@ -26,6 +26,7 @@ int runGenerate(const std::vector<std::string>& args);
 int runMakeTestModel(const std::vector<std::string>& args);
 int runPrepareCorpus(const std::vector<std::string>& args);
 int runTrainTokenizer(const std::vector<std::string>& args);
+int runConvertDtype(const std::vector<std::string>& args);
 int runPretrain(const std::vector<std::string>& args);
 int runCalibrate(const std::vector<std::string>& args);
 int runAnalyze(const std::vector<std::string>& args);

@@ -7,6 +7,8 @@
 #include "arguments.h"
 #include "clioptions.h"
 #include "austencorpus.h"
+#include "checkpoint.h"
+#include "tensorconvert.h"
 #include "commands.h"
 #include "error.h"
 #include "terminalprogress.h"
@@ -48,6 +50,23 @@ int runTrainTokenizer(const std::vector<std::string>& args) {
     trainSentencePieceBpe(config, progress);
     progress.finish();
     std::printf("wrote %s (%d pieces)\n", config.outputModel.c_str(), config.vocabSize);
+    return kExitOk;
+}
+
+int runConvertDtype(const std::vector<std::string>& args) {
+    Arguments a("convert-dtype",
+                "Writes a copy of a model folder with its weights stored in another dtype "
+                "(config.json torch_dtype updated, tokenizer and generation config copied).",
+                {"model-folder", "output-folder"},
+                {{"dtype", "TYPE", "float32, bfloat16 or float16", "bfloat16"}});
+    if (parseOrHelp(a, args)) return kExitOk;
+    const auto dtype = dtypeFromTorchName(a.text("dtype"));
+    if (!dtype || *dtype == DType::F64) throw InputError("--dtype must be float32, bfloat16 or float16");
+    Checkpoint ck = Checkpoint::load(a.positional(0));
+    for (auto& [name, tensor] : ck.tensors) tensor = tensor.to(toTorch(*dtype)).contiguous();
+    ck.config.dtype = *dtype;
+    ck.save(a.positional(1), 0, a.positional(0));
+    std::printf("wrote %s (%s)\n", a.positional(1).c_str(), torchDtypeName(*dtype).c_str());
     return kExitOk;
 }
 
