@@ -12,13 +12,6 @@ if [ -f data/corpus/janeaustenr/Rdata.rdb ]; then
   build/bin/gqa-cli prepare-corpus >/dev/null && echo "[studio] corpus text ready in data/corpus/text"
 fi
 model=resources/models/demo
-if [ ! -f "$model/config.json" ]; then
-  # No trained demo model in this checkout yet: show a randomly initialised one (clearly named)
-  # so the studio has a real checkpoint to display.
-  model=build/random-init-model
-  [ -f "$model/config.json" ] || build/bin/gqa-cli make-test-model "$model" --layers 6 --heads 8 --kv-heads 8 --head-dim 32 --vocab 4096
-  echo "[studio] no bundled demo model yet; opening the random-init model $model"
-fi
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "[studio] no display found (DISPLAY is unset): starting under xvfb-run, nothing will be visible."
   echo "[studio] on a desktop, run: build/bin/gqa-studio $model"
