@@ -4,8 +4,8 @@
 // resident memory at two calibration sizes (it must not grow with the number of tokens).
 //
 // Usage: gqa_calibration_bench [MODEL_FOLDER] [SEQUENCES] [LENGTH]
-//   without a folder (or with "-") a random model of the demo's shape is used (6 layers, 8 heads of 32, vocab
-//   4096); default 32 sequences of 256 tokens, batch 8, float32 on the CPU.
+//   without a folder (or with "-") a random model of the demo's shape is used (6 layers, 8 heads of
+//   32, vocab 4096); default 32 sequences of 256 tokens, batch 8, float32 on the CPU.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

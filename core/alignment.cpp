@@ -27,7 +27,8 @@ double pairwiseMeanCosine(const GramStatistics& s, const std::vector<std::int64_
 torch::Tensor blockDiagonal(const std::vector<torch::Tensor>& blocks) {
     const std::int64_t d = blocks.front().size(0), n = blocks.size();
     torch::Tensor out = torch::zeros({n * d, n * d}, torch::kFloat64);
-    for (std::int64_t h = 0; h < n; ++h) out.slice(0, h * d, (h + 1) * d).slice(1, h * d, (h + 1) * d) = blocks[h];
+    for (std::int64_t h = 0; h < n; ++h)
+        out.slice(0, h * d, (h + 1) * d).slice(1, h * d, (h + 1) * d) = blocks[h];
     return out;
 }
 
@@ -62,7 +63,8 @@ std::vector<torch::Tensor> generalizedProcrustes(const GramStatistics& stats,
         // Cross-Gram of head r with the current mean M = (1/k) sum_s X_s T_s.
         std::vector<torch::Tensor> next(k);
         for (std::size_t r = 0; r < k; ++r) {
-            torch::Tensor towardMean = torch::zeros({stats.headDim, stats.headDim}, torch::kFloat64);
+            torch::Tensor towardMean =
+                torch::zeros({stats.headDim, stats.headDim}, torch::kFloat64);
             for (std::size_t s = 0; s < k; ++s)
                 towardMean += fitBlock(stats, config.criterion, members[r], members[s]).mm(t[s]);
             next[r] = alignmentTransform(kind, towardMean / double(k));
@@ -84,13 +86,15 @@ LayerAlignment alignLayer(const LayerStatistics& stats, const Grouping& groups,
     for (const auto& members : a.groups) {
         int iterations = 0;
         if (config.alignKeys) {
-            auto t = generalizedProcrustes(stats.keys, members, HeadKind::Keys, config, &iterations);
+            auto t =
+                generalizedProcrustes(stats.keys, members, HeadKind::Keys, config, &iterations);
             std::copy(t.begin(), t.end(), a.keyTransforms.begin() + position);
         }
         a.gpaIterations.push_back(iterations);
         iterations = 0;
         if (config.alignValues) {
-            auto t = generalizedProcrustes(stats.values, members, HeadKind::Values, config, &iterations);
+            auto t =
+                generalizedProcrustes(stats.values, members, HeadKind::Values, config, &iterations);
             std::copy(t.begin(), t.end(), a.valueTransforms.begin() + position);
         }
         a.gpaIterations.push_back(iterations);
@@ -121,7 +125,9 @@ void applyLayerAlignment(Checkpoint& ck, std::int64_t layer, const LayerAlignmen
         const std::string name = layerTensorName(layer, suffix);
         const torch::Tensor w = ck.at(name);
         torch::Tensor heads = w.to(torch::kFloat64).view({H, d, D}).index_select(0, order);
-        ck.set(name, torch::matmul(transposedT, heads).reshape({H * d, D}).to(w.scalar_type()).contiguous());
+        ck.set(
+            name,
+            torch::matmul(transposedT, heads).reshape({H * d, D}).to(w.scalar_type()).contiguous());
     };
     rows("self_attn.q_proj.weight", keyT);
     rows("self_attn.k_proj.weight", keyT);
@@ -129,7 +135,8 @@ void applyLayerAlignment(Checkpoint& ck, std::int64_t layer, const LayerAlignmen
 
     const std::string oName = layerTensorName(layer, "self_attn.o_proj.weight");
     const torch::Tensor o = ck.at(oName);
-    torch::Tensor heads = o.to(torch::kFloat64).view({D, H, d}).index_select(1, order).permute({1, 0, 2});
+    torch::Tensor heads =
+        o.to(torch::kFloat64).view({D, H, d}).index_select(1, order).permute({1, 0, 2});
     torch::Tensor folded = torch::matmul(heads, torch::stack(a.valueTransforms));  // W_O^h T_h
     ck.set(oName, folded.permute({1, 0, 2}).reshape({D, H * d}).to(o.scalar_type()).contiguous());
 }

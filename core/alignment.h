@@ -5,8 +5,9 @@
 // Heads are permuted so that each group is contiguous (new head n = old head order[n]; q, k, v rows
 // and o columns move together, which leaves MHA unchanged), and within each group every head r gets
 // an orthogonal transform T_r found by generalized Procrustes analysis (GPA, spec 5.4) on the
-// calibration statistics, so that the aligned token matrices Y_r = X_r T_r are as close as possible.
-// The transforms are folded into the weights so the model computes exactly the same function:
+// calibration statistics, so that the aligned token matrices Y_r = X_r T_r are as close as
+// possible. The transforms are folded into the weights so the model computes exactly the same
+// function:
 //   values (any orthogonal T):            W_V^r <- T^T W_V^r,   W_O^r <- W_O^r T
 //   keys (2x2 rotations on RoPE planes):  W_K^r <- T^T W_K^r,   W_Q^r <- T^T W_Q^r
 // Key transforms must be rotations on the planes (m, m + d/2): they commute with RoPE, so
@@ -64,7 +65,8 @@ LayerAlignment alignLayer(const LayerStatistics& stats, const Grouping& groups,
 LayerAlignment permutationOnly(const Grouping& groups, std::int64_t headDim);
 
 /// Permutes and folds one layer of an MHA checkpoint in place (float64 math, stored dtype kept).
-void applyLayerAlignment(Checkpoint& checkpoint, std::int64_t layer, const LayerAlignment& alignment);
+void applyLayerAlignment(Checkpoint& checkpoint, std::int64_t layer,
+                         const LayerAlignment& alignment);
 
 /// The statistics as seen after alignment: heads permuted and transformed (Y_r = X_r T_r).
 LayerStatistics alignedStatistics(const LayerStatistics& stats, const LayerAlignment& alignment);

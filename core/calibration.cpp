@@ -81,7 +81,8 @@ void readJsonl(const std::string& path, const Tokenizer& tokenizer, SequenceColl
         try {
             doc = nlohmann::json::parse(line);
         } catch (const nlohmann::json::exception&) {
-            throw InputError(where + "not valid JSON (expected one {\"text\": ...} object per line)");
+            throw InputError(where +
+                             "not valid JSON (expected one {\"text\": ...} object per line)");
         }
         if (!doc.is_object() || !doc.contains("text") || !doc["text"].is_string())
             throw InputError(where + "expected an object with a string \"text\" field");
@@ -124,7 +125,8 @@ public:
         }
     }
 
-    void observe(std::int64_t layer, const torch::Tensor& keys, const torch::Tensor& values) override {
+    void observe(std::int64_t layer, const torch::Tensor& keys,
+                 const torch::Tensor& values) override {
         // [B, KV, T, d] -> [B*T, KV, d]: one row per token.
         auto rows = [](const torch::Tensor& x) {
             return x.permute({0, 2, 1, 3}).reshape({x.size(0) * x.size(2), x.size(1), x.size(3)});
@@ -156,7 +158,8 @@ std::vector<std::vector<std::int64_t>> calibrationSequences(const CalibrationCon
                                                             const Tokenizer& tokenizer,
                                                             ProgressSink& progress) {
     if (config.inputFiles.empty()) throw InputError("calibration needs at least one input file");
-    if (config.sequenceLength < 2) throw InputError("calibration sequence length must be at least 2");
+    if (config.sequenceLength < 2)
+        throw InputError("calibration sequence length must be at least 2");
     if (config.numSequences < 1) throw InputError("calibration needs at least one sequence");
     SequenceCollector collector(tokenizer.bosId(), config.sequenceLength, config.numSequences);
     for (const std::string& file : config.inputFiles) {
@@ -172,15 +175,15 @@ std::vector<std::vector<std::int64_t>> calibrationSequences(const CalibrationCon
     }
     if (!collector.full())
         throw InputError("the calibration text gives only " + std::to_string(collector.count()) +
-                         " sequence(s) of " + std::to_string(config.sequenceLength) +
-                         " tokens; " + std::to_string(config.numSequences) +
+                         " sequence(s) of " + std::to_string(config.sequenceLength) + " tokens; " +
+                         std::to_string(config.numSequences) +
                          " are needed (add text, or lower the number or length of sequences)");
     return collector.take();
 }
 
-std::vector<LayerStatistics> calibrateTokens(const LlamaModel& model,
-                                             const std::vector<std::vector<std::int64_t>>& sequences,
-                                             std::int64_t batchSize, ProgressSink& progress) {
+std::vector<LayerStatistics> calibrateTokens(
+    const LlamaModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
+    std::int64_t batchSize, ProgressSink& progress) {
     const ModelConfig& c = model.config();
     if (sequences.empty()) throw InputError("calibration needs at least one sequence");
     if (batchSize < 1) throw InputError("calibration batch size must be at least 1");
@@ -218,8 +221,9 @@ std::vector<LayerStatistics> calibrateTokens(const LlamaModel& model,
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const double tokensPerSecond = double(end * length) / std::max(seconds, 1e-9);
-        reportOrCancel(progress, {double(end) / double(total), "calibrating",
-                                  {{"tokens/s", tokensPerSecond}}});
+        reportOrCancel(
+            progress,
+            {double(end) / double(total), "calibrating", {{"tokens/s", tokensPerSecond}}});
     }
     return observer.takeOnCpu();
 }
@@ -227,7 +231,8 @@ std::vector<LayerStatistics> calibrateTokens(const LlamaModel& model,
 CalibrationResult calibrate(const LlamaModel& model, const CalibrationConfig& config,
                             ProgressSink& progress) {
     CalibrationConfig resolved = config;
-    if (resolved.sequenceLength == 0) resolved.sequenceLength = defaultSequenceLength(model.config());
+    if (resolved.sequenceLength == 0)
+        resolved.sequenceLength = defaultSequenceLength(model.config());
     if (resolved.sequenceLength > model.config().maxPositionEmbeddings)
         throw InputError("calibration sequence length " + std::to_string(resolved.sequenceLength) +
                          " exceeds the model's max_position_embeddings (" +
@@ -270,7 +275,8 @@ std::vector<std::string> absoluteInputPaths(const std::vector<std::string>& file
 }
 
 std::string filesChecksum(const std::vector<std::string>& files) {
-    // 64-bit FNV-1a (offset basis and prime from the FNV reference, isthe.com/chongo/tech/comp/fnv).
+    // 64-bit FNV-1a (offset basis and prime from the FNV reference,
+    // isthe.com/chongo/tech/comp/fnv).
     constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
     constexpr std::uint64_t kFnvPrime = 1099511628211ull;
     std::uint64_t h = kFnvOffset;

@@ -28,7 +28,7 @@ struct CalibrationConfig {
     static constexpr std::int64_t kReferenceSequenceLength = 2048;
     static constexpr std::int64_t kReferenceBatchSize = 8;
 
-    std::vector<std::string> inputFiles;  ///< .txt (UTF-8) or .jsonl ({"text": ...} per line)
+    std::vector<std::string> inputFiles;   ///< .txt (UTF-8) or .jsonl ({"text": ...} per line)
     const Tokenizer* tokenizer = nullptr;  ///< when null, modelFolder/tokenizer.model is loaded
     std::string modelFolder;               ///< used for the tokenizer when `tokenizer` is null
     std::int64_t numSequences = kReferenceSequences;
@@ -70,9 +70,9 @@ CalibrationResult calibrate(const LlamaModel& model, const CalibrationConfig& co
                             ProgressSink& progress);
 
 /// The statistics of given token sequences [S][T] (all the same length), in batches.
-std::vector<LayerStatistics> calibrateTokens(const LlamaModel& model,
-                                             const std::vector<std::vector<std::int64_t>>& sequences,
-                                             std::int64_t batchSize, ProgressSink& progress);
+std::vector<LayerStatistics> calibrateTokens(
+    const LlamaModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
+    std::int64_t batchSize, ProgressSink& progress);
 
 /// Absolute paths of `files`, as CalibrationSettings stores them.
 std::vector<std::string> absoluteInputPaths(const std::vector<std::string>& files);

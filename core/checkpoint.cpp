@@ -58,8 +58,8 @@ Checkpoint Checkpoint::load(const std::string& folder, ProgressSink& progress) {
         }
         if (info.dtype != DType::F32 && info.dtype != DType::F16 && info.dtype != DType::BF16 &&
             info.dtype != DType::F64)
-            throw InputError(folder + ": tensor '" + name + "' has dtype " +
-                             dtypeName(info.dtype) + "; weights must be floating point");
+            throw InputError(folder + ": tensor '" + name + "' has dtype " + dtypeName(info.dtype) +
+                             "; weights must be floating point");
     }
     const std::uint64_t total = std::max<std::uint64_t>(1, stored.totalTensorBytes());
     std::uint64_t done = 0;

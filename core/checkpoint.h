@@ -21,7 +21,7 @@ namespace gqa {
 
 struct Checkpoint {
     ModelConfig config;
-    std::vector<std::string> order;               ///< tensor names in stored order
+    std::vector<std::string> order;                ///< tensor names in stored order
     std::map<std::string, torch::Tensor> tensors;  ///< CPU tensors in stored dtype
     std::map<std::string, std::string> metadata;   ///< safetensors __metadata__
 

@@ -44,7 +44,7 @@ std::optional<DType> dtypeFromName(const std::string& name) {
 
 std::optional<DType> dtypeFromTorchName(const std::string& name) {
     static const std::pair<const char*, DType> kFloatNames[] = {
-        {"float32", DType::F32}, {"float", DType::F32},    {"float16", DType::F16},
+        {"float32", DType::F32}, {"float", DType::F32},     {"float16", DType::F16},
         {"half", DType::F16},    {"bfloat16", DType::BF16}, {"float64", DType::F64}};
     for (const auto& [n, t] : kFloatNames)
         if (name == n) return t;

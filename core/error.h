@@ -26,8 +26,7 @@ public:
 /// The user cancelled a long operation through its ProgressSink.
 class Cancelled : public Error {
 public:
-    explicit Cancelled(const std::string& stage = "operation")
-        : Error(stage + " cancelled") {}
+    explicit Cancelled(const std::string& stage = "operation") : Error(stage + " cancelled") {}
 };
 
 }  // namespace gqa

@@ -54,14 +54,14 @@ GenerationResult generate(const LlamaModel& model, const std::vector<std::int64_
     for (std::int64_t step = 0; step < config.maxNewTokens; ++step) {
         const std::int64_t next = pickToken(logits[0][-1].to(torch::kCPU), config, generator);
         result.newTokens.push_back(next);
-        reportOrCancel(progress, {double(step + 1) / double(config.maxNewTokens), "generating", {}});
+        reportOrCancel(progress,
+                       {double(step + 1) / double(config.maxNewTokens), "generating", {}});
         if (config.stopAtEos && model.config().eosTokenId && next == *model.config().eosTokenId)
             break;
         if (step + 1 == config.maxNewTokens) break;
         logits = model.forward(torch::tensor({next}, torch::kLong).unsqueeze(0), options);
     }
-    const double decodeSeconds =
-        std::chrono::duration<double>(Clock::now() - decodeStart).count();
+    const double decodeSeconds = std::chrono::duration<double>(Clock::now() - decodeStart).count();
     result.kvCacheBytes = cache.bytes();
     if (decodeSeconds > 0)
         result.decodeTokensPerSecond = double(result.newTokens.size()) / decodeSeconds;

@@ -9,9 +9,9 @@
 //   the score strictly improves; the best partition wins (first-improvement hill-climb, not
 //   annealing).
 // - Strong: exhaustive when the number of partitions is small (H!/((k!)^G G!) <= kExactLimit),
-//   otherwise restarts of steepest-descent over all swaps with O(k) incremental deltas until no swap
-//   improves. Never worse than Reference for the same seed because its first restart starts from
-//   the Reference result.
+//   otherwise restarts of steepest-descent over all swaps with O(k) incremental deltas until no
+//   swap improves. Never worse than Reference for the same seed because its first restart starts
+//   from the Reference result.
 // Groups are returned in canonical order (members ascending, groups by the sum of their original
 // indices, spec 4.3 `reorder`); the head order is their concatenation.
 

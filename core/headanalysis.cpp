@@ -55,8 +55,9 @@ AnalysisResult analyzeHeads(const std::vector<LayerStatistics>& stats, const Ana
             layer.choices.push_back(std::move(choice));
         }
         result.layers.push_back(std::move(layer));
-        reportOrCancel(progress, {double(l + 1) / double(stats.size()), "analysing heads",
-                                  {{"layer", double(l)}}});
+        reportOrCancel(
+            progress,
+            {double(l + 1) / double(stats.size()), "analysing heads", {{"layer", double(l)}}});
     }
     return result;
 }

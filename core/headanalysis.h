@@ -20,19 +20,19 @@
 namespace gqa {
 
 struct AnalysisConfig {
-    HeadKind groupBy = HeadKind::Values;     ///< which similarity drives the grouping (spec 13)
-    Criterion criterion = Criterion::Dist;   ///< spec 13 default
+    HeadKind groupBy = HeadKind::Values;    ///< which similarity drives the grouping (spec 13)
+    Criterion criterion = Criterion::Dist;  ///< spec 13 default
     GroupSearchMethod method = GroupSearchMethod::Strong;
     int restarts = kReferenceRestarts;
     int iterations = kReferenceIterations;
     std::uint64_t seed = 0;
-    std::vector<std::int64_t> groupCounts;   ///< empty: every divisor of the head count below it
+    std::vector<std::int64_t> groupCounts;  ///< empty: every divisor of the head count below it
 };
 
 struct GroupingChoice {
     std::int64_t groups = 0;
     Grouping grouping;
-    double objective = 0.0;           ///< of the searched grouping
+    double objective = 0.0;             ///< of the searched grouping
     double consecutiveObjective = 0.0;  ///< of plain GQA's consecutive heads
     bool exact = false;
     MergeCost alignedCost;   ///< searched grouping + GPA alignment, then mean

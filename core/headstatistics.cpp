@@ -38,7 +38,8 @@ void addGram(torch::Tensor& target, const torch::Tensor& x, bool planesOnly) {
 }
 }  // namespace
 
-GramStatistics GramStatistics::zeros(std::int64_t heads, std::int64_t headDim, bool ropePlanesOnly) {
+GramStatistics GramStatistics::zeros(std::int64_t heads, std::int64_t headDim,
+                                     bool ropePlanesOnly) {
     if (heads <= 0 || headDim <= 0) throw Error("head statistics need positive heads and head_dim");
     if (ropePlanesOnly && headDim % 2 != 0) throw Error("RoPE planes need an even head_dim");
     GramStatistics s;
@@ -120,12 +121,8 @@ GramStatistics GramStatistics::permuted(const std::vector<std::int64_t>& order) 
     return out;
 }
 
-const char* headKindName(HeadKind kind) {
-    return kind == HeadKind::Keys ? "key" : "value";
-}
+const char* headKindName(HeadKind kind) { return kind == HeadKind::Keys ? "key" : "value"; }
 
-const char* criterionName(Criterion c) {
-    return c == Criterion::Dist ? "dist" : "cos";
-}
+const char* criterionName(Criterion c) { return c == Criterion::Dist ? "dist" : "cos"; }
 
 }  // namespace gqa

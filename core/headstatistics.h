@@ -32,8 +32,8 @@ struct GramStatistics {
     std::int64_t heads = 0;
     std::int64_t headDim = 0;
     std::int64_t tokens = 0;
-    torch::Tensor raw;         ///< [H*d, H*d] float64, CPU
-    torch::Tensor normalized;  ///< [H*d, H*d] float64, CPU
+    torch::Tensor raw;            ///< [H*d, H*d] float64, CPU
+    torch::Tensor normalized;     ///< [H*d, H*d] float64, CPU
     bool ropePlanesOnly = false;  ///< only the RoPE-plane entries are accumulated (keys)
 
     /// Zero statistics for H heads of dimension d.
@@ -59,7 +59,7 @@ struct LayerStatistics {
 enum class HeadKind { Keys, Values };
 enum class Criterion { Dist, Cos };
 
-const char* headKindName(HeadKind kind);   ///< "key" / "value" (the reference's --item)
-const char* criterionName(Criterion c);    ///< "dist" / "cos"
+const char* headKindName(HeadKind kind);  ///< "key" / "value" (the reference's --item)
+const char* criterionName(Criterion c);   ///< "dist" / "cos"
 
 }  // namespace gqa

@@ -76,14 +76,14 @@ torch::Tensor LlamaModel::attention(std::int64_t layerIndex, const torch::Tensor
     torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(d));
     if (T > 1) {
         // Query i (absolute position startPos + i) sees keys at positions <= startPos + i.
-        torch::Tensor mask = torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(
-                                                      scores.device()))
-                                 .triu(S - T + 1);
+        torch::Tensor mask =
+            torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(scores.device()))
+                .triu(S - T + 1);
         scores = scores.masked_fill(mask, -std::numeric_limits<double>::infinity());
     }
     // Softmax in float32 (float64 for float64 models), as Hugging Face does for half precision.
-    const auto softmaxType = scores.scalar_type() == torch::kFloat64 ? torch::kFloat64
-                                                                     : torch::kFloat32;
+    const auto softmaxType =
+        scores.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
     torch::Tensor probs = torch::softmax(scores.to(softmaxType), -1).to(q.scalar_type());
     torch::Tensor out = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, H * d});
     return F::linear(out, w.oProj);
@@ -98,13 +98,14 @@ torch::Tensor LlamaModel::hiddenStates(const torch::Tensor& tokens,
         const LayerWeights& w = layers[l];
         x = x + attention(l, rmsNorm(x, w.inputNorm, m_config.rmsNormEps), startPos, options);
         torch::Tensor n = rmsNorm(x, w.postAttentionNorm, m_config.rmsNormEps);
-        x = x + F::linear(torch::silu(F::linear(n, w.gateProj)) * F::linear(n, w.upProj),
-                          w.downProj);
+        x = x +
+            F::linear(torch::silu(F::linear(n, w.gateProj)) * F::linear(n, w.upProj), w.downProj);
     }
     return rmsNorm(x, finalNorm, m_config.rmsNormEps);
 }
 
-torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, const ForwardOptions& options) const {
+torch::Tensor LlamaModel::forward(const torch::Tensor& tokens,
+                                  const ForwardOptions& options) const {
     return F::linear(hiddenStates(tokens, options), lmHead);
 }
 
@@ -112,8 +113,8 @@ Checkpoint LlamaModel::toCheckpoint(DType dtype) const {
     Checkpoint out;
     out.config = m_config;
     out.config.dtype = dtype;
-    out.config.numKvHeads = layers.empty() ? m_config.numKvHeads
-                                           : layers[0].kProj.size(0) / m_config.headDim;
+    out.config.numKvHeads =
+        layers.empty() ? m_config.numKvHeads : layers[0].kProj.size(0) / m_config.headDim;
     const torch::ScalarType st = toTorch(dtype);
     auto put = [&](const std::string& name, const torch::Tensor& t) {
         out.set(name, t.detach().to(torch::kCPU, st).contiguous());

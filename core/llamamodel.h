@@ -54,7 +54,8 @@ public:
     /// cached ones and the new keys/values are appended.
     torch::Tensor forward(const torch::Tensor& tokens, const ForwardOptions& options = {}) const;
     /// The final-norm hidden states [B, T, D] (logits = hidden @ lmHead^T), for chunked losses.
-    torch::Tensor hiddenStates(const torch::Tensor& tokens, const ForwardOptions& options = {}) const;
+    torch::Tensor hiddenStates(const torch::Tensor& tokens,
+                               const ForwardOptions& options = {}) const;
 
     torch::Tensor embedTokens;  ///< [V, D]
     std::vector<LayerWeights> layers;

@@ -39,14 +39,16 @@ void addGroupCost(const GramStatistics& s, std::int64_t groups, double& residual
     const std::int64_t k = s.heads / groups, d = s.headDim;
     const double n = double(std::max<std::int64_t>(1, s.tokens));
     for (std::int64_t g = 0; g < groups; ++g) {
-        const torch::Tensor block = s.raw.slice(0, g * k * d, (g + 1) * k * d).slice(1, g * k * d, (g + 1) * k * d);
+        const torch::Tensor block =
+            s.raw.slice(0, g * k * d, (g + 1) * k * d).slice(1, g * k * d, (g + 1) * k * d);
         // sum_r ||Y_r||^2 and k ||M||^2 = (1/k) sum_{r,s} tr(Y_r^T Y_s)
         const double own = torch::trace(block).item<double>();
         double cross = 0.0;
         for (std::int64_t r = 0; r < k; ++r)
             for (std::int64_t q = 0; q < k; ++q)
-                cross += torch::trace(block.slice(0, r * d, (r + 1) * d).slice(1, q * d, (q + 1) * d))
-                             .item<double>();
+                cross +=
+                    torch::trace(block.slice(0, r * d, (r + 1) * d).slice(1, q * d, (q + 1) * d))
+                        .item<double>();
         residual += (own - cross / double(k)) / n;
         energy += own / n;
     }

@@ -48,8 +48,9 @@ double optionalNumber(const Json& j, const std::string& origin, const std::strin
 void checkArchitecture(const Json& j, const std::string& origin) {
     if (j.contains("model_type") && j["model_type"] != "llama")
         refuse(origin, "model_type",
-               "is '" + j["model_type"].dump() + "'; only Llama-architecture models ('llama') are "
-               "supported");
+               "is '" + j["model_type"].dump() +
+                   "'; only Llama-architecture models ('llama') are "
+                   "supported");
     if (j.contains("architectures")) {
         const Json& a = j["architectures"];
         if (!a.is_array() || a.size() != 1 || a[0] != "LlamaForCausalLM")
@@ -84,7 +85,8 @@ std::int64_t ModelConfig::parameterCount() const {
     const std::int64_t attention = hiddenSize * qDim() * 2 + hiddenSize * kvDim() * 2;
     const std::int64_t mlp = 3 * hiddenSize * intermediateSize;
     const std::int64_t norms = 2 * hiddenSize;
-    std::int64_t total = vocabSize * hiddenSize + numLayers * (attention + mlp + norms) + hiddenSize;
+    std::int64_t total =
+        vocabSize * hiddenSize + numLayers * (attention + mlp + norms) + hiddenSize;
     if (!tieWordEmbeddings) total += vocabSize * hiddenSize;
     return total;
 }
@@ -166,10 +168,14 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     c.bosTokenId = optionalTokenId(j, origin, "bos_token_id");
     c.eosTokenId = optionalTokenId(j, origin, "eos_token_id");
     if (j.contains("torch_dtype") && !j["torch_dtype"].is_null()) {
-        auto t = j["torch_dtype"].is_string() ? dtypeFromTorchName(j["torch_dtype"].get<std::string>())
-                                              : std::nullopt;
-        if (!t) refuse(origin, "torch_dtype", "is " + j["torch_dtype"].dump() + "; expected "
-                                              "float32, float16, bfloat16 or float64");
+        auto t = j["torch_dtype"].is_string()
+                     ? dtypeFromTorchName(j["torch_dtype"].get<std::string>())
+                     : std::nullopt;
+        if (!t)
+            refuse(origin, "torch_dtype",
+                   "is " + j["torch_dtype"].dump() +
+                       "; expected "
+                       "float32, float16, bfloat16 or float64");
         c.dtype = *t;
     }
     c.sourceJson = jsonText;

@@ -61,8 +61,8 @@ ModelSummary summarizeModelFolder(const std::string& folder) {
             summary.problems.push_back("missing tensor '" + name + "'");
         } else if (checkpoint.info(name).shape != shape) {
             summary.problems.push_back("tensor '" + name + "' has shape " +
-                                       shapeText(checkpoint.info(name).shape) + ", config implies " +
-                                       shapeText(shape));
+                                       shapeText(checkpoint.info(name).shape) +
+                                       ", config implies " + shapeText(shape));
         }
     }
     summary.hasTokenizer = fs::exists(fs::path(folder) / "tokenizer.model");

@@ -12,7 +12,8 @@ PerplexityResult perplexity(const LlamaModel& model, const std::vector<std::int6
     const std::int64_t n = static_cast<std::int64_t>(tokens.size());
     const std::int64_t context = config.contextLength;
     const std::int64_t stride = config.stride == 0 ? context : config.stride;
-    if (n < 2) throw InputError("perplexity needs at least 2 tokens (got " + std::to_string(n) + ")");
+    if (n < 2)
+        throw InputError("perplexity needs at least 2 tokens (got " + std::to_string(n) + ")");
     if (context < 2) throw InputError("context length must be at least 2");
     if (stride < 1 || stride > context)
         throw InputError("stride must be between 1 and the context length");
@@ -41,8 +42,10 @@ PerplexityResult perplexity(const LlamaModel& model, const std::vector<std::int6
         }
         ++result.windows;
         prevEnd = end;
-        reportOrCancel(progress, {double(end) / double(n), "perplexity",
-                                  {{"nll", nllSum / std::max<std::int64_t>(1, result.tokensScored)}}});
+        reportOrCancel(progress,
+                       {double(end) / double(n),
+                        "perplexity",
+                        {{"nll", nllSum / std::max<std::int64_t>(1, result.tokensScored)}}});
         if (end == n) break;
     }
     result.meanNll = nllSum / double(result.tokensScored);

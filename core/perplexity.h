@@ -21,7 +21,7 @@ struct PerplexityConfig {
 
 struct PerplexityResult {
     double perplexity = 0.0;
-    double meanNll = 0.0;        ///< nats per scored token
+    double meanNll = 0.0;  ///< nats per scored token
     std::int64_t tokensScored = 0;
     std::int64_t windows = 0;
     std::int64_t contextLength = 0;

@@ -41,8 +41,8 @@ auto guarded(const std::string& path, bool reading, F&& f) -> decltype(f()) {
     try {
         return f();
     } catch (const H5::Exception& e) {
-        const std::string what = path + ": HDF5 error in " + e.getFuncName() + ": " +
-                                 e.getDetailMsg();
+        const std::string what =
+            path + ": HDF5 error in " + e.getFuncName() + ": " + e.getDetailMsg();
         if (reading) throw InputError(what + " (damaged or not a GQA Studio run file?)");
         throw Error(what);
     }
@@ -135,7 +135,8 @@ void writeGram(H5::Group& parent, const std::string& name, const GramStatistics&
     writeMatrix(g, "normalized", s.normalized);
 }
 
-GramStatistics readGram(const H5::Group& parent, const std::string& name, const std::string& where) {
+GramStatistics readGram(const H5::Group& parent, const std::string& name,
+                        const std::string& where) {
     H5::Group g = parent.openGroup(name);
     GramStatistics s;
     s.heads = readInt(g, "heads");
@@ -329,7 +330,8 @@ StoredCalibration RunFile::readCalibration() const {
             const std::string name = layerGroupName(std::size_t(l));
             const std::string where = m_path + ": /calibration/" + name;
             H5::Group layer = g.openGroup(name);
-            out.layers.push_back({readGram(layer, "keys", where), readGram(layer, "values", where)});
+            out.layers.push_back(
+                {readGram(layer, "keys", where), readGram(layer, "values", where)});
         }
         return out;
     });

@@ -23,7 +23,8 @@ torch::Device parseDevice(const std::string& text) {
     if (text == "cpu") return torch::kCPU;
     if (text.rfind("cuda", 0) == 0) {
         if (!torch::cuda::is_available())
-            throw InputError("device '" + text + "' asked for, but no CUDA device is available "
+            throw InputError("device '" + text +
+                             "' asked for, but no CUDA device is available "
                              "(this LibTorch build or machine has none); use --device cpu");
         try {
             return torch::Device(text);
@@ -38,7 +39,8 @@ torch::ScalarType parseComputeDtype(const std::string& text) {
     if (text == "bfloat16" || text == "bf16") return torch::kBFloat16;
     if (text == "float16" || text == "fp16") return torch::kFloat16;
     if (text == "float64" || text == "fp64") return torch::kFloat64;
-    throw InputError("unknown dtype '" + text + "'; expected float32, bfloat16, float16 or float64");
+    throw InputError("unknown dtype '" + text +
+                     "'; expected float32, bfloat16, float16 or float64");
 }
 
 std::string torchVersionText() {

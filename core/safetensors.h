@@ -7,7 +7,8 @@
 //   [8, 8+N)      header: a UTF-8 JSON object. Each key is a tensor name mapping to
 //                 {"dtype": "F32"|"F16"|"BF16"|..., "shape": [d0, d1, ...],
 //                  "data_offsets": [begin, end]}; the optional key "__metadata__" maps to an
-//                 object of string -> string. Writers pad the header with spaces to a multiple of 8.
+//                 object of string -> string. Writers pad the header with spaces to a multiple
+//                 of 8.
 //   [8+N, EOF)    data section: raw little-endian tensor bytes; a tensor's bytes are
 //                 data[begin, end), offsets relative to the start of the data section.
 //

@@ -7,8 +7,8 @@
 //   cos:  S_ij = (1/N) sum_t cos(x_i,t Q, x_j,t) = tr(Q^T C^_ij)            (C^ = normalized / N)
 //   dist: S_ij = -(1/N) sum_t ||x_i,t Q - x_j,t||^2
 //              = -(tr C_ii + tr C_jj - 2 tr(Q^T C_ij)) / N
-// Under `cos` the transform is fitted on the unit-normalised data (C^), under `dist` on the raw data
-// (C), as the reference code does. S is symmetric with a zero diagonal.
+// Under `cos` the transform is fitted on the unit-normalised data (C^), under `dist` on the raw
+// data (C), as the reference code does. S is symmetric with a zero diagonal.
 
 #include <torch/torch.h>
 

@@ -114,8 +114,8 @@ std::vector<std::int64_t> readTokenIdFile(const std::string& path, std::int64_t 
                                  "' is not a non-negative integer token id");
             if (vocabSize > 0 && id >= vocabSize)
                 throw InputError(path + ":" + std::to_string(lineNo) + ": token id " + word +
-                                 " is outside the vocabulary (size " +
-                                 std::to_string(vocabSize) + ")");
+                                 " is outside the vocabulary (size " + std::to_string(vocabSize) +
+                                 ")");
             ids.push_back(id);
         }
     }

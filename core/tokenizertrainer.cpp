@@ -9,7 +9,6 @@
 #include <unordered_map>
 #include <utility>
 
-
 #include "error.h"
 #include "sentencepieceplugin.h"
 

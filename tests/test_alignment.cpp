@@ -68,9 +68,10 @@ TEST_F(Alignment, PermutationAndTransformsLeaveLogitsUnchanged) {
 TEST_F(Alignment, KeyReflectionOrGeneralOrthogonalBreaksTheModel) {
     const Checkpoint ck = randomCheckpoint(tinyConfig(), 5, DType::F64);
     for (int variant = 0; variant < 2; ++variant) {
-        std::vector<LayerAlignment> layers{randomAlignment(4, 8, 2), permutationOnly({{0, 1}, {2, 3}}, 8)};
-        layers[0].keyTransforms[1] = variant == 0 ? randomPlaneRotation(8, /*reflectPlane=*/1)
-                                                  : randomOrthogonal(8);
+        std::vector<LayerAlignment> layers{randomAlignment(4, 8, 2),
+                                           permutationOnly({{0, 1}, {2, 3}}, 8)};
+        layers[0].keyTransforms[1] =
+            variant == 0 ? randomPlaneRotation(8, /*reflectPlane=*/1) : randomOrthogonal(8);
         EXPECT_GT(relativeMaxDiff(logitsOf(alignCheckpoint(ck, layers)), logitsOf(ck)), 1e-6)
             << (variant == 0 ? "plane reflection" : "general orthogonal");
     }
@@ -90,7 +91,9 @@ TEST_F(Alignment, MergeOfConsecutiveHeadsIsTheMeanAndReadsKvHeadHOverK) {
     EXPECT_EQ(gqa.config.numKvHeads, 2);
     const torch::Tensor k = ck.at("model.layers.1.self_attn.k_proj.weight");
     const torch::Tensor merged = gqa.at("model.layers.1.self_attn.k_proj.weight");
-    EXPECT_LT(relativeMaxDiff(merged.slice(0, 8, 16), (k.slice(0, 16, 24) + k.slice(0, 24, 32)) / 2), 1e-15);
+    EXPECT_LT(
+        relativeMaxDiff(merged.slice(0, 8, 16), (k.slice(0, 16, 24) + k.slice(0, 24, 32)) / 2),
+        1e-15);
     EXPECT_THROW(mergeToGqa(ck, 3), InputError);
     EXPECT_THROW(mergeToGqa(gqa, 1), InputError);
 }
@@ -109,7 +112,8 @@ std::vector<torch::Tensor> directGpa(const std::vector<torch::Tensor>& x, HeadKi
     auto loss = [&](const std::vector<torch::Tensor>& tr) {
         double total = 0;
         for (std::size_t r = 0; r < k; ++r)
-            for (std::size_t q = r + 1; q < k; ++q) total += cosmean(x[r].mm(tr[r]), x[q].mm(tr[q]));
+            for (std::size_t q = r + 1; q < k; ++q)
+                total += cosmean(x[r].mm(tr[r]), x[q].mm(tr[q]));
         return total;
     };
     double current = loss(t);
@@ -132,17 +136,20 @@ TEST_F(Alignment, GpaFromStatisticsEqualsGpaOnStoredActivations) {
     for (HeadKind kind : {HeadKind::Values, HeadKind::Keys}) {
         std::vector<torch::Tensor> x;
         for (std::int64_t r = 0; r < k; ++r) {
-            const torch::Tensor q = kind == HeadKind::Keys ? randomPlaneRotation(d) : randomOrthogonal(d);
+            const torch::Tensor q =
+                kind == HeadKind::Keys ? randomPlaneRotation(d) : randomOrthogonal(d);
             x.push_back(base.mm(q) + 0.3 * torch::randn({n, d}, torch::kFloat64));
         }
         GramStatistics stats = GramStatistics::zeros(k, d, kind == HeadKind::Keys);
         stats.accumulate(torch::stack(x, 1));
         int iterations = 0;
-        const auto fromStats = generalizedProcrustes(stats, {0, 1, 2, 3}, kind, AlignmentConfig{}, &iterations);
+        const auto fromStats =
+            generalizedProcrustes(stats, {0, 1, 2, 3}, kind, AlignmentConfig{}, &iterations);
         const auto direct = directGpa(x, kind);
         EXPECT_GT(iterations, 0);
         for (std::int64_t r = 0; r < k; ++r)
-            EXPECT_LT(relativeMaxDiff(fromStats[r], direct[r]), 1e-9) << headKindName(kind) << " head " << r;
+            EXPECT_LT(relativeMaxDiff(fromStats[r], direct[r]), 1e-9)
+                << headKindName(kind) << " head " << r;
     }
 }
 
@@ -159,8 +166,10 @@ TEST_F(Alignment, DuplicatedHeadsAreFoundAndConvertingBackReproducesTheGqaModel)
     const std::int64_t d = 8, D = 64;
     for (std::int64_t l = 0; l < c.numLayers; ++l)
         for (const char* p : {"self_attn.k_proj.weight", "self_attn.v_proj.weight"})
-            mha.set(layerTensorName(l, p),
-                    gqa.at(layerTensorName(l, p)).view({4, d, D}).repeat_interleave(2, 0).reshape({8 * d, D}));
+            mha.set(layerTensorName(l, p), gqa.at(layerTensorName(l, p))
+                                               .view({4, d, D})
+                                               .repeat_interleave(2, 0)
+                                               .reshape({8 * d, D}));
     // Shuffle heads (a permutation-only alignment is exact).
     std::vector<LayerAlignment> shuffle;
     for (std::int64_t l = 0; l < c.numLayers; ++l) {

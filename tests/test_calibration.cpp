@@ -47,7 +47,8 @@ struct CapturingObserver : AttentionObserver {
 /// [B, KV, T, d] -> the spec's per-head matrices X_h [N, d], tokens in (sequence, position) order.
 std::vector<torch::Tensor> perHead(const torch::Tensor& x) {
     std::vector<torch::Tensor> out;
-    for (std::int64_t h = 0; h < x.size(1); ++h) out.push_back(x.select(1, h).reshape({-1, x.size(3)}));
+    for (std::int64_t h = 0; h < x.size(1); ++h)
+        out.push_back(x.select(1, h).reshape({-1, x.size(3)}));
     return out;
 }
 
@@ -137,8 +138,8 @@ TEST(Calibration, KeysAreTakenBeforeRope) {
     options.observer = &capture;
     model.forward(tokens, options);
     const LayerWeights& w = model.layers[0];
-    const torch::Tensor n = rmsNorm(F::embedding(tokens, model.embedTokens), w.inputNorm,
-                                    model.config().rmsNormEps);
+    const torch::Tensor n =
+        rmsNorm(F::embedding(tokens, model.embedTokens), w.inputNorm, model.config().rmsNormEps);
     const torch::Tensor k = F::linear(n, w.kProj).view({2, 9, 4, 8}).transpose(1, 2);
     EXPECT_LT(relativeMaxDiff(capture.keys[0], k), 1e-14);
     // And not after it: RoPE moves every position but the first.
@@ -197,8 +198,8 @@ TEST(Calibration, SequencesAreBosPlusConsecutiveTextAndShortDocumentsAreSkipped)
     const std::string dir = scratchFolder("calib-text");
     const std::string text = "the cat sat on the mat and the dog sat on a cat. ";
     const std::string txt = writeFile(dir + "/a.txt", text + text + text);
-    const std::string jsonl = writeFile(dir + "/b.jsonl", "{\"text\": \"a cat\"}\n\n{\"text\": \"" +
-                                                              text + text + "\"}\n");
+    const std::string jsonl = writeFile(
+        dir + "/b.jsonl", "{\"text\": \"a cat\"}\n\n{\"text\": \"" + text + text + "\"}\n");
     CalibrationConfig config;
     config.inputFiles = {jsonl, txt};
     config.sequenceLength = 9;
@@ -264,7 +265,6 @@ TEST(Calibration, CalibrateRecordsSettingsAndWarnsAboutSmallSamples) {
     EXPECT_EQ(defaultSequenceLength(c), std::min<std::int64_t>(2048, c.maxPositionEmbeddings));
 }
 
-
 // Measurement harness, not a test: GQA_CALIB_BENCH_MODEL=<folder> GQA_CALIB_BENCH_SEQUENCES=<n>
 // [GQA_CALIB_BENCH_LENGTH=256] run with --gtest_also_run_disabled_tests under /usr/bin/time -v.
 TEST(Calibration, DISABLED_MeasureTimeAndMemory) {
@@ -273,12 +273,14 @@ TEST(Calibration, DISABLED_MeasureTimeAndMemory) {
     const char* count = std::getenv("GQA_CALIB_BENCH_SEQUENCES");
     const char* length = std::getenv("GQA_CALIB_BENCH_LENGTH");
     LlamaModel model(Checkpoint::load(folder), torch::kFloat32);
-    const auto seqs = randomSequences(count ? std::atoll(count) : 16, length ? std::atoll(length) : 256,
-                                      model.config().vocabSize, 5);
+    const auto seqs =
+        randomSequences(count ? std::atoll(count) : 16, length ? std::atoll(length) : 256,
+                        model.config().vocabSize, 5);
     NullProgress quiet;
     const auto start = std::chrono::steady_clock::now();
     const auto stats = calibrateTokens(model, seqs, CalibrationConfig::kReferenceBatchSize, quiet);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("calibrated %zu sequences x %zu tokens, %zu layers in %.2f s (%.0f tokens/s)\n",
                 seqs.size(), seqs[0].size(), stats.size(), s,
                 double(seqs.size() * seqs[0].size()) / s);

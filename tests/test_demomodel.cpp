@@ -46,9 +46,9 @@ TEST(DemoModel, HeldOutPerplexityMatchesTheModelCard) {
     auto tokens = Tokenizer::forModelFolder(kDemo.string(), ck.config).encode(persuasionText());
     tokens.resize(card["slice_tokens"].get<std::size_t>());
     NullProgress quiet;
-    const auto r = perplexity(model, tokens,
-                              {card["context"].get<std::int64_t>(), card["stride"].get<std::int64_t>()},
-                              quiet);
+    const auto r = perplexity(
+        model, tokens, {card["context"].get<std::int64_t>(), card["stride"].get<std::int64_t>()},
+        quiet);
     const double expected = card["slice_perplexity"].get<double>();
     EXPECT_NEAR(r.perplexity, expected, kPerplexityTolerance * expected);
 }
@@ -63,13 +63,15 @@ TEST(DemoModel, GreedyGenerationLooksLikeEnglish) {
     config.stopAtEos = false;
     NullProgress quiet;
     const std::string text = tokenizer.decode(
-        generate(model, tokenizer.encode("It was a fine morning, and Elizabeth"), config, quiet).newTokens);
+        generate(model, tokenizer.encode("It was a fine morning, and Elizabeth"), config, quiet)
+            .newTokens);
     const auto letters = std::count_if(text.begin(), text.end(), [](unsigned char c) {
         return std::isalpha(c) || c == ' ' || c == ',' || c == '.' || c == '\'' || c == '\n';
     });
     EXPECT_GT(double(letters) / std::max<std::size_t>(1, text.size()), 0.9) << text;
     int common = 0;
-    for (const char* word : {" the ", " and ", " of ", " to ", " a ", " her ", " was ", " she ", " he "})
+    for (const char* word :
+         {" the ", " and ", " of ", " to ", " a ", " her ", " was ", " she ", " he "})
         common += text.find(word) != std::string::npos;
     EXPECT_GE(common, 2) << "generated: " << text;
 }
@@ -79,7 +81,8 @@ std::vector<std::vector<std::int64_t>> demoSequences(const Tokenizer& tokenizer)
     const std::string text =
         "Mr. and Mrs. Morland lived in a small house near the church, and their daughter was fond "
         "of walking in the garden. She had read a great many books, and she was always ready to "
-        "talk of them to anybody who would listen. Her brother came home from Oxford in the spring, "
+        "talk of them to anybody who would listen. Her brother came home from Oxford in the "
+        "spring, "
         "bringing with him a friend whose manners were very agreeable, though his fortune was not "
         "large. The whole family was pleased with him, and the evening passed in cheerful "
         "conversation, music, and cards, until the carriage was ordered and the party broke up.";
@@ -107,7 +110,8 @@ TEST(DemoModel, AlignmentRaisesSimilarityAndKeepsLogits) {
     for (Criterion c : {Criterion::Dist, Criterion::Cos})
         for (const auto& layer : stats)
             for (HeadKind kind : {HeadKind::Keys, HeadKind::Values}) {
-                const auto s = headSimilarity(kind == HeadKind::Keys ? layer.keys : layer.values, kind, c);
+                const auto s =
+                    headSimilarity(kind == HeadKind::Keys ? layer.keys : layer.values, kind, c);
                 const double scale = std::max(1.0, s.before.abs().max().item<double>());
                 EXPECT_GE((s.after - s.before).min().item<double>(), -1e-9 * scale)
                     << criterionName(c) << " " << headKindName(kind);
@@ -121,8 +125,9 @@ TEST(DemoModel, AlignmentRaisesSimilarityAndKeepsLogits) {
     const Checkpoint aligned =
         alignCheckpoint(f32, planAlignment(stats, analysis, 2, false, AlignmentConfig{}));
     const torch::Tensor input = torch::tensor(sequences[0]).unsqueeze(0);
-    EXPECT_LT(relativeMaxDiff(LlamaModel(aligned, torch::kFloat32).forward(input), model.forward(input)),
-              1e-4);
+    EXPECT_LT(
+        relativeMaxDiff(LlamaModel(aligned, torch::kFloat32).forward(input), model.forward(input)),
+        1e-4);
 }
 
 }  // namespace

@@ -32,8 +32,10 @@ TEST(Generation, GqaCacheIsSmallerByTheGroupSize) {
     config.maxNewTokens = 5;
     config.stopAtEos = false;
     NullProgress quiet;
-    const auto mha = generate(LlamaModel(randomCheckpoint(tinyConfig(4), 1)), {1, 2}, config, quiet);
-    const auto gqa = generate(LlamaModel(randomCheckpoint(tinyConfig(1), 1)), {1, 2}, config, quiet);
+    const auto mha =
+        generate(LlamaModel(randomCheckpoint(tinyConfig(4), 1)), {1, 2}, config, quiet);
+    const auto gqa =
+        generate(LlamaModel(randomCheckpoint(tinyConfig(1), 1)), {1, 2}, config, quiet);
     EXPECT_EQ(mha.kvCacheBytes, 4 * gqa.kvCacheBytes);
 }
 

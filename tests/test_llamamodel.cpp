@@ -65,7 +65,8 @@ torch::Tensor referenceLogits(const Checkpoint& ck, const std::vector<std::int64
             torch::Tensor x = xs[t] + torch::mv(wo, concat);
             torch::Tensor n = norm(x, L("post_attention_layernorm.weight"));
             torch::Tensor gate = torch::mv(L("mlp.gate_proj.weight"), n);
-            torch::Tensor act = gate / (1 + torch::exp(-gate)) * torch::mv(L("mlp.up_proj.weight"), n);
+            torch::Tensor act =
+                gate / (1 + torch::exp(-gate)) * torch::mv(L("mlp.up_proj.weight"), n);
             next.push_back(x + torch::mv(L("mlp.down_proj.weight"), act));
         }
         xs = next;
@@ -103,7 +104,8 @@ INSTANTIATE_TEST_SUITE_P(MhaAndGqa, LlamaExactness,
 TEST(LlamaModel, BatchRowsAreIndependent) {
     const Checkpoint ck = randomCheckpoint(tinyConfig(2), 11);
     LlamaModel model(ck, torch::kFloat64);
-    torch::Tensor a = torch::tensor(sampleTokens(9, 61, 1)), b = torch::tensor(sampleTokens(9, 61, 2));
+    torch::Tensor a = torch::tensor(sampleTokens(9, 61, 1)),
+                  b = torch::tensor(sampleTokens(9, 61, 2));
     torch::Tensor both = model.forward(torch::stack({a, b}));
     EXPECT_LT(relativeMaxDiff(both[1], model.forward(b.unsqueeze(0))[0]), 1e-12);
 }

@@ -36,7 +36,7 @@ TEST(ModelConfig, ReadsLlama2ShapeWithMhaDefault) {
     EXPECT_TRUE(c.isMha());
     EXPECT_EQ(c.dtype, DType::F16);
     EXPECT_DOUBLE_EQ(c.ropeTheta, 10000.0);
-    EXPECT_EQ(c.parameterCount(), 6738415616);  // LLaMA-2-7B
+    EXPECT_EQ(c.parameterCount(), 6738415616);          // LLaMA-2-7B
     EXPECT_EQ(c.kvCacheBytesPerToken(32, 2), 524288u);  // 0.5 MiB per token in fp16
     EXPECT_EQ(c.validKvHeadCounts(), (std::vector<std::int64_t>{1, 2, 4, 8, 16, 32}));
 }

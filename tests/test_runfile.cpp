@@ -122,8 +122,8 @@ TEST(RunFile, AFailedStageWriteLeavesTheRecordedStagesIntact) {
 
 TEST(RunFile, RefusesMissingNonHdf5ForeignAndNewerFiles) {
     const std::string dir = scratchFolder("runfile-bad");
-    EXPECT_TRUE(contains(inputErrorOf([&] { RunFile::open(dir + "/missing.h5"); }),
-                         "no such run file"));
+    EXPECT_TRUE(
+        contains(inputErrorOf([&] { RunFile::open(dir + "/missing.h5"); }), "no such run file"));
     std::ofstream(dir + "/text.h5") << "not hdf5 at all";
     EXPECT_TRUE(contains(inputErrorOf([&] { RunFile::open(dir + "/text.h5"); }), "not an HDF5"));
     createPlainHdf5File(dir + "/foreign.h5");

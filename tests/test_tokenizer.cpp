@@ -19,8 +19,9 @@ const std::string& tinyTokenizerFolder() {
         const std::string dir = scratchFolder("tokenizer");
         const fs::path text = fs::path(dir) / "train.txt";
         std::ofstream out(text);
-        const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran",
-                               "to", "house", "garden", "quickly", "slowly", "over", "under"};
+        const char* words[] = {"the",     "cat",    "sat",  "on",   "a",     "mat",
+                               "and",     "dog",    "ran",  "to",   "house", "garden",
+                               "quickly", "slowly", "over", "under"};
         for (int i = 0; i < 3000; ++i)
             out << words[(i * 7) % 16] << ' ' << words[(i * 3 + 1) % 16]
                 << (i % 9 == 0 ? ".\n" : " ");

@@ -37,7 +37,8 @@ AnalysisConfig analysisConfig(const Arguments& a) {
     const std::string kind = a.text("group-by"), criterion = a.text("criterion"),
                       search = a.text("search");
     if (kind != "value" && kind != "key") throw InputError("--group-by must be value or key");
-    if (criterion != "dist" && criterion != "cos") throw InputError("--criterion must be dist or cos");
+    if (criterion != "dist" && criterion != "cos")
+        throw InputError("--criterion must be dist or cos");
     if (search != "strong" && search != "reference")
         throw InputError("--search must be strong or reference");
     c.groupBy = kind == "key" ? HeadKind::Keys : HeadKind::Values;
@@ -78,7 +79,8 @@ std::vector<Grouping> groupingsFromFile(const std::string& path, std::size_t lay
         try {
             g = j[l].get<Grouping>();
         } catch (const Json::exception&) {
-            throw InputError(path + ": layer " + std::to_string(l) + " is not a list of lists of heads");
+            throw InputError(path + ": layer " + std::to_string(l) +
+                             " is not a list of lists of heads");
         }
         try {
             validateGrouping(g, heads);
@@ -95,8 +97,10 @@ std::vector<Grouping> groupingsFromFile(const std::string& path, std::size_t lay
 }
 
 Json costJson(const MergeCost& c) {
-    return {{"key_residual", c.keyResidual}, {"value_residual", c.valueResidual},
-            {"key_relative", c.keyRelative}, {"value_relative", c.valueRelative}};
+    return {{"key_residual", c.keyResidual},
+            {"value_residual", c.valueResidual},
+            {"key_relative", c.keyRelative},
+            {"value_relative", c.valueRelative}};
 }
 }  // namespace
 
@@ -110,7 +114,10 @@ int runCalibrate(const std::vector<std::string>& args) {
                  {"sequences", "N", "number of calibration sequences", "128"},
                  {"length", "N", "tokens per sequence (0: min(2048, max positions))", "0"},
                  {"batch", "N", "sequences per forward pass", "8"},
-                 runOption(), deviceOption(), dtypeOption(), quietOption()});
+                 runOption(),
+                 deviceOption(),
+                 dtypeOption(),
+                 quietOption()});
     if (parseOrHelp(a, args)) return kExitOk;
     const std::string folder = a.positional(0), runPath = a.text("run");
     TerminalProgress progress(a.flag("quiet"));
@@ -129,10 +136,11 @@ int runCalibrate(const std::vector<std::string>& args) {
         wanted.inputFiles = absoluteInputPaths(config.inputFiles);
         wanted.inputChecksum = filesChecksum(config.inputFiles);
         wanted.numSequences = config.numSequences;
-        wanted.sequenceLength =
-            config.sequenceLength > 0 ? config.sequenceLength : defaultSequenceLength(model.config());
+        wanted.sequenceLength = config.sequenceLength > 0 ? config.sequenceLength
+                                                          : defaultSequenceLength(model.config());
         if (existing.calibrationMatches(folder, wanted)) {
-            std::printf("%s already holds these statistics for this model: reused\n", runPath.c_str());
+            std::printf("%s already holds these statistics for this model: reused\n",
+                        runPath.c_str());
             return kExitOk;
         }
     }
@@ -149,10 +157,12 @@ int runCalibrate(const std::vector<std::string>& args) {
 }
 
 int runAnalyze(const std::vector<std::string>& args) {
-    std::vector<OptionSpec> options{runOption(),
-                                    {"groups", "LIST", "KV-head counts to evaluate (default: all)", ""},
-                                    {"csv", "FILE", "also write the per-layer table as CSV", ""},
-                                    jsonOption(), quietOption()};
+    std::vector<OptionSpec> options{
+        runOption(),
+        {"groups", "LIST", "KV-head counts to evaluate (default: all)", ""},
+        {"csv", "FILE", "also write the per-layer table as CSV", ""},
+        jsonOption(),
+        quietOption()};
     for (auto& o : analysisOptions()) options.push_back(o);
     Arguments a("analyze",
                 "Head similarity before and after alignment, the best grouping for each number of "
@@ -176,22 +186,26 @@ int runAnalyze(const std::vector<std::string>& args) {
                "value_cost_meanpool,key_cost_aligned,key_cost_meanpool,groups\n";
     }
     if (!a.flag("json"))
-        std::printf("layer  value sim before/after   key sim before/after   G  objective  "
-                    "value cost aligned/mean-pool  key cost aligned/mean-pool\n");
+        std::printf(
+            "layer  value sim before/after   key sim before/after   G  objective  "
+            "value cost aligned/mean-pool  key cost aligned/mean-pool\n");
     for (std::size_t l = 0; l < r.layers.size(); ++l) {
         const LayerAnalysis& layer = r.layers[l];
         Json choices = Json::array();
         for (const GroupingChoice& c : layer.choices) {
-            choices.push_back({{"kv_heads", c.groups}, {"groups", c.grouping},
+            choices.push_back({{"kv_heads", c.groups},
+                               {"groups", c.grouping},
                                {"objective", c.objective},
                                {"consecutive_objective", c.consecutiveObjective},
-                               {"exact", c.exact}, {"aligned_cost", costJson(c.alignedCost)},
+                               {"exact", c.exact},
+                               {"aligned_cost", costJson(c.alignedCost)},
                                {"meanpool_cost", costJson(c.baselineCost)}});
             if (csv.is_open()) {
                 std::string groups;
                 for (const auto& g : c.grouping) {
                     groups += "[";
-                    for (std::size_t i = 0; i < g.size(); ++i) groups += (i ? " " : "") + std::to_string(g[i]);
+                    for (std::size_t i = 0; i < g.size(); ++i)
+                        groups += (i ? " " : "") + std::to_string(g[i]);
                     groups += "]";
                 }
                 csv << l << ',' << c.groups << ',' << c.objective << ',' << c.consecutiveObjective
@@ -200,42 +214,50 @@ int runAnalyze(const std::vector<std::string>& args) {
                     << c.baselineCost.keyRelative << ',' << groups << '\n';
             }
             if (!a.flag("json"))
-                std::printf("%5zu  %9.4f %9.4f      %9.4f %9.4f  %3lld  %9.4f  %13.4f %10.4f  %11.4f %10.4f\n",
-                            l, meanOffDiagonal(layer.values.before), meanOffDiagonal(layer.values.after),
-                            meanOffDiagonal(layer.keys.before), meanOffDiagonal(layer.keys.after),
-                            (long long)c.groups, c.objective, c.alignedCost.valueRelative,
-                            c.baselineCost.valueRelative, c.alignedCost.keyRelative,
-                            c.baselineCost.keyRelative);
+                std::printf(
+                    "%5zu  %9.4f %9.4f      %9.4f %9.4f  %3lld  %9.4f  %13.4f %10.4f  %11.4f "
+                    "%10.4f\n",
+                    l, meanOffDiagonal(layer.values.before), meanOffDiagonal(layer.values.after),
+                    meanOffDiagonal(layer.keys.before), meanOffDiagonal(layer.keys.after),
+                    (long long)c.groups, c.objective, c.alignedCost.valueRelative,
+                    c.baselineCost.valueRelative, c.alignedCost.keyRelative,
+                    c.baselineCost.keyRelative);
         }
-        layers.push_back({{"layer", l},
-                          {"value_similarity_mean", {meanOffDiagonal(layer.values.before),
-                                                     meanOffDiagonal(layer.values.after)}},
-                          {"key_similarity_mean", {meanOffDiagonal(layer.keys.before),
-                                                   meanOffDiagonal(layer.keys.after)}},
-                          {"choices", choices}});
+        layers.push_back(
+            {{"layer", l},
+             {"value_similarity_mean",
+              {meanOffDiagonal(layer.values.before), meanOffDiagonal(layer.values.after)}},
+             {"key_similarity_mean",
+              {meanOffDiagonal(layer.keys.before), meanOffDiagonal(layer.keys.after)}},
+             {"choices", choices}});
     }
     if (a.flag("json")) {
         std::cout << Json{{"criterion", criterionName(config.criterion)},
-                          {"group_by", headKindName(config.groupBy)}, {"layers", layers}}
+                          {"group_by", headKindName(config.groupBy)},
+                          {"layers", layers}}
                          .dump(2)
                   << "\n";
     } else {
-        std::printf("costs are relative residuals of the merge (0 = free, 1 = all signal lost); "
-                    "criterion %s, grouping by %s similarity after alignment\n",
-                    criterionName(config.criterion), headKindName(config.groupBy));
+        std::printf(
+            "costs are relative residuals of the merge (0 = free, 1 = all signal lost); "
+            "criterion %s, grouping by %s similarity after alignment\n",
+            criterionName(config.criterion), headKindName(config.groupBy));
     }
     return kExitOk;
 }
 
 int runAlign(const std::vector<std::string>& args) {
-    std::vector<OptionSpec> options{runOption(),
-                                    {"groups", "G", "number of KV heads of the result", ""},
-                                    {"out", "DIR", "output model folder", ""},
-                                    {"keep-mha", "", "write the aligned MHA model (no merge)", ""},
-                                    {"mean-pool", "", "baseline: consecutive heads, no alignment", ""},
-                                    {"grouping", "HOW", "searched, consecutive, or a JSON file of "
-                                     "per-layer groups (original head indices)", "searched"},
-                                    quietOption()};
+    std::vector<OptionSpec> options{
+        runOption(),
+        {"groups", "G", "number of KV heads of the result", ""},
+        {"out", "DIR", "output model folder", ""},
+        {"keep-mha", "", "write the aligned MHA model (no merge)", ""},
+        {"mean-pool", "", "baseline: consecutive heads, no alignment", ""},
+        {"grouping", "HOW",
+         "searched, consecutive, or a JSON file of "
+         "per-layer groups (original head indices)",
+         "searched"},
+        quietOption()};
     for (auto& o : analysisOptions()) options.push_back(o);
     Arguments a("align",
                 "Training-free conversion: permutes and aligns the heads of every layer (the model "
@@ -264,9 +286,10 @@ int runAlign(const std::vector<std::string>& args) {
         if (groups < 1 || heads % groups != 0)
             throw InputError("--groups " + std::to_string(groups) + " does not divide " +
                              std::to_string(heads) + " heads");
-        const auto given = how == "consecutive"
-                               ? std::vector<Grouping>(stats.layers.size(), consecutiveGrouping(heads, groups))
-                               : groupingsFromFile(how, stats.layers.size(), heads, groups);
+        const auto given =
+            how == "consecutive"
+                ? std::vector<Grouping>(stats.layers.size(), consecutiveGrouping(heads, groups))
+                : groupingsFromFile(how, stats.layers.size(), heads, groups);
         for (std::size_t l = 0; l < stats.layers.size(); ++l)
             plan.push_back(alignLayer(stats.layers[l], given[l], alignment));
     }

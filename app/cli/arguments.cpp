@@ -17,8 +17,8 @@ Arguments::Arguments(std::string command, std::string summary, std::vector<std::
 const OptionSpec& Arguments::spec(const std::string& name) const {
     for (const auto& o : m_options)
         if (o.name == name) return o;
-    throw InputError("gqa-cli " + m_command + ": unknown option '--" + name +
-                     "' (see gqa-cli " + m_command + " --help)");
+    throw InputError("gqa-cli " + m_command + ": unknown option '--" + name + "' (see gqa-cli " +
+                     m_command + " --help)");
 }
 
 void Arguments::parse(const std::vector<std::string>& args) {
@@ -41,7 +41,8 @@ void Arguments::parse(const std::vector<std::string>& args) {
         }
         const OptionSpec& s = spec(name);
         if (s.valueName.empty()) {
-            if (inlineValue) throw InputError("gqa-cli " + m_command + ": --" + name + " takes no value");
+            if (inlineValue)
+                throw InputError("gqa-cli " + m_command + ": --" + name + " takes no value");
         } else if (!inlineValue) {
             if (i + 1 >= args.size())
                 throw InputError("gqa-cli " + m_command + ": --" + name + " needs a value (" +
@@ -80,7 +81,8 @@ std::int64_t Arguments::integer(const std::string& name) const {
         used = 0;
     }
     if (v.empty() || used != v.size())
-        throw InputError("gqa-cli " + m_command + ": --" + name + " expects an integer, got '" + v + "'");
+        throw InputError("gqa-cli " + m_command + ": --" + name + " expects an integer, got '" + v +
+                         "'");
     return n;
 }
 
@@ -94,7 +96,8 @@ double Arguments::number(const std::string& name) const {
         used = 0;
     }
     if (v.empty() || used != v.size())
-        throw InputError("gqa-cli " + m_command + ": --" + name + " expects a number, got '" + v + "'");
+        throw InputError("gqa-cli " + m_command + ": --" + name + " expects a number, got '" + v +
+                         "'");
     return n;
 }
 

@@ -12,8 +12,8 @@
 namespace gqa::cli {
 
 struct OptionSpec {
-    std::string name;         ///< without the leading dashes
-    std::string valueName;    ///< empty for flags
+    std::string name;       ///< without the leading dashes
+    std::string valueName;  ///< empty for flags
     std::string help;
     std::string defaultValue;  ///< shown in help; used when absent
 };

@@ -48,7 +48,8 @@ std::vector<std::int64_t> splitIntegers(const std::string& text, const std::stri
             used = 0;
         }
         if (used != item.size())
-            throw InputError("--" + option + " expects comma-separated integers, got '" + item + "'");
+            throw InputError("--" + option + " expects comma-separated integers, got '" + item +
+                             "'");
         values.push_back(v);
     }
     return values;

@@ -61,10 +61,10 @@ const std::vector<Command>& commands() {
 }
 
 int runInspect(const std::vector<std::string>& args) {
-    Arguments a("inspect", "Reads config.json and the safetensors headers (no weights) of a model "
+    Arguments a("inspect",
+                "Reads config.json and the safetensors headers (no weights) of a model "
                 "folder and prints its configuration, tensors and KV-cache cost.",
-                {"model-folder"},
-                {jsonOption(), {"tensors", "", "list every tensor", ""}});
+                {"model-folder"}, {jsonOption(), {"tensors", "", "list every tensor", ""}});
     if (parseOrHelp(a, args)) return kExitOk;
     const ModelSummary s = summarizeModelFolder(a.positional(0));
     const ModelConfig& c = s.config;
@@ -77,12 +77,15 @@ int runInspect(const std::vector<std::string>& args) {
         j["has_tokenizer"] = s.hasTokenizer;
         j["problems"] = s.problems;
         Json kv = Json::object();
-        for (auto g : c.validKvHeadCounts()) kv[std::to_string(g)] = c.kvCacheBytesPerToken(g, elem);
+        for (auto g : c.validKvHeadCounts())
+            kv[std::to_string(g)] = c.kvCacheBytesPerToken(g, elem);
         j["kv_cache_bytes_per_token"] = kv;
         Json tensors = Json::array();
         for (const auto& t : s.tensors)
-            tensors.push_back({{"name", t.info.name}, {"dtype", dtypeName(t.info.dtype)},
-                               {"shape", t.info.shape}, {"file", t.file}});
+            tensors.push_back({{"name", t.info.name},
+                               {"dtype", dtypeName(t.info.dtype)},
+                               {"shape", t.info.shape},
+                               {"file", t.file}});
         j["tensors"] = tensors;
         std::cout << j.dump(2) << "\n";
         return s.problems.empty() ? kExitOk : kExitBadInput;
@@ -91,8 +94,9 @@ int runInspect(const std::vector<std::string>& args) {
     std::printf("layers            %lld\n", (long long)c.numLayers);
     std::printf("hidden size       %lld (MLP %lld)\n", (long long)c.hiddenSize,
                 (long long)c.intermediateSize);
-    std::printf("attention heads   %lld, KV heads %lld (%s), head dim %lld\n", (long long)c.numHeads,
-                (long long)c.numKvHeads, c.isMha() ? "MHA" : "GQA", (long long)c.headDim);
+    std::printf("attention heads   %lld, KV heads %lld (%s), head dim %lld\n",
+                (long long)c.numHeads, (long long)c.numKvHeads, c.isMha() ? "MHA" : "GQA",
+                (long long)c.headDim);
     std::printf("vocabulary        %lld, tied embeddings: %s\n", (long long)c.vocabSize,
                 c.tieWordEmbeddings ? "yes" : "no");
     std::printf("rope theta        %g, max positions %lld\n", c.ropeTheta,
@@ -126,7 +130,10 @@ int runPerplexity(const std::vector<std::string>& args) {
                  {"context", "N", "window length in tokens", "256"},
                  {"stride", "N", "tokens between window starts", "128"},
                  {"max-tokens", "N", "score only the first N tokens (0 = all)", "0"},
-                 deviceOption(), dtypeOption(), jsonOption(), quietOption()});
+                 deviceOption(),
+                 dtypeOption(),
+                 jsonOption(),
+                 quietOption()});
     if (parseOrHelp(a, args)) return kExitOk;
     TerminalProgress progress(a.flag("quiet"));
     const std::string folder = a.positional(0);
@@ -138,16 +145,17 @@ int runPerplexity(const std::vector<std::string>& args) {
         perplexity(model, tokens, {a.integer("context"), a.integer("stride")}, progress);
     progress.finish();
     if (a.flag("json")) {
-        std::cout << Json{{"perplexity", r.perplexity}, {"mean_nll", r.meanNll},
-                          {"tokens_scored", r.tokensScored}, {"windows", r.windows},
+        std::cout << Json{{"perplexity", r.perplexity},        {"mean_nll", r.meanNll},
+                          {"tokens_scored", r.tokensScored},   {"windows", r.windows},
                           {"context_length", r.contextLength}, {"stride", r.stride}}
                          .dump(2)
                   << "\n";
     } else {
-        std::printf("perplexity %.4f (mean NLL %.4f nats) over %lld tokens, context %lld, stride "
-                    "%lld, %lld windows\n",
-                    r.perplexity, r.meanNll, (long long)r.tokensScored, (long long)r.contextLength,
-                    (long long)r.stride, (long long)r.windows);
+        std::printf(
+            "perplexity %.4f (mean NLL %.4f nats) over %lld tokens, context %lld, stride "
+            "%lld, %lld windows\n",
+            r.perplexity, r.meanNll, (long long)r.tokensScored, (long long)r.contextLength,
+            (long long)r.stride, (long long)r.windows);
     }
     return kExitOk;
 }
@@ -163,7 +171,10 @@ int runGenerate(const std::vector<std::string>& args) {
                  {"top-k", "K", "sample among the K most likely (0 = all)", "0"},
                  {"top-p", "P", "nucleus sampling mass", "1"},
                  {"seed", "N", "sampling seed", "0"},
-                 deviceOption(), dtypeOption(), jsonOption(), quietOption()});
+                 deviceOption(),
+                 dtypeOption(),
+                 jsonOption(),
+                 quietOption()});
     if (parseOrHelp(a, args)) return kExitOk;
     TerminalProgress progress(a.flag("quiet"));
     const std::string folder = a.positional(0);
@@ -178,9 +189,11 @@ int runGenerate(const std::vector<std::string>& args) {
     const GenerationResult r = generate(model, prompt, g, progress);
     progress.finish();
     std::string text;
-    if (!a.has("ids-file")) text = Tokenizer::forModelFolder(folder, model.config()).decode(r.newTokens);
+    if (!a.has("ids-file"))
+        text = Tokenizer::forModelFolder(folder, model.config()).decode(r.newTokens);
     if (a.flag("json")) {
-        std::cout << Json{{"new_tokens", r.newTokens}, {"text", text},
+        std::cout << Json{{"new_tokens", r.newTokens},
+                          {"text", text},
                           {"kv_cache_bytes", r.kvCacheBytes},
                           {"decode_tokens_per_second", r.decodeTokensPerSecond}}
                          .dump(2)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Data preparation subcommands: the demo corpus as text, and a SentencePiece tokenizer trained on it.
+// Data preparation subcommands: the demo corpus as text, and a SentencePiece tokenizer trained on
+// it.
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -61,7 +62,8 @@ int runConvertDtype(const std::vector<std::string>& args) {
                 {{"dtype", "TYPE", "float32, bfloat16 or float16", "bfloat16"}});
     if (parseOrHelp(a, args)) return kExitOk;
     const auto dtype = dtypeFromTorchName(a.text("dtype"));
-    if (!dtype || *dtype == DType::F64) throw InputError("--dtype must be float32, bfloat16 or float16");
+    if (!dtype || *dtype == DType::F64)
+        throw InputError("--dtype must be float32, bfloat16 or float16");
     Checkpoint ck = Checkpoint::load(a.positional(0));
     for (auto& [name, tensor] : ck.tensors) tensor = tensor.to(toTorch(*dtype)).contiguous();
     ck.config.dtype = *dtype;

@@ -13,7 +13,8 @@
 namespace {
 void printUsage() {
     std::cout << "usage: gqa-cli <command> [options]   (gqa-cli <command> --help for details)\n\n"
-                 "GQA Studio " GQA_VERSION " command line: convert MHA Llama models to GQA.\n\n"
+                 "GQA Studio " GQA_VERSION
+                 " command line: convert MHA Llama models to GQA.\n\n"
                  "commands:\n";
     for (const auto& c : gqa::cli::commands())
         std::printf("  %-18s %s\n", c.name.c_str(), c.summary.c_str());
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
             return kExitFailure;
         }
     }
-    std::fprintf(stderr, "error: unknown command '%s' (gqa-cli --help lists them)\n", args[0].c_str());
+    std::fprintf(stderr, "error: unknown command '%s' (gqa-cli --help lists them)\n",
+                 args[0].c_str());
     return kExitBadInput;
 }

@@ -53,8 +53,9 @@ bool TerminalProgress::report(const ProgressUpdate& u) {
     }
     if (m_quiet) return !interruptRequested();
     const bool done = u.fraction >= 1.0;
-    if (!newStage && !done && now - m_lastDraw < (m_tty ? std::chrono::milliseconds(kTtyRedraw)
-                                                        : std::chrono::milliseconds(kLogInterval)))
+    if (!newStage && !done &&
+        now - m_lastDraw < (m_tty ? std::chrono::milliseconds(kTtyRedraw)
+                                  : std::chrono::milliseconds(kLogInterval)))
         return !interruptRequested();
     m_lastDraw = now;
 

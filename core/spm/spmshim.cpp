@@ -85,8 +85,8 @@ void gqa_spm_ids(void* model, int* pieces, int* unk, int* bos, int* eos, int* pa
     *pad = p->pad_id();
 }
 
-int gqa_spm_encode(void* model, const char* text, size_t length, GqaSpmIdsSink ids, void* idsContext,
-                   GqaSpmBytesSink error, void* errorContext) {
+int gqa_spm_encode(void* model, const char* text, size_t length, GqaSpmIdsSink ids,
+                   void* idsContext, GqaSpmBytesSink error, void* errorContext) {
     return guarded(error, errorContext, [&] {
         std::vector<int> out;
         const auto status = static_cast<Processor*>(model)->Encode(std::string(text, length), &out);
@@ -126,8 +126,8 @@ int gqa_spm_piece_to_id(void* model, const char* piece, size_t length) {
 }
 
 int gqa_spm_train(const char* const* sentences, const size_t* lengths, size_t count,
-                  const char* options, unsigned int seed, GqaSpmBytesSink model,
-                  void* modelContext, GqaSpmBytesSink error, void* errorContext) {
+                  const char* options, unsigned int seed, GqaSpmBytesSink model, void* modelContext,
+                  GqaSpmBytesSink error, void* errorContext) {
     return guarded(error, errorContext, [&] {
         std::unordered_map<std::string, std::string> kwargs;
         std::istringstream lines(options);
@@ -138,7 +138,8 @@ int gqa_spm_train(const char* const* sentences, const size_t* lengths, size_t co
         sentencepiece::SetRandomGeneratorSeed(seed);
         SentenceList iterator(sentences, lengths, count);
         std::string serialized;
-        const auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, &iterator, &serialized);
+        const auto status =
+            sentencepiece::SentencePieceTrainer::Train(kwargs, &iterator, &serialized);
         if (!status.ok()) {
             sendText(error, errorContext, status.ToString());
             return 1;

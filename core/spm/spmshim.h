@@ -25,8 +25,8 @@ void gqa_spm_free(void* model);
 /// piece count, unk, bos, eos and pad ids (-1 when absent).
 void gqa_spm_ids(void* model, int* pieces, int* unk, int* bos, int* eos, int* pad);
 /// Returns 0 on success.
-int gqa_spm_encode(void* model, const char* text, size_t length, GqaSpmIdsSink ids, void* idsContext,
-                   GqaSpmBytesSink error, void* errorContext);
+int gqa_spm_encode(void* model, const char* text, size_t length, GqaSpmIdsSink ids,
+                   void* idsContext, GqaSpmBytesSink error, void* errorContext);
 int gqa_spm_decode(void* model, const int* ids, size_t count, GqaSpmBytesSink text,
                    void* textContext, GqaSpmBytesSink error, void* errorContext);
 void gqa_spm_id_to_piece(void* model, int id, GqaSpmBytesSink piece, void* context);
@@ -35,8 +35,8 @@ int gqa_spm_piece_to_id(void* model, const char* piece, size_t length);
 /// Trains a model from sentences with options "key=value" separated by newlines; the serialized
 /// model goes to `model`. Returns 0 on success.
 int gqa_spm_train(const char* const* sentences, const size_t* lengths, size_t count,
-                  const char* options, unsigned int seed, GqaSpmBytesSink model,
-                  void* modelContext, GqaSpmBytesSink error, void* errorContext);
+                  const char* options, unsigned int seed, GqaSpmBytesSink model, void* modelContext,
+                  GqaSpmBytesSink error, void* errorContext);
 
 #ifdef __cplusplus
 }
