@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <functional>
 #include <map>
 
@@ -164,16 +165,10 @@ TEST(Calibration, CancelThrowsCancelled) {
 const std::string& tokenizerFolder() {
     static const std::string folder = [] {
         const std::string dir = scratchFolder("calib-tokenizer");
-        std::ofstream out(dir + "/train.txt");
+        std::ostringstream out;
         const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog"};
         for (int i = 0; i < 800; ++i) out << words[(i * 5) % 8] << (i % 7 == 0 ? ".\n" : " ");
-        out.close();
-        TokenizerTrainConfig config;
-        config.inputFiles = {dir + "/train.txt"};
-        config.outputModel = dir + "/tokenizer.model";
-        config.vocabSize = 300;
-        NullProgress quiet;
-        trainSentencePieceBpe(config, quiet);
+        trainTinyTokenizer(dir, out.str());
         return dir;
     }();
     return folder;

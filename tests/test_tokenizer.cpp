@@ -2,6 +2,7 @@
 // SentencePiece tokenizer wrapper and token-id files.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "error.h"
 #include "modelconfig.h"
@@ -17,21 +18,14 @@ namespace fs = std::filesystem;
 const std::string& tinyTokenizerFolder() {
     static const std::string folder = [] {
         const std::string dir = scratchFolder("tokenizer");
-        const fs::path text = fs::path(dir) / "train.txt";
-        std::ofstream out(text);
+        std::ostringstream out;
         const char* words[] = {"the",     "cat",    "sat",  "on",   "a",     "mat",
                                "and",     "dog",    "ran",  "to",   "house", "garden",
                                "quickly", "slowly", "over", "under"};
         for (int i = 0; i < 3000; ++i)
             out << words[(i * 7) % 16] << ' ' << words[(i * 3 + 1) % 16]
                 << (i % 9 == 0 ? ".\n" : " ");
-        out.close();
-        TokenizerTrainConfig config;
-        config.inputFiles = {text.string()};
-        config.outputModel = dir + "/tokenizer.model";
-        config.vocabSize = 300;
-        NullProgress quiet;
-        trainSentencePieceBpe(config, quiet);
+        trainTinyTokenizer(dir, out.str());
         return dir;
     }();
     return folder;

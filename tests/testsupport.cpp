@@ -3,11 +3,14 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 #include "llamamodel.h"
 #include "modelsummary.h"
 #include "tensorconvert.h"
+#include "tokenizertrainer.h"
 
 namespace gqa::test {
 namespace fs = std::filesystem;
@@ -73,6 +76,17 @@ std::string writeRandomModel(const ModelConfig& config, std::uint64_t seed, DTyp
     const std::string folder = scratchFolder("model");
     randomCheckpoint(config, seed, dtype).save(folder, maxShardBytes);
     return folder;
+}
+
+void trainTinyTokenizer(const std::string& folder, const std::string& text) {
+    const std::string input = folder + "/train.txt";
+    std::ofstream(input) << text;
+    TokenizerTrainConfig config;
+    config.inputFiles = {input};
+    config.outputModel = folder + "/tokenizer.model";
+    config.vocabSize = 300;
+    NullProgress quiet;
+    trainSentencePieceBpe(config, quiet);
 }
 
 double relativeMaxDiff(const torch::Tensor& a, const torch::Tensor& b) {

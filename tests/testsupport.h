@@ -27,6 +27,9 @@ std::string scratchFolder(const std::string& hint);
 std::string writeRandomModel(const ModelConfig& config, std::uint64_t seed,
                              DType dtype = DType::F32, std::uint64_t maxShardBytes = 0);
 
+/// Writes `text` to folder/train.txt and trains a 300-piece BPE folder/tokenizer.model on it.
+void trainTinyTokenizer(const std::string& folder, const std::string& text);
+
 /// Max |a - b| relative to max(1, max |b|), computed in float64.
 double relativeMaxDiff(const torch::Tensor& a, const torch::Tensor& b);
 
