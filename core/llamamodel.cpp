@@ -48,7 +48,9 @@ torch::Tensor LlamaModel::attention(std::int64_t layerIndex, const torch::Tensor
                                     std::int64_t startPos, const ForwardOptions& options) const {
     const LayerWeights& w = layers[layerIndex];
     const std::int64_t B = normed.size(0), T = normed.size(1), d = m_config.headDim;
-    const std::int64_t H = w.qProj.size(0) / d, KV = w.kProj.size(0) / d;
+    torch::Tensor kProj = w.kProj, vProj = w.vProj;
+    if (options.kvWeights) std::tie(kProj, vProj) = options.kvWeights->keyValueWeights(layerIndex);
+    const std::int64_t H = w.qProj.size(0) / d, KV = kProj.size(0) / d;
     if (KV == 0 || H % KV != 0)
         throw Error("layer " + std::to_string(layerIndex) + ": KV heads must divide query heads");
 
@@ -57,8 +59,8 @@ torch::Tensor LlamaModel::attention(std::int64_t layerIndex, const torch::Tensor
         return x.view({B, T, n, d}).transpose(1, 2);
     };
     torch::Tensor q = heads(F::linear(normed, w.qProj), H);
-    torch::Tensor k = heads(F::linear(normed, w.kProj), KV);
-    torch::Tensor v = heads(F::linear(normed, w.vProj), KV);
+    torch::Tensor k = heads(F::linear(normed, kProj), KV);
+    torch::Tensor v = heads(F::linear(normed, vProj), KV);
     if (options.observer) options.observer->observe(layerIndex, k, v);
 
     RopeTables rope = ropeTables(m_config, startPos, T, q.scalar_type(), q.device());
@@ -107,6 +109,21 @@ torch::Tensor LlamaModel::hiddenStates(const torch::Tensor& tokens,
 torch::Tensor LlamaModel::forward(const torch::Tensor& tokens,
                                   const ForwardOptions& options) const {
     return F::linear(hiddenStates(tokens, options), lmHead);
+}
+
+LlamaModel LlamaModel::castTo(torch::ScalarType dtype) const {
+    LlamaModel out = *this;
+    out.m_dtype = dtype;
+    if (dtype == m_dtype) return out;
+    auto cast = [dtype](torch::Tensor& t) { t = t.to(dtype); };
+    cast(out.embedTokens);
+    for (LayerWeights& w : out.layers)
+        for (torch::Tensor* t : {&w.inputNorm, &w.postAttentionNorm, &w.qProj, &w.kProj, &w.vProj,
+                                 &w.oProj, &w.gateProj, &w.upProj, &w.downProj})
+            cast(*t);
+    cast(out.finalNorm);
+    out.lmHead = m_config.tieWordEmbeddings ? out.embedTokens : lmHead.to(dtype);
+    return out;
 }
 
 Checkpoint LlamaModel::toCheckpoint(DType dtype) const {

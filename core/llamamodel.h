@@ -11,6 +11,7 @@
 // so. Device (CPU/CUDA) and compute dtype (float64/float32/bfloat16) are chosen at run time.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -35,9 +36,19 @@ public:
                          const torch::Tensor& values) = 0;
 };
 
+/// Supplies the key and value projection weights a layer uses instead of its own k_proj/v_proj
+/// (the conversion training's gated mix of original and merged heads, gatedkvmodel.h).
+class KvWeightSource {
+public:
+    virtual ~KvWeightSource() = default;
+    /// [kvHeads*d, D] each; kvHeads must divide the query heads.
+    virtual std::pair<torch::Tensor, torch::Tensor> keyValueWeights(std::int64_t layer) const = 0;
+};
+
 struct ForwardOptions {
-    KvCache* cache = nullptr;               ///< incremental decoding when set
-    AttentionObserver* observer = nullptr;  ///< calibration hook
+    KvCache* cache = nullptr;                   ///< incremental decoding when set
+    AttentionObserver* observer = nullptr;      ///< calibration hook
+    const KvWeightSource* kvWeights = nullptr;  ///< replaces k_proj/v_proj when set
 };
 
 class LlamaModel {
@@ -61,6 +72,10 @@ public:
     std::vector<LayerWeights> layers;
     torch::Tensor finalNorm;  ///< [D]
     torch::Tensor lmHead;     ///< [V, D]; the same tensor as embedTokens when tied
+
+    /// A model computing in `dtype` whose weights are casts of this one's (autograd-tracked, so
+    /// gradients reach these weights: float32 master weights, bfloat16 compute).
+    LlamaModel castTo(torch::ScalarType dtype) const;
 
     /// The weights as a Checkpoint under standard Hugging Face names, stored in `dtype`.
     /// The config's numKvHeads follows the k_proj shapes.

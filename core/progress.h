@@ -17,6 +17,8 @@ struct ProgressUpdate {
     double fraction = 0.0;  ///< 0..1 of the current operation
     std::string stage;      ///< what is being done, e.g. "loading tensors"
     std::vector<std::pair<std::string, double>> metrics;  ///< e.g. {"loss", 2.3}
+    /// Named arrays, e.g. {"gates", layer-major [layers * heads] values} of a training step.
+    std::vector<std::pair<std::string, std::vector<double>>> arrays = {};
 };
 
 class ProgressSink {

@@ -15,6 +15,7 @@ namespace {
 constexpr const char* kOptimizerFile = "optimizer.pt";
 constexpr const char* kGeneratorFile = "generator.pt";
 constexpr const char* kStateFile = "trainer_state.json";
+constexpr const char* kTensorsFile = "state_tensors.pt";
 
 bool isComplete(const fs::path& folder) {
     for (const char* f : {"config.json", kOptimizerFile, kGeneratorFile, kStateFile})
@@ -40,13 +41,23 @@ void saveTrainingCheckpoint(const std::string& folder, const Checkpoint& model,
     torch::save(optimizer, (staged / kOptimizerFile).string());
     torch::save(state.generatorState, (staged / kGeneratorFile).string());
 
+    Json tensorNames = Json::array();
+    if (!state.tensors.empty()) {
+        std::vector<torch::Tensor> tensors;
+        for (const auto& [name, tensor] : state.tensors) {
+            tensorNames.push_back(name);
+            tensors.push_back(tensor.detach().cpu().contiguous());
+        }
+        torch::save(tensors, (staged / kTensorsFile).string());
+    }
     Json validation = Json::array();
     for (const auto& [step, loss] : state.validationHistory) validation.push_back({step, loss});
     const Json j{{"step", state.step},
                  {"seed", state.seed},
                  {"loss_history", state.lossHistory},
                  {"validation_history", validation},
-                 {"extra", state.extra}};
+                 {"extra", state.extra},
+                 {"tensor_names", tensorNames}};
     {
         std::ofstream out(staged / kStateFile, std::ios::binary | std::ios::trunc);
         out << j.dump(1) << "\n";
@@ -75,6 +86,14 @@ std::pair<Checkpoint, TrainerState> loadTrainingCheckpoint(const std::string& fo
             state.validationHistory.emplace_back(point.at(0).get<std::int64_t>(),
                                                  point.at(1).get<double>());
         if (j.contains("extra")) state.extra = j.at("extra");
+        if (j.contains("tensor_names") && !j.at("tensor_names").empty()) {
+            const auto names = j.at("tensor_names").get<std::vector<std::string>>();
+            std::vector<torch::Tensor> tensors;
+            torch::load(tensors, (fs::path(folder) / kTensorsFile).string());
+            if (tensors.size() != names.size())
+                throw InputError(folder + ": " + kTensorsFile + " does not match " + kStateFile);
+            for (std::size_t i = 0; i < names.size(); ++i) state.tensors[names[i]] = tensors[i];
+        }
     } catch (const Json::exception& e) {
         throw InputError(statePath + ": malformed trainer state: " + e.what());
     }

@@ -8,14 +8,18 @@
 //                                     in TrainableParameters order)
 //   generator.pt                      torch::save of the data sampler's torch::Generator state
 //   trainer_state.json                {"step", "seed", "loss_history", "validation_history",
-//                                      "extra"}: completed updates, per-update training losses,
-//                                      [step, loss] validation points, caller-defined fields
+//                                      "extra", "tensor_names"}: completed updates, per-update
+//                                      training losses, [step, loss] validation points,
+//                                      caller-defined fields, names of the tensors below
+//   state_tensors.pt                  torch::save of the caller's named tensors (gates, metric
+//                                     history), present when there are any
 //
 // Writes are crash-safe: the folder is written as `<folder>.tmp`, the previous checkpoint is
 // moved to `<folder>.old`, the new one renamed into place, and the old one removed. Loading falls
 // back to `<folder>.old` when a crash happened between the two renames.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +38,7 @@ struct TrainerState {
     std::vector<std::pair<std::int64_t, double>> validationHistory;  ///< (step, loss)
     torch::Tensor generatorState;  ///< torch::Generator::get_state() of the data sampler
     nlohmann::json extra = nlohmann::json::object();  ///< caller's settings (for checks)
+    std::map<std::string, torch::Tensor> tensors;     ///< caller's named CPU tensors
 };
 
 /// Writes model, optimiser and state to `folder` as described above.

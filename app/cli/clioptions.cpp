@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "clioptions.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include <iostream>
 #include <sstream>
 
@@ -53,6 +56,28 @@ std::vector<std::int64_t> splitIntegers(const std::string& text, const std::stri
         values.push_back(v);
     }
     return values;
+}
+
+std::vector<std::string> expandInputs(const std::string& list, const std::string& exclude) {
+    std::vector<std::string> files;
+    const std::filesystem::path excluded =
+        exclude.empty() ? std::filesystem::path() : std::filesystem::weakly_canonical(exclude);
+    for (const std::string& item : splitList(list)) {
+        if (!std::filesystem::is_directory(item)) {
+            files.push_back(item);
+            continue;
+        }
+        std::vector<std::string> found;
+        for (const auto& entry : std::filesystem::directory_iterator(item))
+            if (entry.path().extension() == ".txt" &&
+                std::filesystem::weakly_canonical(entry.path()) != excluded)
+                found.push_back(entry.path().string());
+        std::sort(found.begin(), found.end());
+        if (found.empty()) throw InputError(item + ": no .txt files in this folder");
+        files.insert(files.end(), found.begin(), found.end());
+    }
+    if (files.empty()) throw InputError("--train names no files");
+    return files;
 }
 
 }  // namespace gqa::cli

@@ -26,4 +26,8 @@ LlamaModel loadModel(const std::string& folder, const Arguments& arguments, Prog
 std::vector<std::string> splitList(const std::string& text);
 std::vector<std::int64_t> splitIntegers(const std::string& text, const std::string& option);
 
+/// Comma-separated files and folders; a folder contributes its *.txt files in name order, except
+/// `exclude` (a validation file). InputError for an empty result or a folder without text.
+std::vector<std::string> expandInputs(const std::string& list, const std::string& exclude);
+
 }  // namespace gqa::cli

@@ -53,6 +53,8 @@ const std::vector<Command>& commands() {
         {"analyze", "head similarity, grouping and predicted merge cost per number of KV heads",
          runAnalyze},
         {"align", "training-free conversion: aligned MHA or merged GQA checkpoint", runAlign},
+        {"train", "conversion training: gated merging of KV heads with distillation, export",
+         runTrain},
         {"convert-dtype", "copy a model folder with weights in another dtype", runConvertDtype},
         {"make-test-model", "write a tiny randomly initialised Llama model (for tests and demos)",
          runMakeTestModel},

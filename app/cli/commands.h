@@ -31,5 +31,6 @@ int runPretrain(const std::vector<std::string>& args);
 int runCalibrate(const std::vector<std::string>& args);
 int runAnalyze(const std::vector<std::string>& args);
 int runAlign(const std::vector<std::string>& args);
+int runTrain(const std::vector<std::string>& args);
 
 }  // namespace gqa::cli

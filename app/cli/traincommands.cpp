@@ -33,28 +33,6 @@ std::string numberText(double value) {
     return buffer;
 }
 
-/// Comma-separated files and folders; a folder contributes its *.txt files in name order, except
-/// `exclude` (the validation file).
-std::vector<std::string> expandInputs(const std::string& list, const std::string& exclude) {
-    std::vector<std::string> files;
-    const fs::path excluded = exclude.empty() ? fs::path() : fs::weakly_canonical(exclude);
-    for (const std::string& item : splitList(list)) {
-        if (!fs::is_directory(item)) {
-            files.push_back(item);
-            continue;
-        }
-        std::vector<std::string> found;
-        for (const auto& entry : fs::directory_iterator(item))
-            if (entry.path().extension() == ".txt" &&
-                fs::weakly_canonical(entry.path()) != excluded)
-                found.push_back(entry.path().string());
-        std::sort(found.begin(), found.end());
-        if (found.empty()) throw InputError(item + ": no .txt files in this folder");
-        files.insert(files.end(), found.begin(), found.end());
-    }
-    if (files.empty()) throw InputError("--train names no files");
-    return files;
-}
 }  // namespace
 
 int runPretrain(const std::vector<std::string>& args) {

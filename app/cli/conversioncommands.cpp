@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The conversion training subcommand: gated merging of KV heads with distillation, then export.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "arguments.h"
+#include "clioptions.h"
+#include "commands.h"
+#include "conversiontraining.h"
+#include "error.h"
+#include "runtime.h"
+#include "terminalprogress.h"
+#include "trainingcheckpoint.h"
+
+namespace gqa::cli {
+namespace {
+std::string numberText(double value) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%g", value);
+    return buffer;
+}
+
+nlohmann::json numberOrNull(double value) {
+    return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
+
+nlohmann::json resultJson(const ConversionTrainingResult& r) {
+    nlohmann::json validation = nlohmann::json::array();
+    for (const auto& [step, loss] : r.validationHistory) validation.push_back({step, loss});
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const std::string& name : r.history.metricNames) metrics[name] = r.history.column(name);
+    return {{"steps", r.steps},
+            {"start_step", r.startStep},
+            {"resumed", r.resumed},
+            {"trainable_parameters", r.trainableParameters},
+            {"tokens_per_second", r.tokensPerSecond},
+            {"peak_memory_mb", r.peakMemoryMb},
+            {"rollbacks", r.rollbacks},
+            {"final_gates", r.finalGates},
+            {"final_validation_loss", numberOrNull(r.finalValidationLoss)},
+            {"validation_history", validation},
+            {"history", metrics},
+            {"checkpoint_folder", r.checkpointFolder},
+            {"export_folder", r.exportFolder},
+            {"export_verified", r.exportVerified},
+            {"export_max_relative_logit_diff", r.exportMaxLogitDiff},
+            {"warnings", r.warnings}};
+}
+}  // namespace
+
+int runTrain(const std::vector<std::string>& args) {
+    using C = ConversionTrainingConfig;
+    const C defaults;
+    const GateSettings gateDefaults;
+    const DistillationSettings lossDefaults;
+    Arguments a(
+        "train",
+        "Converts an MHA model with grouped heads into GQA by training (spec section 6): every "
+        "original KV head is gated between itself and its group's merged head, the gates are "
+        "driven to 0 by an L0 regulariser while the model is distilled from a frozen teacher, "
+        "and the result is exported as a standard GQA checkpoint to OUTPUT/model and verified. "
+        "--model is the output of `gqa-cli align --keep-mha` (or the original model for the "
+        "mean-pool baseline). Checkpoints go to OUTPUT/checkpoint; Ctrl-C writes one and exits "
+        "with code 3; the same command resumes.",
+        {"output-folder"},
+        {{"model", "FOLDER", "MHA model whose groups are contiguous (align --keep-mha)", ""},
+         {"kv-heads", "G", "KV heads of the result (a divisor of the head count)", ""},
+         {"teacher", "FOLDER", "teacher model (default: --model, which computes the original)", ""},
+         {"train", "FILES", "comma-separated text files or folders of .txt files", ""},
+         {"train-jsonl", "FILE", "prompt/answer jsonl (instruction, input, output fields)", ""},
+         {"validation", "FILE", "held-out text for the validation loss (empty for none)", ""},
+         {"tokenizer", "FILE", "SentencePiece model (default: the model's tokenizer.model)", ""},
+         {"steps", "N", "optimiser updates", std::to_string(defaults.steps)},
+         {"batch", "N", "sequences per batch", std::to_string(defaults.batchSize)},
+         {"seq-len", "N", "tokens per sequence (jsonl: max example length)",
+          std::to_string(defaults.seqLen)},
+         {"grad-accum", "N", "batches per update", "1"},
+         {"lr", "X", "peak learning rate of the model", numberText(defaults.learningRate)},
+         {"merged-lr-scale", "X", "learning-rate multiple of the merged heads",
+          numberText(defaults.mergedLrScale)},
+         {"gate-lr", "X", "gate learning rate (0 = the scheme's default)", "0"},
+         {"multiplier-lr", "X", "Lagrange multiplier learning rate (hard-concrete)",
+          numberText(defaults.multiplierLearningRate)},
+         {"warmup", "N", "linear warmup updates", std::to_string(defaults.warmupSteps)},
+         {"weight-decay", "X", "AdamW weight decay on matrices", numberText(defaults.weightDecay)},
+         {"grad-clip", "X", "max gradient L2 norm (0 = off)", numberText(defaults.gradClip)},
+         {"gate-scheme", "NAME", "reference (the paper's code) or hard-concrete (Louizos et al.)",
+          gateSchemeName(gateDefaults.scheme)},
+         {"sparsity-warmup", "X", "fraction of the updates over which the target reaches 1",
+          numberText(gateDefaults.warmupRatio)},
+         {"prune-ratio", "X", "fraction of the updates after which all gates are 0",
+          numberText(gateDefaults.pruneRatio)},
+         {"kl-weight", "X", "weight of the full-vocabulary KL", numberText(lossDefaults.klWeight)},
+         {"bild-weight", "X", "weight of the BiLD loss", numberText(lossDefaults.bildWeight)},
+         {"lm-weight", "X", "weight of the cross-entropy", numberText(lossDefaults.lmWeight)},
+         {"bild-topk", "N", "top-k logits of BiLD", std::to_string(lossDefaults.bildTopK)},
+         {"bild-temperature", "X", "temperature of BiLD", numberText(lossDefaults.bildTemperature)},
+         dtypeOption(),
+         {"export-dtype", "TYPE", "dtype of the exported model (default: the model's)", ""},
+         {"eval-every", "N", "updates between validation losses",
+          std::to_string(defaults.evalEvery)},
+         {"eval-batches", "N", "validation batches", std::to_string(defaults.evalBatches)},
+         {"checkpoint-every", "N", "updates between checkpoints",
+          std::to_string(defaults.checkpointEvery)},
+         {"seed", "N", "seed of gates and data sampling", std::to_string(defaults.seed)},
+         {"no-export", "", "stop after training (no OUTPUT/model)", ""},
+         deviceOption(),
+         jsonOption(),
+         quietOption()});
+    if (parseOrHelp(a, args)) return kExitOk;
+    if (a.text("model").empty()) throw InputError("train needs --model");
+    if (a.text("kv-heads").empty()) throw InputError("train needs --kv-heads");
+
+    C config;
+    config.outputDir = a.positional(0);
+    config.studentFolder = a.text("model");
+    config.groups = a.integer("kv-heads");
+    config.teacherFolder = a.text("teacher");
+    config.validationFile = a.text("validation");
+    if (!a.text("train").empty())
+        config.trainFiles = expandInputs(a.text("train"), config.validationFile);
+    config.trainJsonl = a.text("train-jsonl");
+    if (config.trainFiles.empty() && config.trainJsonl.empty())
+        throw InputError("train needs --train text files or --train-jsonl");
+    config.tokenizerPath = a.text("tokenizer");
+    config.steps = a.integer("steps");
+    config.batchSize = a.integer("batch");
+    config.seqLen = a.integer("seq-len");
+    config.gradAccumulation = a.integer("grad-accum");
+    config.learningRate = a.number("lr");
+    config.mergedLrScale = a.number("merged-lr-scale");
+    config.gateLearningRate = a.number("gate-lr");
+    config.multiplierLearningRate = a.number("multiplier-lr");
+    config.warmupSteps = a.integer("warmup");
+    config.weightDecay = a.number("weight-decay");
+    config.gradClip = a.number("grad-clip");
+    config.gates.scheme = parseGateScheme(a.text("gate-scheme"));
+    config.gates.warmupRatio = a.number("sparsity-warmup");
+    config.gates.pruneRatio = a.number("prune-ratio");
+    config.loss.klWeight = a.number("kl-weight");
+    config.loss.bildWeight = a.number("bild-weight");
+    config.loss.lmWeight = a.number("lm-weight");
+    config.loss.bildTopK = a.integer("bild-topk");
+    config.loss.bildTemperature = a.number("bild-temperature");
+    config.compute = parseComputeDtype(a.text("dtype"));
+    if (!a.text("export-dtype").empty()) {
+        config.exportDtype = dtypeFromTorchName(a.text("export-dtype"));
+        if (!config.exportDtype)
+            throw InputError("--export-dtype must be float32, bfloat16, float16 or float64");
+    }
+    config.evalEvery = a.integer("eval-every");
+    config.evalBatches = a.integer("eval-batches");
+    config.checkpointEvery = a.integer("checkpoint-every");
+    config.seed = static_cast<std::uint64_t>(a.integer("seed"));
+    config.exportModel = !a.flag("no-export");
+    config.device = parseDevice(a.text("device"));
+
+    const bool quiet = a.flag("quiet");
+    const std::string resumeFrom =
+        findTrainingCheckpoint(conversionCheckpointFolder(config.outputDir));
+    if (!quiet)
+        std::fprintf(
+            stderr, "converting %s to %lld KV heads, gates: %s; %s\n", config.studentFolder.c_str(),
+            (long long)config.groups, gateSchemeName(config.gates.scheme).c_str(),
+            resumeFrom.empty() ? "starting fresh" : ("resuming from " + resumeFrom).c_str());
+    TerminalProgress progress(quiet);
+    const ConversionTrainingResult r = trainConversion(config, progress);
+    progress.finish();
+    for (const auto& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    if (a.flag("json")) {
+        std::cout << resultJson(r).dump(2) << "\n";
+        return kExitOk;
+    }
+    const std::vector<double> loss = r.history.column("loss");
+    std::printf(
+        "trained %lld updates (%s %lld), %lld trainable parameters, %.0f tokens/s, peak "
+        "memory %.0f MB\n",
+        (long long)r.steps, r.resumed ? "resumed at" : "from", (long long)r.startStep,
+        (long long)r.trainableParameters, r.tokensPerSecond, r.peakMemoryMb);
+    if (!loss.empty()) std::printf("final loss %.4f\n", loss.back());
+    if (std::isfinite(r.finalValidationLoss))
+        std::printf("exported GQA model: validation loss %.4f (perplexity %.2f)\n",
+                    r.finalValidationLoss, std::exp(r.finalValidationLoss));
+    if (config.exportModel)
+        std::printf("model written to %s (verified: max relative logit difference %.2g)\n",
+                    r.exportFolder.c_str(), r.exportMaxLogitDiff);
+    return kExitOk;
+}
+
+}  // namespace gqa::cli

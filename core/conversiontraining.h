@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The conversion training (spec section 6): learned gates move every original KV head of an
+// aligned MHA model onto its group's merged head while the model is distilled from a frozen
+// teacher; at the end every gate is 0 and the model is exported as a standard GQA checkpoint.
+//
+// Input: a model folder whose heads are grouped contiguously (`gqa-cli align --keep-mha` writes
+// the aligned one; the original model gives the mean-pool baseline of spec section 8), G, and
+// training text (plain text files: causal LM) or the reference's prompt/answer jsonl.
+// Each update: gates z = sample(step) (kvgates.h), student forward with z (gatedkvmodel.h),
+// teacher forward without grad, loss = distillation terms (distillation.h) + sparsity
+// regulariser; the gate scheme's hooks run around the AdamW step. Parameter groups (spec 6.5):
+// model matrices (learningRate, weightDecay), model norm gains (learningRate, no decay; the
+// reference decays them too because its RMSNorm is not recognised: a bug we do not copy),
+// merged heads (learningRate * mergedLrScale, no decay), gate parameters (gateLearningRate),
+// Lagrange multipliers (multiplierLearningRate). One warmup + cosine-to-0 factor scales all.
+//
+// Output folder:
+//   checkpoint/     resumable state (trainingcheckpoint.h): the student with its merged heads,
+//                   optimiser, data generator, gate state, the full history; written every
+//                   checkpointEvery updates, on cancel and at the end
+//   model/          the exported GQA model (num_key_value_heads = G) with the tokenizer and
+//                   generation config of the student folder, verified by reloading it
+//   tokens-*.bin    token caches of text inputs
+//
+// Resume is the default when checkpoint/ exists; an interrupted and resumed run follows the
+// uninterrupted run's loss curve. NaN guard: a non-finite loss or gradient skips the update,
+// reloads the last checkpoint and continues with the learning rates scaled by
+// kRollbackLrFactor (at most maxRollbacks times, then Error).
+//
+// Progress: one report per update with metrics step, loss, kl, bild, lm, regularizer, sparsity,
+// target_sparsity, lr, lr_gates, grad_norm, tokens_per_s, memory_mb, the scheme's multipliers,
+// and val_loss on evaluation updates; array "gates" holds the layer-major gate values shown to
+// users (deterministic, no noise). Cancel: checkpoint, then Cancelled.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "distillation.h"
+#include "dtype.h"
+#include "kvgates.h"
+#include "progress.h"
+#include "traininghistory.h"
+
+namespace gqa {
+
+struct ConversionTrainingConfig {
+    /// Spec 6.5 (7B models, 23k updates of 64 x 2048 tokens): lr 1e-5, merged heads 2x, gates
+    /// 1e-5 in z_loga (= 0.01 in lambda per Adam step), weight decay 1e-4, betas (0.9, 0.95),
+    /// clip 1.0, 32 warmup updates, seed 19960301.
+    static constexpr double kReferenceLearningRate = 1e-5;
+    static constexpr double kReferenceMergedLrScale = 2.0;
+    static constexpr double kReferenceWeightDecay = 1e-4;
+    static constexpr std::int64_t kReferenceWarmupSteps = 32;
+    static constexpr std::uint64_t kReferenceSeed = 19960301;
+    /// Short runs on small models (the demo model: a few hundred updates) move too little at
+    /// 1e-5; 1e-4 was the best of {1e-5, 3e-5, 1e-4, 3e-4} on the demo model (docs/benchmarks.md).
+    static constexpr double kDefaultLearningRate = 1e-4;
+    /// Hard-concrete log-alpha and multipliers need O(0.1) steps to travel within a short run
+    /// (CoFi uses 0.01-0.1 for its "reg_learning_rate").
+    static constexpr double kDefaultHardConcreteGateLr = 0.1;
+    static constexpr double kDefaultMultiplierLr = 0.1;
+    static constexpr double kRollbackLrFactor = 0.5;
+
+    std::string studentFolder;  ///< contiguous-group MHA model
+    std::int64_t groups = 0;    ///< G, the KV heads of the result
+    std::string teacherFolder;  ///< empty: the student folder (aligned MHA = original function)
+
+    std::vector<std::string> trainFiles;    ///< plain text (causal LM), or
+    std::string trainJsonl;                 ///< prompt/answer jsonl (spec section 2)
+    std::string validationFile;             ///< held-out plain text (optional)
+    std::string tokenizerPath;              ///< empty: studentFolder/tokenizer.model
+    std::vector<std::int64_t> trainTokens;  ///< tests: token ids instead of files
+    std::vector<std::int64_t> validationTokens;
+
+    std::string outputDir;
+    std::int64_t steps = 200;
+    std::int64_t batchSize = 8;
+    std::int64_t seqLen = 256;  ///< text windows; jsonl: the maximum example length
+    std::int64_t gradAccumulation = 1;
+    double learningRate = kDefaultLearningRate;
+    double mergedLrScale = kReferenceMergedLrScale;
+    double gateLearningRate = 0.0;  ///< 0: the scheme's default (reference: = learningRate)
+    double multiplierLearningRate = kDefaultMultiplierLr;
+    std::int64_t warmupSteps = kReferenceWarmupSteps;
+    double weightDecay = kReferenceWeightDecay;
+    double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+    double gradClip = 1.0;  ///< 0 disables
+    GateSettings gates;     ///< layers/heads/totalSteps are filled in from the model and steps
+    DistillationSettings loss;
+    torch::ScalarType compute = torch::kFloat32;  ///< kFloat32 or kBFloat16 (float32 masters)
+    std::optional<DType> exportDtype;             ///< default: the student's stored dtype
+    std::int64_t checkpointEvery = 50;            ///< 0: only at the end / cancel
+    std::int64_t evalEvery = 50;                  ///< 0: only at the end
+    std::int64_t evalBatches = 4;
+    std::uint64_t seed = kReferenceSeed;
+    torch::Device device = torch::kCPU;
+    int maxRollbacks = 3;
+    bool exportModel = true;
+    /// Tests only: the loss of this update is replaced by NaN once, to exercise the NaN guard.
+    std::int64_t poisonStepForTests = 0;
+};
+
+struct ConversionTrainingResult {
+    std::int64_t steps = 0, startStep = 0;
+    bool resumed = false;
+    TrainingHistory history;
+    std::vector<std::pair<std::int64_t, double>> validationHistory;  ///< (step, student CE)
+    double finalValidationLoss = 0.0;  ///< exported GQA model's CE on held-out text (NaN: none)
+    std::vector<double> finalGates;    ///< layer-major
+    double tokensPerSecond = 0.0;
+    double peakMemoryMb = 0.0;  ///< process peak resident memory (CPU runs)
+    std::int64_t trainableParameters = 0;
+    int rollbacks = 0;
+    std::string checkpointFolder, exportFolder;
+    bool exportVerified = false;
+    double exportMaxLogitDiff = 0.0;  ///< reloaded export vs gated model at z = 0
+    std::vector<std::string> warnings;
+};
+
+/// Throws InputError for invalid settings or inputs, Cancelled after checkpointing.
+ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
+                                         ProgressSink& progress);
+
+/// output/checkpoint and output/model.
+std::string conversionCheckpointFolder(const std::string& outputDir);
+std::string conversionExportFolder(const std::string& outputDir);
+
+}  // namespace gqa
