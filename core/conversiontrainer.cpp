@@ -11,6 +11,7 @@
 #include "gqaexport.h"
 #include "lrschedule.h"
 #include "processmemory.h"
+#include "runfile.h"
 #include "tokendataset.h"
 #include "tokenizer.h"
 #include "training.h"
@@ -131,6 +132,21 @@ public:
         m_state.extra["rollbacks"] = m_result.rollbacks;
         saveTrainingCheckpoint(m_result.checkpointFolder,
                                m_student->toTrainingCheckpoint(DType::F32), *m_optimizer, m_state);
+        writeRunFile({});
+    }
+
+    /// Records the history (and `status`, e.g. the export's verification) in the run file.
+    void writeRunFile(const nlohmann::json& status) {
+        if (m_c.runFile.empty()) return;
+        RunFile file =
+            fs::exists(m_c.runFile) ? RunFile::open(m_c.runFile) : RunFile::create(m_c.runFile);
+        nlohmann::json settings = settingsJson(m_c);
+        settings["model_folder"] = m_c.studentFolder;
+        settings["teacher_folder"] = m_c.teacherFolder;
+        settings["completed_steps"] = m_state.step;
+        settings["rollbacks"] = m_result.rollbacks;
+        if (!status.empty()) settings["result"] = status;
+        file.writeTrainingHistory(m_history, m_state.validationHistory, settings.dump());
     }
 
     GatedKvModel& student() { return *m_student; }
@@ -456,6 +472,10 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
             session.student(), exportDtype, result.exportFolder, config.studentFolder);
         result.exportVerified = verification.passed;
         result.exportMaxLogitDiff = verification.maxRelativeLogitDiff;
+        session.writeRunFile(
+            {{"export_folder", fs::absolute(result.exportFolder).string()},
+             {"export_verified", verification.passed},
+             {"export_max_relative_logit_diff", verification.maxRelativeLogitDiff}});
         if (!verification.passed)
             throw Error("the exported model's logits differ from the trained model's (relative " +
                         std::to_string(verification.maxRelativeLogitDiff) + ")");

@@ -22,6 +22,7 @@
 //   model/          the exported GQA model (num_key_value_heads = G) with the tokenizer and
 //                   generation config of the student folder, verified by reloading it
 //   tokens-*.bin    token caches of text inputs
+// and, when runFile is set, the history in the run file's /training group (docs/run-file.md).
 //
 // Resume is the default when checkpoint/ exists; an interrupted and resumed run follows the
 // uninterrupted run's loss curve. NaN guard: a non-finite loss or gradient skips the update,
@@ -79,6 +80,9 @@ struct ConversionTrainingConfig {
     std::vector<std::int64_t> validationTokens;
 
     std::string outputDir;
+    /// Optional HDF5 run file (runfile.h): the training history and settings are written to its
+    /// /training group at every checkpoint and at the end (created when missing).
+    std::string runFile;
     std::int64_t steps = 200;
     std::int64_t batchSize = 8;
     std::int64_t seqLen = 256;  ///< text windows; jsonl: the maximum example length

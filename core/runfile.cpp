@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,7 @@ namespace {
 
 constexpr const char* kModelGroup = "model";
 constexpr const char* kCalibrationGroup = "calibration";
+constexpr const char* kTrainingGroup = "training";
 
 void silenceHdf5() { H5::Exception::dontPrint(); }  // per thread; cheap to repeat
 
@@ -88,7 +90,9 @@ void writeStrings(H5::H5Object& obj, const std::string& name, const std::vector<
     for (const std::string& s : v) ptrs.push_back(s.c_str());
     const hsize_t n = ptrs.size();
     const H5::StrType t = utf8String();
-    obj.createAttribute(name, t, H5::DataSpace(1, &n)).write(t, ptrs.data());
+    if (obj.attrExists(name)) obj.removeAttr(name);
+    H5::Attribute a = obj.createAttribute(name, t, H5::DataSpace(1, &n));
+    if (n > 0) a.write(t, ptrs.data());  // HDF5 refuses a null buffer, even for no elements
 }
 
 std::vector<std::string> readStrings(const H5::H5Object& obj, const std::string& name) {
@@ -148,6 +152,38 @@ GramStatistics readGram(const H5::Group& parent, const std::string& name,
     s.raw = readMatrix(g, "raw", s.heads * s.headDim, where + "/" + name);
     s.normalized = readMatrix(g, "normalized", s.heads * s.headDim, where + "/" + name);
     return s;
+}
+
+/// A float64 dataset of any shape (zero-sized dimensions allowed), `values` in C order.
+void writeDoubles(H5::Group& g, const std::string& name, const std::vector<hsize_t>& dims,
+                  const std::vector<double>& values) {
+    H5::DataSet ds = g.createDataSet(name, H5::PredType::IEEE_F64LE,
+                                     H5::DataSpace(int(dims.size()), dims.data()));
+    if (!values.empty()) ds.write(values.data(), H5::PredType::NATIVE_DOUBLE);
+}
+
+struct Doubles {
+    std::vector<hsize_t> dims;
+    std::vector<double> values;  ///< C order
+};
+
+/// Reads a numeric dataset of the given rank as float64; InputError (naming `where`/`name`) when
+/// it is missing, not numeric or of another rank.
+Doubles readDoubles(const H5::Group& g, const std::string& name, int rank,
+                    const std::string& where) {
+    if (!hasLink(g, name)) throw InputError(where + "/" + name + ": missing");
+    H5::DataSet ds = g.openDataSet(name);
+    const H5T_class_t cls = ds.getTypeClass();
+    const H5::DataSpace space = ds.getSpace();
+    if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || space.getSimpleExtentNdims() != rank)
+        throw InputError(where + "/" + name + ": expected a " + std::to_string(rank) +
+                         "-dimensional numeric dataset");
+    Doubles out;
+    out.dims.resize(std::size_t(rank));
+    space.getSimpleExtentDims(out.dims.data());
+    out.values.resize(std::size_t(space.getSimpleExtentNpoints()));
+    if (!out.values.empty()) ds.read(out.values.data(), H5::PredType::NATIVE_DOUBLE);
+    return out;
 }
 
 std::string layerGroupName(std::size_t layer) {
@@ -359,6 +395,88 @@ bool RunFile::calibrationMatches(const std::string& modelFolder,
     return calibrationMatches(modelIdentity(modelFolder), settings);
 }
 
+void RunFile::writeTrainingHistory(const TrainingHistory& history,
+                                   const std::vector<std::pair<std::int64_t, double>>& validation,
+                                   const std::string& settingsJson) {
+    const std::size_t n = history.rows.size(), m = history.metricNames.size();
+    const std::int64_t gateWidth = history.layers * history.heads;
+    if (history.layers < 0 || history.heads < 0 || history.gates.size() != n)
+        throw Error(m_path + ": training history with " + std::to_string(n) + " metric rows but " +
+                    std::to_string(history.gates.size()) + " gate rows");
+    std::vector<double> metrics, gates, steps;
+    metrics.reserve(n * m);
+    gates.reserve(n * std::size_t(gateWidth));
+    for (std::size_t i = 0; i < n; ++i) {
+        if (history.rows[i].size() != m || std::int64_t(history.gates[i].size()) != gateWidth)
+            throw Error(m_path + ": training history row " + std::to_string(i) +
+                        " does not match its metric names or layers x heads");
+        metrics.insert(metrics.end(), history.rows[i].begin(), history.rows[i].end());
+        gates.insert(gates.end(), history.gates[i].begin(), history.gates[i].end());
+    }
+    for (const auto& [step, loss] : validation) {
+        steps.push_back(double(step));
+        steps.push_back(loss);
+    }
+    writeStage(m_path, kTrainingGroup, [&](H5::Group& g) {
+        writeString(g, "settings_json", settingsJson);
+        writeStrings(g, "metric_names", history.metricNames);
+        writeDoubles(g, "metrics", {n, m}, metrics);
+        writeDoubles(g, "gates", {n, hsize_t(history.layers), hsize_t(history.heads)}, gates);
+        writeDoubles(g, "validation", {validation.size(), 2}, steps);
+    });
+}
+
+bool RunFile::hasTrainingHistory() const {
+    return guarded(m_path, true, [&] {
+        H5::H5File file(m_path, H5F_ACC_RDONLY);
+        return hasLink(file, kTrainingGroup);
+    });
+}
+
+RunFile::StoredTraining RunFile::readTrainingHistory() const {
+    return guarded(m_path, true, [&] {
+        H5::H5File file(m_path, H5F_ACC_RDONLY);
+        if (!hasLink(file, kTrainingGroup))
+            throw InputError(m_path + ": no training history recorded");
+        H5::Group g = file.openGroup(kTrainingGroup);
+        const std::string where = m_path + ": /training";
+        StoredTraining out;
+        out.settingsJson = readString(g, "settings_json");
+        TrainingHistory& h = out.history;
+        h.metricNames = readStrings(g, "metric_names");
+        const Doubles metrics = readDoubles(g, "metrics", 2, where);
+        const Doubles gates = readDoubles(g, "gates", 3, where);
+        const Doubles validation = readDoubles(g, "validation", 2, where);
+        const std::size_t n = metrics.dims[0], m = metrics.dims[1];
+        if (m != h.metricNames.size())
+            throw InputError(where + "/metrics has " + std::to_string(m) +
+                             " columns but metric_names lists " +
+                             std::to_string(h.metricNames.size()) + " names");
+        if (gates.dims[0] != n)
+            throw InputError(where + "/gates has " + std::to_string(gates.dims[0]) +
+                             " rows but /training/metrics has " + std::to_string(n));
+        if (validation.dims[1] != 2)
+            throw InputError(where + "/validation: expected [K, 2] (step, loss) columns");
+        h.layers = std::int64_t(gates.dims[1]);
+        h.heads = std::int64_t(gates.dims[2]);
+        const std::size_t gw = gates.dims[1] * gates.dims[2];
+        for (std::size_t i = 0; i < n; ++i) {
+            h.rows.emplace_back(metrics.values.begin() + std::ptrdiff_t(i * m),
+                                metrics.values.begin() + std::ptrdiff_t((i + 1) * m));
+            h.gates.emplace_back(gates.values.begin() + std::ptrdiff_t(i * gw),
+                                 gates.values.begin() + std::ptrdiff_t((i + 1) * gw));
+        }
+        for (std::size_t k = 0; k < validation.dims[0]; ++k) {
+            const double step = validation.values[2 * k];
+            if (!(step >= 0 && step < 9.0e15) || step != std::floor(step))
+                throw InputError(where + "/validation: step " + std::to_string(step) + " in row " +
+                                 std::to_string(k) + " is not a non-negative whole number");
+            out.validation.emplace_back(std::int64_t(step), validation.values[2 * k + 1]);
+        }
+        return out;
+    });
+}
+
 void createPlainHdf5File(const std::string& path) {
     guarded(path, false, [&] {
         H5::H5File file(path, H5F_ACC_TRUNC);
@@ -372,6 +490,14 @@ void setRunFileFormatVersion(const std::string& path, std::int64_t version) {
         H5::H5File file(path, H5F_ACC_RDWR);
         H5::Group root = file.openGroup("/");
         writeInt(root, "format_version", version);
+    });
+}
+
+void setTrainingMetricNames(const std::string& path, const std::vector<std::string>& names) {
+    guarded(path, false, [&] {
+        H5::H5File file(path, H5F_ACC_RDWR);
+        H5::Group g = file.openGroup(kTrainingGroup);
+        writeStrings(g, "metric_names", names);
     });
 }
 

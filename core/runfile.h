@@ -9,6 +9,10 @@
 //                          sequence_length, batch_size, tokens, num_layers
 //   /calibration/layer_000/{keys,values}/{raw,normalized}
 //                          float64 [H*d, H*d], attrs heads, head_dim, tokens (on keys/values)
+//   /training              attrs settings_json, metric_names (strings); datasets
+//                          metrics float64 [N, M] (one row per optimiser update, columns in
+//                          metric_names order), gates float64 [N, layers, heads],
+//                          validation float64 [K, 2] (step, loss)
 //
 // Crash safety: every stage write copies the file to `<path>.tmp`, writes the stage there, closes
 // it and renames it over `<path>` (atomic on POSIX). An interruption leaves the previous file
@@ -20,10 +24,12 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "calibration.h"
 #include "headstatistics.h"
+#include "traininghistory.h"
 
 namespace gqa {
 
@@ -73,14 +79,33 @@ public:
     bool calibrationMatches(const std::string& modelFolder,
                             const CalibrationSettings& settings) const;
 
+    /// Replaces the stored training history (group /training): settings JSON (string attr), metric
+    /// names, metrics [N, M] float64, gates [N, layers, heads] float64, validation [K, 2] float64
+    /// (step, loss). Error (nothing written) when the history's rows or gates do not match its
+    /// names and shape. Each call rewrites the file (see crash safety above): call it at
+    /// checkpoints and at the end of a run, not every update.
+    void writeTrainingHistory(const TrainingHistory& history,
+                              const std::vector<std::pair<std::int64_t, double>>& validation,
+                              const std::string& settingsJson);
+    bool hasTrainingHistory() const;
+    struct StoredTraining {
+        TrainingHistory history;
+        std::vector<std::pair<std::int64_t, double>> validation;
+        std::string settingsJson;
+    };
+    /// InputError naming the path when there is no /training or its datasets disagree in shape.
+    StoredTraining readTrainingHistory() const;
+
 private:
     explicit RunFile(std::string path) : m_path(std::move(path)) {}
     std::string m_path;
 };
 
-/// For tests and repair tools: an HDF5 file without the run-file marker, and a way to rewrite the
-/// stored format_version (to check that newer files are refused).
+/// For tests and repair tools: an HDF5 file without the run-file marker, a way to rewrite the
+/// stored format_version (to check that newer files are refused), and one to rewrite the stored
+/// training metric names in place (renaming metrics; or, with the wrong count, a malformed file).
 void createPlainHdf5File(const std::string& path);
 void setRunFileFormatVersion(const std::string& path, std::int64_t version);
+void setTrainingMetricNames(const std::string& path, const std::vector<std::string>& names);
 
 }  // namespace gqa

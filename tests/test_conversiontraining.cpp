@@ -7,6 +7,7 @@
 
 #include "conversiontraining.h"
 #include "error.h"
+#include "runfile.h"
 #include "testsupport.h"
 #include "trainingcheckpoint.h"
 
@@ -138,6 +139,25 @@ TEST_F(ConversionTrainingTest, CancelWritesACheckpointThatHoldsTheHistory) {
     EXPECT_EQ(state.tensors.at("history.gates").sizes(), torch::IntArrayRef({3, 2, 4}));
     EXPECT_TRUE(checkpoint.tensors.count("model.layers.0.self_attn.kv_layer.0.weight"));
     EXPECT_FALSE(std::filesystem::exists(conversionExportFolder(c.outputDir)));
+}
+
+TEST_F(ConversionTrainingTest, RunFileKeepsTheHistoryOfAnInterruptedRun) {
+    ConversionTrainingConfig c = tinyRun(model, scratchFolder("conv-runfile"));
+    c.runFile = c.outputDir + "/run.h5";
+    StopAt stop(5);
+    EXPECT_THROW(trainConversion(c, stop), Cancelled);
+    auto stored = RunFile::open(c.runFile).readTrainingHistory();
+    EXPECT_EQ(stored.history.size(), 5);
+    EXPECT_EQ(stored.history.layers, 2);
+    NullProgress quiet;
+    const ConversionTrainingResult r = trainConversion(c, quiet);
+    stored = RunFile::open(c.runFile).readTrainingHistory();
+    ASSERT_EQ(stored.history.size(), 12);
+    EXPECT_EQ(stored.history.column("loss"), r.history.column("loss"));
+    EXPECT_EQ(stored.validation, r.validationHistory);
+    const auto settings = nlohmann::json::parse(stored.settingsJson);
+    EXPECT_EQ(settings.at("groups"), 2);
+    EXPECT_TRUE(settings.at("result").at("export_verified").get<bool>());
 }
 
 TEST_F(ConversionTrainingTest, RefusesBadSettings) {

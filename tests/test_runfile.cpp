@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The HDF5 run file: bit-exact round trips, refusal of files that are not (current) run files,
-// no reuse of statistics across models or settings, and stage writes that cannot hurt earlier ones.
+// no reuse of statistics across models or settings, stage writes that cannot hurt earlier ones, and
+// the training history (curves, gates, validation, settings) kept beside the calibration.
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -9,6 +10,7 @@
 #include "error.h"
 #include "runfile.h"
 #include "testsupport.h"
+#include "traininghistory.h"
 
 namespace gqa::test {
 namespace {
@@ -150,6 +152,120 @@ TEST(RunFile, StatisticsAreReusedOnlyForTheSameModelAndSettings) {
     changed = c.settings;
     changed.inputChecksum = "fnv1a64:0000000000000000";
     EXPECT_FALSE(run.calibrationMatches(c.modelFolder, changed));
+}
+
+/// `updates` rows of three metrics and 2 x 3 gates with values that are not round in binary.
+TrainingHistory smallHistory(int updates) {
+    TrainingHistory h;
+    h.layers = 2;
+    h.heads = 3;
+    for (int i = 0; i < updates; ++i) {
+        std::vector<double> gates;
+        for (int g = 0; g < 6; ++g) gates.push_back(1.0 / (3.0 + i + g));
+        h.append({{"loss", 2.5 / (i + 1)}, {"sparsity", 0.1 * i}, {"lr", 1e-300 * (i + 7)}}, gates);
+    }
+    return h;
+}
+
+const std::vector<std::pair<std::int64_t, double>> kValidation = {{0, 3.25}, {4, 1.0 / 3.0}};
+const std::string kSettings = R"({"lambda": 0.5, "gate": "hard-concrete", "note": "ÄÖÜ"})";
+
+void expectSameHistory(const TrainingHistory& a, const TrainingHistory& b) {
+    EXPECT_EQ(a.metricNames, b.metricNames);
+    EXPECT_EQ(a.layers, b.layers);
+    EXPECT_EQ(a.heads, b.heads);
+    EXPECT_EQ(a.rows, b.rows);  // bit-exact: float64 all the way
+    EXPECT_EQ(a.gates, b.gates);
+}
+
+TEST(RunFileTraining, RoundTripsHistoryValidationAndSettingsBitExactly) {
+    const std::string path = scratchFolder("runfile-training") + "/run.h5";
+    RunFile run = RunFile::create(path);
+    EXPECT_FALSE(run.hasTrainingHistory());
+    const TrainingHistory history = smallHistory(5);
+    run.writeTrainingHistory(history, kValidation, kSettings);
+
+    const RunFile again = RunFile::open(path);
+    ASSERT_TRUE(again.hasTrainingHistory());
+    const RunFile::StoredTraining stored = again.readTrainingHistory();
+    expectSameHistory(stored.history, history);
+    ASSERT_EQ(stored.history.size(), 5);
+    EXPECT_EQ(stored.history.gates[4].size(), 6u);
+    EXPECT_EQ(stored.history.column("sparsity"), history.column("sparsity"));
+    EXPECT_EQ(stored.validation, kValidation);
+    EXPECT_EQ(stored.settingsJson, kSettings);
+    EXPECT_FALSE(fs::exists(path + ".tmp"));
+}
+
+TEST(RunFileTraining, EmptyHistoriesRoundTrip) {
+    const std::string path = scratchFolder("runfile-training-empty") + "/run.h5";
+    RunFile run = RunFile::create(path);
+    TrainingHistory named = smallHistory(1);
+    named.truncate(0);  // names and shape, no update yet
+    run.writeTrainingHistory(named, {}, "{}");
+    RunFile::StoredTraining stored = RunFile::open(path).readTrainingHistory();
+    expectSameHistory(stored.history, named);
+    EXPECT_EQ(stored.history.size(), 0);
+    EXPECT_TRUE(stored.validation.empty());
+    EXPECT_EQ(stored.settingsJson, "{}");
+
+    run.writeTrainingHistory(TrainingHistory{}, {}, "");  // nothing at all
+    stored = RunFile::open(path).readTrainingHistory();
+    expectSameHistory(stored.history, TrainingHistory{});
+    EXPECT_TRUE(stored.validation.empty());
+    EXPECT_EQ(stored.settingsJson, "");
+}
+
+TEST(RunFileTraining, WritingAgainReplacesTheHistory) {
+    const std::string path = scratchFolder("runfile-training-replace") + "/run.h5";
+    RunFile run = RunFile::create(path);
+    run.writeTrainingHistory(smallHistory(5), kValidation, kSettings);
+    const TrainingHistory rolledBack = smallHistory(2);
+    run.writeTrainingHistory(rolledBack, {{1, 0.75}}, "{}");
+    const RunFile::StoredTraining stored = RunFile::open(path).readTrainingHistory();
+    expectSameHistory(stored.history, rolledBack);
+    EXPECT_EQ(stored.validation, (std::vector<std::pair<std::int64_t, double>>{{1, 0.75}}));
+    EXPECT_EQ(stored.settingsJson, "{}");
+}
+
+TEST(RunFileTraining, TrainingAndCalibrationStagesKeepEachOther) {
+    const Calibrated c = calibratedModel(26);
+    const std::string path = scratchFolder("runfile-training-both") + "/run.h5";
+    RunFile run = RunFile::create(path);
+    run.writeModelIdentity(modelIdentity(c.modelFolder));
+    run.writeCalibration(c.settings, c.layers);
+    const TrainingHistory history = smallHistory(3);
+    run.writeTrainingHistory(history, kValidation, kSettings);
+    run.writeCalibration(c.settings, c.layers);  // rewriting calibration keeps the training
+
+    const RunFile again = RunFile::open(path);
+    EXPECT_TRUE(again.calibrationMatches(c.modelFolder, c.settings));
+    const StoredCalibration calibration = again.readCalibration();
+    ASSERT_EQ(calibration.layers.size(), c.layers.size());
+    expectSameGram(calibration.layers[1].keys, c.layers[1].keys);
+    const RunFile::StoredTraining stored = again.readTrainingHistory();
+    expectSameHistory(stored.history, history);
+    EXPECT_EQ(stored.validation, kValidation);
+    EXPECT_EQ(stored.settingsJson, kSettings);
+}
+
+TEST(RunFileTraining, MissingOrMalformedTrainingIsAnInputErrorAndBadHistoriesAreNotWritten) {
+    const std::string path = scratchFolder("runfile-training-bad") + "/run.h5";
+    RunFile run = RunFile::create(path);
+    EXPECT_TRUE(
+        contains(inputErrorOf([&] { run.readTrainingHistory(); }), "no training history recorded"));
+
+    run.writeTrainingHistory(smallHistory(4), kValidation, kSettings);
+    TrainingHistory ragged = smallHistory(4);
+    ragged.rows[2].pop_back();
+    EXPECT_THROW(run.writeTrainingHistory(ragged, {}, "{}"), Error);
+    EXPECT_EQ(RunFile::open(path).readTrainingHistory().history.size(), 4);  // still the old one
+
+    setTrainingMetricNames(path, {"loss", "sparsity"});  // metrics keeps 3 columns
+    const std::string message = inputErrorOf([&] { RunFile::open(path).readTrainingHistory(); });
+    EXPECT_TRUE(contains(message, path)) << message;
+    EXPECT_TRUE(contains(message, "/training/metrics has 3 columns but metric_names lists 2"))
+        << message;
 }
 
 }  // namespace

@@ -71,6 +71,7 @@ int runTrain(const std::vector<std::string>& args) {
          {"teacher", "FOLDER", "teacher model (default: --model, which computes the original)", ""},
          {"train", "FILES", "comma-separated text files or folders of .txt files", ""},
          {"train-jsonl", "FILE", "prompt/answer jsonl (instruction, input, output fields)", ""},
+         {"run", "FILE", "HDF5 run file that records the training history (optional)", ""},
          {"validation", "FILE", "held-out text for the validation loss (empty for none)", ""},
          {"tokenizer", "FILE", "SentencePiece model (default: the model's tokenizer.model)", ""},
          {"steps", "N", "optimiser updates", std::to_string(defaults.steps)},
@@ -120,6 +121,7 @@ int runTrain(const std::vector<std::string>& args) {
     config.groups = a.integer("kv-heads");
     config.teacherFolder = a.text("teacher");
     config.validationFile = a.text("validation");
+    config.runFile = a.text("run");
     if (!a.text("train").empty())
         config.trainFiles = expandInputs(a.text("train"), config.validationFile);
     config.trainJsonl = a.text("train-jsonl");

@@ -72,6 +72,29 @@ check align_other_model 2 "$cli" align "$work/gqa" --run "$work/run.h5" --groups
 check align_bad_groups 2 "$cli" align "$work/mha" --run "$work/run.h5" --groups 3 --out "$work/x" --quiet
 check analyze_no_run 2 "$cli" analyze "$work/mha" --run "$work/nope.h5"
 
+# Conversion training from the aligned MHA: gates to 0, export verified; jsonl data; bfloat16
+# compute; Ctrl-C checkpoints (exit 3) and the same command resumes.
+train=("$cli" train "$work/conv" --model "$work/aligned" --kv-heads 2 --train "$work/words.txt" --validation "$work/words.txt"
+       --steps 6 --batch 2 --seq-len 16 --warmup 1 --eval-every 3 --eval-batches 1 --checkpoint-every 2 --bild-topk 4 --quiet)
+check train 0 "${train[@]}" --json
+contains train "$work/train.out" '"export_verified": true'
+contains train "$work/train.out" '"final_gates": \['
+check train_export_inspect 0 "$cli" inspect "$work/conv/model"
+contains train_export_inspect "$work/train_export_inspect.out" "KV heads 2 (GQA)"
+check train_again 0 "${train[@]}" --json
+contains train_again "$work/train_again.out" '"resumed": true'
+for i in $(seq 1 40); do echo "{\"instruction\": \"Answer.\", \"input\": \"where did the dog run $i\", \"output\": \"to the garden\"}"; done > "$work/qa.jsonl"
+check train_jsonl 0 "$cli" train "$work/conv-qa" --model "$work/aligned" --kv-heads 1 --train-jsonl "$work/qa.jsonl" --steps 3 --batch 2 --seq-len 32 --bild-topk 4 --gate-scheme hard-concrete --dtype bfloat16 --quiet
+contains train_jsonl "$work/train_jsonl.out" "verified"
+check train_bad_scheme 2 "${train[@]}" --gate-scheme nonsense
+contains train_bad_scheme "$work/train_bad_scheme.err" "hard-concrete"
+check train_bad_groups 2 "$cli" train "$work/conv-bad" --model "$work/aligned" --kv-heads 3 --train "$work/words.txt" --quiet
+check train_no_data 2 "$cli" train "$work/conv-bad" --model "$work/aligned" --kv-heads 2 --quiet
+timeout --preserve-status -s INT 4 "$cli" train "$work/conv-int" --model "$work/aligned" --kv-heads 2 --train "$work/words.txt" --steps 100000 --batch 2 --seq-len 16 --bild-topk 4 --checkpoint-every 0 --quiet >"$work/train_int.out" 2>"$work/train_int.err"
+rc=$?
+if [ "$rc" -ne 3 ]; then echo "FAIL train_interrupt: exit $rc, expected 3"; cat "$work/train_int.err"; failures=$((failures + 1)); else echo "ok   train_interrupt"; fi
+[ -f "$work/conv-int/checkpoint/trainer_state.json" ] || { echo "FAIL train_interrupt: no checkpoint"; failures=$((failures + 1)); }
+
 # Pretraining: a few steps, then the same command again continues from the checkpoint.
 for i in $(seq 1 300); do echo "she said that the weather in the garden was very fine for a walk, number $i."; done > "$work/train.txt"
 head -40 "$work/train.txt" > "$work/valid.txt"
