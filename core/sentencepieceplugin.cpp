@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "error.h"
+#include "installlayout.h"
 #include "spm/spmshim.h"
 
 namespace gqa::spm {
@@ -29,12 +30,7 @@ struct Plugin {
 std::vector<fs::path> candidates() {
     std::vector<fs::path> paths;
     if (const char* env = std::getenv("GQA_SPM_PLUGIN")) paths.emplace_back(env);
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) paths.push_back(exe.parent_path() / ".." / "lib" / "gqa-studio" / "libgqa_spm.so");
-#ifdef GQA_SPM_BUILD_PATH
-    paths.emplace_back(GQA_SPM_BUILD_PATH);
-#endif
+    if (const fs::path dir = pluginDir(); !dir.empty()) paths.push_back(dir / "libgqa_spm.so");
     return paths;
 }
 

@@ -2,7 +2,7 @@
 #pragma once
 // Loads libgqa_spm (see spm/spmshim.h for why SentencePiece lives in a plug-in) and exposes it as
 // C++ calls. The plug-in is looked for, in order: $GQA_SPM_PLUGIN; <exe dir>/../lib/gqa-studio/
-// (build tree and installed tree share this layout); the build tree path compiled in.
+// (build tree and installed tree share this layout, see installlayout.h).
 
 #include <cstdint>
 #include <string>
