@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # End-to-end check of the studio: make a tiny model with the CLI, open it in the studio under Xvfb
 # with --screenshot, and check that a real PNG of the window came out. Also checks that a folder
-# that is not a model makes --screenshot fail (exit non-zero, no PNG) instead of hanging.
+# that is not a model makes --screenshot fail (exit non-zero, no PNG) instead of hanging, that
+# --tab similarity --analyse runs the head analysis before the screenshot and records a run file,
+# and that an unknown --tab is an error.
 #
 # Usage: GQA_CLI=/path/gqa-cli GQA_STUDIO=/path/gqa-studio studio.sh OUTPUT_DIR
 set -u
@@ -51,4 +53,24 @@ rc=$?
 [[ ! -e "$out/bad.png" ]] || fail "a screenshot was written although the model failed to load"
 grep -q "config.json" "$out/bad.log" || fail "the load error does not name config.json: $(cat "$out/bad.log")"
 
-echo "studio.sh: OK: ${width}x${height} screenshot, $size bytes, at $png"
+# The similarity tab after --analyse: a tiny 4-head model with the demo model's tokenizer (same
+# vocabulary), calibrated on generated text; the run file goes to the (redirected) app data folder.
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+amodel="$out/tiny-analysed"
+"$GQA_CLI" make-test-model "$amodel" --vocab 4096 --heads 4 --kv-heads 4 --head-dim 8 \
+    >"$out/make-analysed-model.log" 2>&1 || fail "make-test-model for --analyse failed"
+cp "$src/resources/models/demo/tokenizer.model" "$amodel/" || fail "no demo tokenizer to copy"
+for i in $(seq 1000); do echo "Line $i: the quick brown fox jumps over the lazy dog by the river."; done \
+    >"$out/calibration.txt"
+XDG_DATA_HOME="$out/xdg" timeout 120 xvfb-run -a "$GQA_STUDIO" --screenshot "$out/similarity.png" \
+    --tab similarity --analyse --calibration-text "$out/calibration.txt" "$amodel" \
+    >"$out/similarity.log" 2>&1
+rc=$?
+[[ $rc -eq 0 ]] || fail "--tab similarity --analyse exited with $rc: $(tail -n 5 "$out/similarity.log")"
+[[ -f "$out/similarity.png" ]] || fail "no similarity screenshot"
+find "$out/xdg" -name 'tiny-analysed.h5' | grep -q . || fail "--analyse wrote no run file under $out/xdg"
+timeout 60 xvfb-run -a "$GQA_STUDIO" --screenshot "$out/bad-tab.png" --tab no-such-tab "$model" \
+    >"$out/bad-tab.log" 2>&1 && fail "--tab with an unknown name succeeded"
+grep -q "no tab 'no-such-tab'" "$out/bad-tab.log" || fail "unknown --tab not reported: $(cat "$out/bad-tab.log")"
+
+echo "studio.sh: OK: ${width}x${height} screenshot, $size bytes, at $png; similarity at $out/similarity.png"

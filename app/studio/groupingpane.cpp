@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "groupingpane.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <limits>
+
+#include <QComboBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QLabel>
+#include <QSignalBlocker>
+#include <QVBoxLayout>
+
+#include "groupeditor.h"
+#include "groupingcontrol.h"
+#include "groupingtask.h"
+#include "headstatisticsstore.h"
+
+namespace gqa {
+namespace {
+QString percent(double fraction) { return QStringLiteral("%1%").arg(fraction * 100.0, 0, 'f', 1); }
+QString number(double v) { return QString::number(v, 'g', 5); }
+
+int driverIndex(const GroupingDriver& d) { return int(d.kind) * 2 + int(d.criterion); }
+
+QString costTip(const MergeCostValues& aligned, const MergeCostValues& baseline) {
+    return QObject::tr(
+               "Relative residual after merging (residual / energy):\n"
+               "keys: aligned %1, mean-pool %2\nvalues: aligned %3, mean-pool %4\n"
+               "Absolute residual per token: keys %5 vs %6, values %7 vs %8")
+        .arg(percent(aligned.keyRelative), percent(baseline.keyRelative),
+             percent(aligned.valueRelative), percent(baseline.valueRelative),
+             number(aligned.keyResidual), number(baseline.keyResidual),
+             number(aligned.valueResidual), number(baseline.valueResidual));
+}
+}  // namespace
+
+GroupingPane::GroupingPane(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+
+    auto* groupingBox = new QGroupBox(tr("Grouping"), this);
+    auto* form = new QVBoxLayout(groupingBox);
+    m_control = new GroupingControl(groupingBox);
+    form->addWidget(m_control);
+    auto* driverRow = new QFormLayout;
+    m_driverCombo = new QComboBox(groupingBox);
+    m_driverCombo->setObjectName(QStringLiteral("groupingDriverCombo"));
+    for (SimilarityKind kind : {SimilarityKind::Keys, SimilarityKind::Values})
+        for (SimilarityCriterion c : {SimilarityCriterion::Dist, SimilarityCriterion::Cos})
+            m_driverCombo->addItem(
+                tr("%1 similarity, %2 (after alignment)").arg(kindName(kind), criterionName(c)),
+                driverIndex({kind, c}));
+    m_driverCombo->setToolTip(
+        tr("Which similarity matrix the group search maximises within "
+           "groups (default: values, dist)."));
+    driverRow->addRow(tr("Group by"), m_driverCombo);
+    form->addLayout(driverRow);
+    m_status = new QLabel(groupingBox);
+    m_status->setObjectName(QStringLiteral("groupingStatus"));
+    m_status->setForegroundRole(QPalette::PlaceholderText);
+    form->addWidget(m_status);
+    layout->addWidget(groupingBox);
+
+    auto* costBox = new QGroupBox(tr("Search objective and predicted merge cost"), this);
+    auto* costLayout = new QVBoxLayout(costBox);
+    m_totalLabel = new QLabel(costBox);
+    m_totalLabel->setObjectName(QStringLiteral("groupingTotal"));
+    m_totalLabel->setWordWrap(true);
+    m_layerLabel = new QLabel(costBox);
+    m_layerLabel->setObjectName(QStringLiteral("groupingLayer"));
+    m_layerLabel->setWordWrap(true);
+    costLayout->addWidget(m_totalLabel);
+    costLayout->addWidget(m_layerLabel);
+    layout->addWidget(costBox);
+
+    auto* editorBox = new QGroupBox(tr("Edit the current layer's groups"), this);
+    auto* editorLayout = new QVBoxLayout(editorBox);
+    m_editor = new GroupEditor(editorBox);
+    editorLayout->addWidget(m_editor);
+    layout->addWidget(editorBox, 1);
+
+    m_task = new GroupingTask(this);
+    m_editor->setScorer([this](const QVector<QVector<int>>& groups) {
+        if (!m_statistics) return 0.0;
+        try {
+            return groupingObjectiveOf(*m_statistics, m_layer, m_grouping.driver, groups);
+        } catch (const std::exception&) {
+            return -std::numeric_limits<double>::infinity();
+        }
+    });
+    connect(m_control, &GroupingControl::groupCountChanged, this, &GroupingPane::requestGrouping);
+    connect(m_driverCombo, &QComboBox::currentIndexChanged, this, &GroupingPane::requestGrouping);
+    connect(m_editor, &GroupEditor::groupingEdited, this, &GroupingPane::applyEdit);
+    connect(m_task, &GroupingTask::resultReady, this,
+            [this](quint64, const GroupingData& data) { showGrouping(data); });
+    connect(m_task, &GroupingTask::layerEvaluated, this,
+            [this](quint64, int layer, const LayerGrouping& g) { applyEvaluation(layer, g); });
+    connect(m_task, &GroupingTask::failed, this, [this](const QString& message) {
+        m_pending = false;
+        m_status->setText(tr("Grouping failed: %1").arg(message));
+        Q_EMIT idle();
+    });
+    clear();
+}
+
+void GroupingPane::clear() {
+    m_task->invalidate();
+    m_statistics.reset();
+    m_grouping = {};
+    m_heads = 0;
+    m_pending = false;
+    m_control->setCounts({}, 0);
+    m_editor->clear();
+    m_status->clear();
+    updateLabels();
+    setEnabled(false);
+}
+
+void GroupingPane::setAnalysis(const HeadAnalysisData& data) {
+    m_task->invalidate();
+    m_statistics = data.statistics;
+    m_heads = data.heads;
+    m_grouping = {};
+    {
+        const QSignalBlocker block(m_driverCombo);
+        m_driverCombo->setCurrentIndex(m_driverCombo->findData(driverIndex(data.driver)));
+    }
+    m_control->setCounts(data.groupCounts, data.heads);
+    setEnabled(true);
+    requestGrouping();
+}
+
+int GroupingPane::requestedGroups() const { return m_control->groupCount(); }
+
+GroupingDriver GroupingPane::driver() const {
+    const int index = m_driverCombo->currentData().toInt();
+    return {SimilarityKind(index / 2), SimilarityCriterion(index % 2)};
+}
+
+void GroupingPane::setCurrentLayer(int layer) {
+    m_layer = layer;
+    m_editor->setGrouping(m_grouping.layers.value(layer).groups);
+    updateLabels();
+}
+
+void GroupingPane::requestGrouping() {
+    const int groups = requestedGroups();
+    if (groups <= 0) return;
+    m_pending = true;
+    m_status->setText(tr("Searching the best groups for G = %1…").arg(groups));
+    m_task->request({m_statistics, groups, driver()});
+}
+
+void GroupingPane::showGrouping(const GroupingData& data) {
+    m_pending = false;
+    m_grouping = data;
+    const bool exact = std::all_of(data.layers.begin(), data.layers.end(),
+                                   [](const LayerGrouping& l) { return l.exact; });
+    m_status->setText(exact ? tr("Best groups found by exhaustive search.")
+                            : tr("Groups found by local search (not proven optimal)."));
+    m_editor->setGrouping(m_grouping.layers.value(m_layer).groups);
+    updateLabels();
+    Q_EMIT groupingChanged();
+    Q_EMIT idle();
+}
+
+void GroupingPane::applyEdit(const QVector<QVector<int>>& groups) {
+    if (m_layer < 0 || m_layer >= m_grouping.layers.size()) return;
+    LayerGrouping& layer = m_grouping.layers[m_layer];
+    layer.groups = groups;
+    layer.edited = true;
+    layer.exact = false;
+    if (m_statistics) {
+        layer.objective = groupingObjectiveOf(*m_statistics, m_layer, m_grouping.driver, groups);
+        m_task->evaluate(m_statistics, m_layer, m_grouping.driver, groups);
+        m_status->setText(tr("Predicting the merge cost of the edited groups…"));
+    }
+    updateLabels();
+    Q_EMIT groupingChanged();
+}
+
+void GroupingPane::applyEvaluation(int layer, const LayerGrouping& grouping) {
+    if (layer < 0 || layer >= m_grouping.layers.size()) return;
+    if (m_grouping.layers[layer].groups != grouping.groups) return;  // edited again since
+    m_grouping.layers[layer] = grouping;
+    m_status->setText(tr("Edited groups evaluated."));
+    updateLabels();
+    Q_EMIT groupingChanged();
+}
+
+QString GroupingPane::summaryText() const { return m_totalLabel->text(); }
+
+void GroupingPane::updateLabels() {
+    if (m_grouping.groups <= 0 || m_grouping.layers.isEmpty()) {
+        m_totalLabel->setText(tr("Analyse the model to see how well its heads group."));
+        m_layerLabel->clear();
+        return;
+    }
+    const double aligned = m_grouping.meanAlignedCost(), baseline = m_grouping.meanBaselineCost();
+    const QString saving =
+        baseline > 0 ? tr(" (%1 less)").arg(percent(1.0 - aligned / baseline)) : QString();
+    m_totalLabel->setText(
+        tr("<b>All %1 layers, G = %2:</b> objective %3<br>merge cost (signal lost, mean of K "
+           "and V): <b>aligned %4</b> vs mean-pool %5%6")
+            .arg(m_grouping.layers.size())
+            .arg(m_grouping.groups)
+            .arg(number(m_grouping.totalObjective()), percent(aligned), percent(baseline), saving));
+    if (m_layer < 0 || m_layer >= m_grouping.layers.size()) {
+        m_layerLabel->clear();
+        return;
+    }
+    const LayerGrouping& l = m_grouping.layers[m_layer];
+    QStringList notes;
+    if (l.exact) notes << tr("optimal");
+    if (l.edited) notes << tr("edited by hand");
+    m_layerLabel->setText(
+        tr("<b>Layer %1:</b> objective %2 (consecutive heads %3)%4<br>merge cost: aligned %5 vs "
+           "mean-pool %6")
+            .arg(m_layer)
+            .arg(number(l.objective), number(l.consecutiveObjective),
+                 notes.isEmpty() ? QString()
+                                 : QStringLiteral(" — ") + notes.join(QStringLiteral(", ")),
+                 percent(l.aligned.relative()), percent(l.baseline.relative())));
+    m_layerLabel->setToolTip(costTip(l.aligned, l.baseline));
+}
+
+}  // namespace gqa

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "groupeditor.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <QComboBox>
+#include <QHeaderView>
+#include <QLabel>
+#include <QSignalBlocker>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace gqa {
+namespace {
+QString groupName(int g) { return QObject::tr("group %1").arg(g); }
+}  // namespace
+
+GroupEditor::GroupEditor(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    m_summary = new QLabel(this);
+    m_summary->setObjectName(QStringLiteral("groupSummary"));
+    m_summary->setWordWrap(true);
+    layout->addWidget(m_summary);
+    m_table = new QTableWidget(0, 2, this);
+    m_table->setObjectName(QStringLiteral("groupEditorTable"));
+    m_table->setHorizontalHeaderLabels({tr("Head"), tr("Group")});
+    m_table->verticalHeader()->hide();
+    m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+    m_table->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
+    m_table->setSelectionMode(QAbstractItemView::NoSelection);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    layout->addWidget(m_table, 1);
+}
+
+void GroupEditor::clear() { setGrouping({}); }
+
+void GroupEditor::setGrouping(const Groups& groups) {
+    int heads = 0;
+    for (const auto& g : groups) heads += int(g.size());
+    if (heads != m_table->rowCount() || groups.size() != m_groups.size()) {
+        m_table->setRowCount(heads);
+        for (int h = 0; h < heads; ++h) {
+            auto* item = new QTableWidgetItem(QString::number(h));
+            item->setTextAlignment(Qt::AlignCenter);
+            m_table->setItem(h, 0, item);
+            auto* combo = new QComboBox(m_table);
+            for (int g = 0; g < groups.size(); ++g) combo->addItem(groupName(g));
+            connect(combo, &QComboBox::activated, this, [this, h](int target) {
+                if (moveHead(h, target) < 0) refresh();  // undo a no-op choice on screen
+            });
+            m_table->setCellWidget(h, 1, combo);
+        }
+    }
+    m_groups = groups;
+    refresh();
+}
+
+int GroupEditor::groupOf(int head) const {
+    for (int g = 0; g < m_groups.size(); ++g)
+        if (m_groups[g].contains(head)) return g;
+    return -1;
+}
+
+int GroupEditor::moveHead(int head, int target) {
+    const int source = groupOf(head);
+    if (source < 0 || target < 0 || target >= m_groups.size() || source == target) return -1;
+    int best = -1;
+    double bestScore = -std::numeric_limits<double>::infinity();
+    for (int partner : m_groups[target]) {
+        Groups trial = m_groups;
+        trial[source][trial[source].indexOf(head)] = partner;
+        trial[target][trial[target].indexOf(partner)] = head;
+        if (!m_scorer) {
+            best = partner;
+            break;
+        }
+        const double score = m_scorer(trial);
+        if (best < 0 || score > bestScore) {
+            best = partner;
+            bestScore = score;
+        }
+    }
+    if (best < 0) return -1;
+    m_groups[source][m_groups[source].indexOf(head)] = best;
+    m_groups[target][m_groups[target].indexOf(best)] = head;
+    for (auto& g : m_groups) std::sort(g.begin(), g.end());
+    refresh();
+    Q_EMIT groupingEdited(m_groups);
+    return best;
+}
+
+void GroupEditor::refresh() {
+    QStringList parts;
+    for (int g = 0; g < m_groups.size(); ++g) {
+        QStringList members;
+        for (int h : m_groups[g]) members << QString::number(h);
+        parts << QStringLiteral("%1: {%2}").arg(g).arg(members.join(QStringLiteral(", ")));
+    }
+    m_summary->setText(m_groups.isEmpty()
+                           ? tr("No grouping yet.")
+                           : tr("Groups — %1").arg(parts.join(QStringLiteral("  "))));
+    for (int h = 0; h < m_table->rowCount(); ++h) {
+        auto* combo = qobject_cast<QComboBox*>(m_table->cellWidget(h, 1));
+        if (!combo) continue;
+        const QSignalBlocker block(combo);
+        combo->setCurrentIndex(groupOf(h));
+    }
+}
+
+}  // namespace gqa
