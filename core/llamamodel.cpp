@@ -69,25 +69,27 @@ torch::Tensor LlamaModel::attention(std::int64_t layerIndex, const torch::Tensor
     if (options.cache) std::tie(k, v) = options.cache->append(layerIndex, k, v);
     const std::int64_t S = k.size(2);  // key positions, cached ones included
 
-    // repeat_kv: query head h reads KV head h / (H / KV).
+    // repeat_kv without copying keys and values: query head h = kv * rep + r reads KV head kv,
+    // so the rep query heads of a KV head attend as one [rep * T] block of rows. Keys and values
+    // are read once per KV head, which is what makes GQA decoding cheaper.
     const std::int64_t rep = H / KV;
-    if (rep > 1) {
-        k = k.unsqueeze(2).expand({B, KV, rep, S, d}).reshape({B, H, S, d});
-        v = v.unsqueeze(2).expand({B, KV, rep, S, d}).reshape({B, H, S, d});
-    }
-    torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(d));
+    torch::Tensor scores = torch::matmul(q.reshape({B, KV, rep * T, d}), k.transpose(-2, -1)) /
+                           std::sqrt(double(d));  // [B, KV, rep * T, S]
     if (T > 1) {
         // Query i (absolute position startPos + i) sees keys at positions <= startPos + i.
         torch::Tensor mask =
             torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(scores.device()))
                 .triu(S - T + 1);
-        scores = scores.masked_fill(mask, -std::numeric_limits<double>::infinity());
+        scores = scores.view({B, KV, rep, T, S})
+                     .masked_fill(mask, -std::numeric_limits<double>::infinity())
+                     .view({B, KV, rep * T, S});
     }
     // Softmax in float32 (float64 for float64 models), as Hugging Face does for half precision.
     const auto softmaxType =
         scores.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
     torch::Tensor probs = torch::softmax(scores.to(softmaxType), -1).to(q.scalar_type());
-    torch::Tensor out = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, H * d});
+    torch::Tensor out =
+        torch::matmul(probs, v).view({B, H, T, d}).transpose(1, 2).reshape({B, T, H * d});
     return F::linear(out, w.oProj);
 }
 

@@ -12,6 +12,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QStandardPaths>
 #include <QTableWidget>
 #include <gtest/gtest.h>
 
@@ -196,8 +197,6 @@ TEST(MainWindow, StartsEmptyWithAnOpenPrompt) {
     const auto* button = window.findChild<QPushButton*>(QStringLiteral("openFolderButton"));
     ASSERT_NE(button, nullptr);
     EXPECT_TRUE(button->text().startsWith(QStringLiteral("Open a model folder")));
-    EXPECT_TRUE(MainWindow::aboutText().contains(QStringLiteral(GQA_VERSION)));
-    EXPECT_TRUE(MainWindow::aboutText().contains(QString::fromLatin1(qVersion())));
 }
 
 TEST(MainWindow, OpeningAGoodFolderShowsItsTensors) {
@@ -288,6 +287,8 @@ int main(int argc, char** argv) {
     // Offscreen unless told otherwise, so that test discovery and plain runs need no display.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
+    // QSettings (window geometry, recent models) in Qt's test location, never the user's.
+    QStandardPaths::setTestModeEnabled(true);
     ::testing::InitGoogleTest(&argc, argv);
     return RUN_ALL_TESTS();
 }

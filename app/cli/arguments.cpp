@@ -51,7 +51,12 @@ void Arguments::parse(const std::vector<std::string>& args) {
         }
         m_values[name] = value;
     }
-    if (m_positionalValues.size() != m_positionalNames.size()) {
+    const bool variadic =
+        !m_positionalNames.empty() && m_positionalNames.back().size() > 3 &&
+        m_positionalNames.back().compare(m_positionalNames.back().size() - 3, 3, "...") == 0;
+    const bool countOk = variadic ? m_positionalValues.size() >= m_positionalNames.size()
+                                  : m_positionalValues.size() == m_positionalNames.size();
+    if (!countOk) {
         std::string expected;
         for (const auto& p : m_positionalNames) expected += " <" + p + ">";
         throw InputError("gqa-cli " + m_command + ": expected" +

@@ -2,7 +2,8 @@
 #pragma once
 // A small command-line parser: declared options (`--name value` or `--name=value`, flags without a
 // value) and positional arguments, generated help text, and InputErrors for anything undeclared,
-// missing or malformed, so every subcommand refuses bad input the same way.
+// missing or malformed, so every subcommand refuses bad input the same way. A last positional
+// name ending in "..." takes one or more values (`eval MODEL...`).
 
 #include <map>
 #include <optional>
@@ -31,6 +32,7 @@ public:
     std::string helpText() const;
 
     const std::string& positional(std::size_t i) const { return m_positionalValues.at(i); }
+    std::size_t positionalCount() const { return m_positionalValues.size(); }
     bool has(const std::string& name) const;
     std::string text(const std::string& name) const;
     std::int64_t integer(const std::string& name) const;

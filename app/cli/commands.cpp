@@ -45,6 +45,8 @@ const std::vector<Command>& commands() {
         {"inspect", "summarise a model folder (config, tensors, KV-cache size)", runInspect},
         {"perplexity", "sliding-window perplexity of a model on a text", runPerplexity},
         {"generate", "generate text with a KV cache (greedy or sampled)", runGenerate},
+        {"eval", "compare models: KV cache, perplexity, multiple-choice accuracy, decode speed",
+         runEval},
         {"prepare-corpus", "extract the Austen demo corpus into text files", runPrepareCorpus},
         {"train-tokenizer", "train a SentencePiece BPE tokenizer on text files", runTrainTokenizer},
         {"pretrain", "train a Llama MHA model from scratch on text (resumable)", runPretrain},

@@ -23,6 +23,7 @@ const std::vector<Command>& commands();
 int runInspect(const std::vector<std::string>& args);
 int runPerplexity(const std::vector<std::string>& args);
 int runGenerate(const std::vector<std::string>& args);
+int runEval(const std::vector<std::string>& args);
 int runMakeTestModel(const std::vector<std::string>& args);
 int runPrepareCorpus(const std::vector<std::string>& args);
 int runTrainTokenizer(const std::vector<std::string>& args);

@@ -15,12 +15,20 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QSettings>
+#include <QCloseEvent>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QUrl>
 
+#include "aboutdialog.h"
 #include "error.h"
+#include "installlayout.h"
 #include "modelpanel.h"
 #include "modelsummary.h"
+#include "recentmodelsmenu.h"
+#include "similaritypanel.h"
+#include "trainingpanel.h"
 
 namespace gqa {
 namespace {
@@ -35,8 +43,23 @@ QString localFolderOf(const QMimeData* mime) {
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
-    m_panel = new ModelPanel(this);
-    setCentralWidget(m_panel);
+    m_tabs = new QTabWidget(this);
+    m_tabs->setObjectName(QStringLiteral("mainTabs"));
+    m_tabs->setDocumentMode(true);
+    m_panel = new ModelPanel(m_tabs);
+    m_tabs->addTab(m_panel, tr("Model"));
+    m_similarity = new SimilarityPanel(m_tabs);
+    m_tabs->addTab(m_similarity, tr("Similarity"));
+    connect(this, &MainWindow::modelOpened, m_similarity, &SimilarityPanel::setModelFolder);
+    m_training = new TrainingPanel(m_tabs);
+    m_tabs->addTab(m_training, tr("Training"));
+    setCentralWidget(m_tabs);
+    m_confirmClose = [this] {
+        return QMessageBox::question(this, tr("Training is running"),
+                                     tr("A conversion run is in progress. Pause it (a checkpoint "
+                                        "is written; starting it again resumes) and quit?")) ==
+               QMessageBox::Yes;
+    };
     connect(m_panel, &ModelPanel::openFolderRequested, this, &MainWindow::chooseModelFolder);
     createMenus();
     setAcceptDrops(true);
@@ -54,6 +77,11 @@ void MainWindow::createMenus() {
         fileMenu->addAction(tr("&Open Model Folder…"), this, &MainWindow::chooseModelFolder);
     m_openAction->setShortcut(QKeySequence::Open);
     m_openAction->setObjectName(QStringLiteral("openModelFolderAction"));
+    QAction* demo = fileMenu->addAction(tr("Open &Demo Model"), this, &MainWindow::openDemoModel);
+    demo->setEnabled(!demoModelFolder().isEmpty());
+    m_recentMenu = new RecentModelsMenu(this);
+    connect(m_recentMenu, &RecentModelsMenu::folderChosen, this, &MainWindow::openModelFolder);
+    fileMenu->addMenu(m_recentMenu);
     fileMenu->addSeparator();
     QAction* quit = fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
@@ -82,7 +110,9 @@ bool MainWindow::openModelFolder(const QString& folder) {
         return false;
     }
     m_panel->showSummary(summary);
+    m_training->setModel(cleaned, int(summary.config.numHeads), int(summary.config.numLayers));
     m_folder = cleaned;
+    if (m_rememberSession) m_recentMenu->addFolder(cleaned);
     updateTitle();
     const std::size_t problemCount = summary.problems.size();
     const QString problems = problemCount == 0   ? QString()
@@ -122,17 +152,32 @@ void MainWindow::chooseModelFolder() {
     openModelFolder(folder);
 }
 
-QString MainWindow::aboutText() {
-    return tr("<h3>%1 %2</h3>"
-              "<p>Converts multi-head-attention Llama models to grouped-query attention by "
-              "aligning heads before merging them.</p>"
-              "<p>Qt %3 (built with %4)<br>License: GPL-3.0-or-later</p>")
-        .arg(kAppName, QStringLiteral(GQA_VERSION), QString::fromLatin1(qVersion()),
-             QStringLiteral(QT_VERSION_STR));
+void MainWindow::showAbout() {
+    AboutDialog dialog(this);
+    dialog.exec();
 }
 
-void MainWindow::showAbout() {
-    QMessageBox::about(this, tr("About %1").arg(kAppName), aboutText());
+QString MainWindow::demoModelFolder() {
+    const QString folder = QFile::decodeName(demoModelDir().c_str());
+    return !folder.isEmpty() && QFileInfo(folder).isDir() ? folder : QString();
+}
+
+bool MainWindow::openDemoModel() {
+    const QString folder = demoModelFolder();
+    if (folder.isEmpty()) {
+        reportError(QFile::decodeName(demoModelDir().c_str()),
+                    tr("The demo model is not installed (looked in %1).")
+                        .arg(QFile::decodeName(demoModelDir().c_str())));
+        return false;
+    }
+    return openModelFolder(folder);
+}
+
+void MainWindow::rememberSession() {
+    m_rememberSession = true;
+    const QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("mainWindow/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("mainWindow/state")).toByteArray());
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
@@ -144,6 +189,24 @@ void MainWindow::dropEvent(QDropEvent* event) {
     if (folder.isEmpty()) return;
     event->acceptProposedAction();
     openModelFolder(folder);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (m_training->isRunning()) {
+        if (!m_confirmClose || !m_confirmClose()) {
+            event->ignore();
+            return;
+        }
+        statusBar()->showMessage(tr("Pausing the run: writing a checkpoint…"));
+        m_training->pauseRun();
+        m_training->runner()->wait(-1);
+    }
+    if (m_rememberSession) {
+        QSettings settings;
+        settings.setValue(QStringLiteral("mainWindow/geometry"), saveGeometry());
+        settings.setValue(QStringLiteral("mainWindow/state"), saveState());
+    }
+    event->accept();
 }
 
 }  // namespace gqa

@@ -105,6 +105,28 @@ check pretrain_more 0 "${pretrain[@]}" --steps 6
 contains pretrain_more "$work/pretrain_more.out" '"resumed": true'
 check pretrain_model 0 "$cli" inspect "$work/pre/model"
 
+# Evaluation: two models side by side (the MHA and its GQA-2 alignment share the tokenizer).
+cat > "$work/task.jsonl" <<'JSONL'
+{"question": "Where did the dog run?", "choices": ["to the garden", "on the mat"], "answer": 0}
+
+{"question": "What sat on the mat?", "choices": ["the cat", "the dog", "the garden"], "answer": "the cat"}
+JSONL
+check eval 0 "$cli" eval "$work/mha" "$work/gqa2" --text-file "$work/words.txt" --max-tokens 64 --context 16 --stride 8 \
+    --tasks "$work/task.jsonl" --decode-contexts 8,600 --decode-steps 2 --csv "$work/eval.csv" --quiet
+contains eval "$work/eval.out" "context 16, stride 8"
+contains eval "$work/eval.out" "task acc_norm"
+contains eval "$work/eval.out" "tok/s@600"
+contains eval "$work/eval.out" "warning: decode context 600"
+contains eval "$work/eval.csv" "model,folder,kv_heads,kv_cache_bytes_per_token,parameters,perplexity"
+contains eval "$work/eval.csv" "^gqa2,.*,2,256,"
+check eval_json 0 "$cli" eval "$work/mha" "$work/gqa2" --tasks "$work/task.jsonl" --decode-contexts 8 --decode-steps 2 --json --quiet
+contains eval_json "$work/eval_json.out" '"kv_cache_bytes_per_token": 512'
+contains eval_json "$work/eval_json.out" '"n": 2'
+printf '%s\n' '{"question": "q", "choices": ["a", "b"], "answer": 0}' '{"question": "q", "choices": ["a"], "answer": 0}' > "$work/badtask.jsonl"
+check eval_bad_task 2 "$cli" eval "$work/mha" --tasks "$work/badtask.jsonl" --quiet
+contains eval_bad_task "$work/eval_bad_task.err" "badtask.jsonl:2"
+check eval_no_model 2 "$cli" eval --decode-contexts 8
+
 # Bad input: exit code 2 and a message naming the problem.
 check unknown_command 2 "$cli" frobnicate
 check unknown_option 2 "$cli" inspect "$work/mha" --frob

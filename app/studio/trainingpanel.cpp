@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "trainingpanel.h"
+
+#include <cmath>
+#include <exception>
+
+#include <QComboBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStandardPaths>
+#include <QTimer>
+#include <QVBoxLayout>
+
+#include "gateheatmap.h"
+#include "liveplot.h"
+#include "runfile.h"
+
+namespace gqa {
+namespace {
+const QColor kBlue(31, 119, 180), kOrange(255, 127, 14), kGreen(44, 160, 44), kRed(214, 39, 40),
+    kPurple(148, 103, 189);
+
+/// Text files of a folder (sorted) or the file itself; `exclude` (validation text) left out.
+QStringList textFiles(const QString& item, const QString& exclude) {
+    const QFileInfo info(item);
+    if (!info.isDir()) return info.exists() ? QStringList{item} : QStringList{};
+    QStringList out;
+    const QString excluded = QFileInfo(exclude).canonicalFilePath();
+    for (const QFileInfo& f :
+         QDir(item).entryInfoList({QStringLiteral("*.txt")}, QDir::Files, QDir::Name))
+        if (f.canonicalFilePath() != excluded) out << f.filePath();
+    return out;
+}
+
+/// data/corpus/text next to the sources (the demo model sits in resources/models/demo) or in
+/// the working directory; empty when neither exists.
+QString corpusFolderFor(const QString& modelFolder) {
+    const QString resolved = QFileInfo(modelFolder).canonicalFilePath();  // demo: a symlink
+    for (const QString& candidate :
+         {QDir(resolved).absoluteFilePath(QStringLiteral("../../../data/corpus/text")),
+          QDir::current().absoluteFilePath(QStringLiteral("data/corpus/text"))})
+        if (QFileInfo(candidate).isDir()) return QDir::cleanPath(candidate);
+    return {};
+}
+}  // namespace
+
+TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
+    m_runner = new TrainingRunner(this);
+    m_redraw = new QTimer(this);
+    m_redraw->setInterval(kRedrawIntervalMs);
+    connect(m_redraw, &QTimer::timeout, this, &TrainingPanel::drainMetrics);
+
+    auto* splitter = new QSplitter(Qt::Horizontal, this);
+    auto* scroll = new QScrollArea(splitter);
+    scroll->setWidget(buildForm());
+    scroll->setWidgetResizable(true);
+    splitter->addWidget(scroll);
+    splitter->addWidget(buildPlots());
+    splitter->setStretchFactor(1, 1);
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(splitter);
+
+    connect(m_runner, &TrainingRunner::progress, this,
+            [this](double fraction, const QString& stage, double elapsed, double remaining) {
+                m_progress->setValue(int(std::lround(fraction * 1000)));
+                m_status->setText(
+                    tr("%1 — elapsed %2, remaining %3")
+                        .arg(stage, duration(elapsed),
+                             std::isfinite(remaining) ? duration(remaining) : tr("estimating…")));
+            });
+    connect(m_runner, &TrainingRunner::resultReady, this, [this](const TrainingOutcome& o) {
+        drainMetrics();
+        QString text = tr("Finished %1 updates. Exported GQA model: %2 (%3)")
+                           .arg(o.steps)
+                           .arg(QDir::toNativeSeparators(o.exportFolder),
+                                o.exportVerified ? tr("verified") : tr("NOT verified"));
+        if (std::isfinite(o.finalValidationLoss))
+            text += tr("; held-out perplexity %1").arg(std::exp(o.finalValidationLoss), 0, 'f', 2);
+        m_status->setText(text);
+        m_progress->setValue(1000);
+        Q_EMIT runFinished(o);
+    });
+    connect(m_runner, &TrainingRunner::paused, this, [this](const QString& message) {
+        drainMetrics();
+        m_status->setText(tr("Paused: %1. Start again to resume.").arg(message));
+        m_startButton->setText(tr("Resume"));
+    });
+    connect(m_runner, &TrainingRunner::failed, this, [this](const QString& message) {
+        drainMetrics();
+        m_status->setText(tr("Failed: %1").arg(message));
+    });
+    connect(m_runner, &TrainingRunner::finished, this, [this] { setRunning(false); });
+}
+
+QWidget* TrainingPanel::buildForm() {
+    auto* box = new QWidget;
+    auto* form = new QFormLayout(box);
+    m_groups = new QComboBox;
+    m_groups->setObjectName(QStringLiteral("kvHeadsCombo"));
+    m_start = new QComboBox;
+    m_start->addItem(tr("aligned heads (this method)"), false);
+    m_start->addItem(tr("mean-pooled heads (baseline)"), true);
+    m_steps = new QSpinBox;
+    m_steps->setRange(1, 10000000);
+    m_steps->setValue(200);
+    m_batch = new QSpinBox;
+    m_batch->setRange(1, 4096);
+    m_batch->setValue(8);
+    m_seqLen = new QSpinBox;
+    m_seqLen->setRange(2, 1 << 20);
+    m_seqLen->setValue(256);
+    m_lr = new QDoubleSpinBox;
+    m_lr->setDecimals(6);
+    m_lr->setRange(0.0, 1.0);
+    m_lr->setSingleStep(1e-5);
+    m_lr->setValue(1e-4);
+    m_scheme = new QComboBox;
+    m_scheme->addItem(tr("reference (paper code)"), QStringLiteral("reference"));
+    m_scheme->addItem(tr("hard-concrete L0 (Louizos)"), QStringLiteral("hard-concrete"));
+    m_device = new QComboBox;
+    m_device->addItems({QStringLiteral("cpu"), QStringLiteral("cuda"), QStringLiteral("auto")});
+    m_dtype = new QComboBox;
+    m_dtype->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
+    m_trainText = new QLineEdit;
+    m_validation = new QLineEdit;
+    m_calibration = new QLineEdit;
+    m_output = new QLineEdit;
+    form->addRow(tr("KV heads (G)"), m_groups);
+    form->addRow(tr("Start from"), m_start);
+    form->addRow(tr("Updates"), m_steps);
+    form->addRow(tr("Batch (sequences)"), m_batch);
+    form->addRow(tr("Sequence length"), m_seqLen);
+    form->addRow(tr("Learning rate"), m_lr);
+    form->addRow(tr("Gate scheme"), m_scheme);
+    form->addRow(tr("Device"), m_device);
+    form->addRow(tr("Compute dtype"), m_dtype);
+    form->addRow(tr("Training text (folder or file)"), m_trainText);
+    form->addRow(tr("Held-out text"), m_validation);
+    form->addRow(tr("Calibration text"), m_calibration);
+    form->addRow(tr("Output folder"), m_output);
+
+    m_startButton = new QPushButton(tr("Start"));
+    m_startButton->setObjectName(QStringLiteral("startTrainingButton"));
+    m_pauseButton = new QPushButton(tr("Pause"));
+    m_pauseButton->setEnabled(false);
+    auto* openButton = new QPushButton(tr("Open run…"));
+    auto* compareButton = new QPushButton(tr("Compare run…"));
+    connect(m_startButton, &QPushButton::clicked, this, &TrainingPanel::startRun);
+    connect(m_pauseButton, &QPushButton::clicked, this, &TrainingPanel::pauseRun);
+    auto pick = [this](bool compare) {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open run file"), QString(),
+                                                          tr("Run files (*.h5)"));
+        if (path.isEmpty()) return;
+        const QString error = openRun(path, compare);
+        if (!error.isEmpty()) m_status->setText(error);
+    };
+    connect(openButton, &QPushButton::clicked, this, [pick] { pick(false); });
+    connect(compareButton, &QPushButton::clicked, this, [pick] { pick(true); });
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(m_startButton);
+    buttons->addWidget(m_pauseButton);
+    form->addRow(buttons);
+    auto* runButtons = new QHBoxLayout;
+    runButtons->addWidget(openButton);
+    runButtons->addWidget(compareButton);
+    form->addRow(runButtons);
+
+    m_progress = new QProgressBar;
+    m_progress->setRange(0, 1000);
+    m_progress->setTextVisible(false);
+    m_status = new QLabel(tr("Open a model, choose the settings and press Start."));
+    m_status->setWordWrap(true);
+    m_status->setObjectName(QStringLiteral("trainingStatus"));
+    form->addRow(m_progress);
+    form->addRow(m_status);
+    return box;
+}
+
+QWidget* TrainingPanel::buildPlots() {
+    auto* box = new QWidget;
+    auto* grid = new QGridLayout(box);
+    m_loss = new LivePlot(tr("Loss terms"));
+    m_loss->addSeries(QStringLiteral("loss"), kBlue);
+    m_loss->addSeries(QStringLiteral("kl"), kOrange);
+    m_loss->addSeries(QStringLiteral("bild"), kGreen);
+    m_loss->addSeries(QStringLiteral("regularizer"), kRed);
+    m_sparsity = new LivePlot(tr("Expected sparsity and its target"));
+    m_sparsity->addSeries(QStringLiteral("sparsity"), kBlue);
+    m_sparsity->addSeries(QStringLiteral("target_sparsity"), kRed);
+    m_lrPlot = new LivePlot(tr("Learning rates"));
+    m_lrPlot->addSeries(QStringLiteral("lr"), kBlue);
+    m_lrPlot->addSeries(QStringLiteral("lr_gates"), kPurple);
+    m_speed = new LivePlot(tr("Tokens per second"));
+    m_speed->addSeries(QStringLiteral("tokens_per_s"), kGreen);
+    m_gates = new GateHeatmap;
+    grid->addWidget(m_loss, 0, 0);
+    grid->addWidget(m_sparsity, 0, 1);
+    grid->addWidget(m_lrPlot, 1, 0);
+    grid->addWidget(m_speed, 1, 1);
+    grid->addWidget(m_gates, 0, 2, 2, 1);
+    grid->setColumnStretch(0, 2);
+    grid->setColumnStretch(1, 2);
+    grid->setColumnStretch(2, 2);
+
+    m_smoothing = new QSlider(Qt::Horizontal);
+    m_smoothing->setRange(0, 99);
+    m_smoothing->setValue(90);
+    auto* label = new QLabel(tr("Smoothing (EMA) 0.90"));
+    connect(m_smoothing, &QSlider::valueChanged, this, [this, label](int v) {
+        label->setText(tr("Smoothing (EMA) %1").arg(v / 100.0, 0, 'f', 2));
+        for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->setSmoothing(v / 100.0);
+    });
+    auto* row = new QHBoxLayout;
+    row->addWidget(label);
+    row->addWidget(m_smoothing, 1);
+    grid->addLayout(row, 2, 0, 1, 3);
+    return box;
+}
+
+void TrainingPanel::setModel(const QString& folder, int heads, int layers) {
+    m_modelFolder = folder;
+    m_heads = heads;
+    m_layers = layers;
+    m_groups->clear();
+    for (int g = heads / 2; g >= 1; --g)
+        if (heads % g == 0) m_groups->addItem(QString::number(g), g);
+    const QString corpus = corpusFolderFor(folder);
+    if (!corpus.isEmpty()) {
+        m_trainText->setText(corpus);
+        m_validation->setText(QDir(corpus).filePath(QStringLiteral("persuasion.txt")));
+        m_calibration->setText(QDir(corpus).filePath(QStringLiteral("emma.txt")));
+    }
+    const QString runs =
+        QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/runs");
+    m_output->setText(QDir(runs).filePath(QFileInfo(folder).fileName() + QStringLiteral("-gqa")));
+    m_gates->setShape(layers, heads);
+}
+
+TrainingSettings TrainingPanel::settings() const {
+    TrainingSettings s;
+    s.modelFolder = m_modelFolder;
+    s.groups = m_groups->currentData().toInt();
+    s.meanPool = m_start->currentData().toBool();
+    s.calibrationFiles = textFiles(m_calibration->text(), QString());
+    s.trainFiles = textFiles(m_trainText->text(), m_validation->text());
+    s.validationFile = m_validation->text();
+    s.outputFolder = m_output->text() + QString::number(s.groups) +
+                     (s.meanPool ? QStringLiteral("-meanpool") : QStringLiteral("-aligned"));
+    s.steps = m_steps->value();
+    s.batchSize = m_batch->value();
+    s.seqLen = m_seqLen->value();
+    s.learningRate = m_lr->value();
+    s.gateScheme = m_scheme->currentData().toString();
+    s.device = m_device->currentText();
+    s.dtype = m_dtype->currentText();
+    return s;
+}
+
+void TrainingPanel::setSettings(const TrainingSettings& s) {
+    m_groups->setCurrentIndex(m_groups->findData(s.groups));
+    m_start->setCurrentIndex(s.meanPool ? 1 : 0);
+    m_steps->setValue(s.steps);
+    m_batch->setValue(s.batchSize);
+    m_seqLen->setValue(s.seqLen);
+    m_lr->setValue(s.learningRate);
+    m_scheme->setCurrentIndex(m_scheme->findData(s.gateScheme));
+    m_device->setCurrentText(s.device);
+    m_dtype->setCurrentText(s.dtype);
+    m_trainText->setText(s.trainFiles.join(QLatin1Char(',')).isEmpty() ? m_trainText->text()
+                                                                       : s.trainFiles.first());
+    m_validation->setText(s.validationFile);
+    if (!s.calibrationFiles.isEmpty()) m_calibration->setText(s.calibrationFiles.first());
+}
+
+void TrainingPanel::setRunLength(int steps, int batchSize, int seqLen) {
+    m_steps->setValue(steps);
+    m_batch->setValue(batchSize);
+    m_seqLen->setValue(seqLen);
+}
+
+void TrainingPanel::startRun() {
+    if (m_runner->isRunning() || m_modelFolder.isEmpty()) return;
+    const TrainingSettings s = settings();
+    if (s.trainFiles.isEmpty()) {
+        m_status->setText(tr("No training text: choose a folder of .txt files or a file."));
+        return;
+    }
+    if (!s.meanPool && s.calibrationFiles.isEmpty()) {
+        m_status->setText(tr("No calibration text: choose a .txt or .jsonl file."));
+        return;
+    }
+    if (m_startButton->text() != tr("Resume")) {
+        for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->clearData();
+        m_gates->setShape(m_layers, m_heads);
+    }
+    setRunning(true);
+    m_status->setText(tr("Starting…"));
+    m_runner->start(s);
+}
+
+void TrainingPanel::pauseRun() {
+    m_runner->pause();
+    m_status->setText(tr("Pausing: writing a checkpoint…"));
+}
+
+void TrainingPanel::setRunning(bool running) {
+    m_startButton->setEnabled(!running);
+    m_pauseButton->setEnabled(running);
+    if (running)
+        m_redraw->start();
+    else
+        m_redraw->stop();
+}
+
+void TrainingPanel::drainMetrics() { appendSamples(m_runner->buffer().take(), false); }
+
+void TrainingPanel::appendSamples(const std::vector<TrainingSample>& samples, bool compare) {
+    if (samples.empty()) return;
+    QHash<QString, QVector<double>> xs, ys;
+    for (const TrainingSample& s : samples) {
+        for (const auto& [name, value] : s.metrics) {
+            const QString key = QString::fromStdString(name);
+            xs[key] << s.step;
+            ys[key] << value;
+        }
+        if (!compare) m_gates->appendGates(s.step, s.gates);
+    }
+    for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) {
+        for (auto it = xs.constBegin(); it != xs.constEnd(); ++it) {
+            if (!p->hasSeries(it.key())) continue;  // each plot shows its own metrics
+            const QString name = compare ? it.key() + tr(" (compared)") : it.key();
+            if (compare) p->addSeries(name, Qt::darkGray, true);
+            p->append(name, it.value(), ys[it.key()]);
+        }
+        p->refresh();
+    }
+}
+
+QString TrainingPanel::openRun(const QString& runFile, bool compare) {
+    try {
+        const RunFile file = RunFile::open(QFile::encodeName(runFile).toStdString());
+        const RunFile::StoredTraining stored = file.readTrainingHistory();
+        std::vector<TrainingSample> samples;
+        const TrainingHistory& h = stored.history;
+        for (std::size_t i = 0; i < h.rows.size(); ++i) {
+            TrainingSample s;
+            s.step = double(i + 1);
+            for (std::size_t m = 0; m < h.metricNames.size(); ++m)
+                s.metrics.emplace_back(h.metricNames[m], h.rows[i][m]);
+            s.gates = h.gates[i];
+            samples.push_back(std::move(s));
+        }
+        if (!compare) {
+            for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->clearData();
+            m_gates->setShape(int(h.layers), int(h.heads));
+        }
+        appendSamples(samples, compare);
+        m_status->setText(tr("%1 %2: %3 updates")
+                              .arg(compare ? tr("Comparing with") : tr("Opened"),
+                                   QDir::toNativeSeparators(runFile))
+                              .arg(h.size()));
+        return {};
+    } catch (const std::exception& e) {
+        return tr("Could not open %1: %2").arg(runFile, QString::fromLocal8Bit(e.what()));
+    }
+}
+
+QString TrainingPanel::duration(double seconds) {
+    const qint64 s = qint64(std::llround(std::max(0.0, seconds)));
+    return QStringLiteral("%1:%2:%3")
+        .arg(s / 3600)
+        .arg((s / 60) % 60, 2, 10, QLatin1Char('0'))
+        .arg(s % 60, 2, 10, QLatin1Char('0'));
+}
+
+}  // namespace gqa

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The training side of the studio: the metric hand-over buffer, the live plot's smoothing and
+// volume, the gate heatmap's history slider, and the training facade on a tiny real run: it
+// delivers progress and a verified export, pause stops the worker with a checkpoint, and the GUI
+// thread stays responsive (event-loop latency measured while the worker trains).
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QLabel>
+#include <QSignalSpy>
+#include <QTimer>
+#include <gtest/gtest.h>
+
+#include "gateheatmap.h"
+#include "liveplot.h"
+#include "mainwindow.h"
+#include "metricbuffer.h"
+#include "testsupport.h"
+#include "trainingpanel.h"
+#include "trainingrunner.h"
+
+namespace gqa {
+namespace {
+
+constexpr int kMaxEventLoopLatencyMs = 100;  // the bound for a responsive window
+
+TEST(MetricBuffer, HandsOverEverySampleInOrderAcrossThreads) {
+    MetricBuffer buffer;
+    std::thread worker([&] {
+        for (int i = 1; i <= 1000; ++i) buffer.append({double(i), {{"loss", 1.0 / i}}, {}});
+    });
+    std::vector<TrainingSample> all;
+    while (all.size() < 1000) {
+        for (auto& s : buffer.take()) all.push_back(std::move(s));
+        std::this_thread::yield();
+    }
+    worker.join();
+    ASSERT_EQ(all.size(), 1000u);
+    for (int i = 0; i < 1000; ++i) EXPECT_EQ(all[std::size_t(i)].step, double(i + 1));
+    EXPECT_TRUE(buffer.take().empty());
+}
+
+TEST(LivePlot, SmoothsWithAnExponentialMovingAverage) {
+    LivePlot plot(QStringLiteral("loss"));
+    plot.addSeries(QStringLiteral("loss"), Qt::blue);
+    plot.setSmoothing(0.5);
+    plot.append(QStringLiteral("loss"), {1, 2, 3}, {4.0, 2.0, 0.0});
+    EXPECT_EQ(plot.smoothedValues(QStringLiteral("loss")), (QVector<double>{4.0, 3.0, 1.5}));
+    plot.setSmoothing(0.0);  // recomputed from the raw values
+    EXPECT_EQ(plot.smoothedValues(QStringLiteral("loss")), (QVector<double>{4.0, 2.0, 0.0}));
+    plot.append(QStringLiteral("unknown"), {1}, {1.0});  // ignored, no crash
+    EXPECT_EQ(plot.pointCount(QStringLiteral("unknown")), 0);
+}
+
+TEST(LivePlot, TakesAHundredThousandPointsAndSavesThem) {
+    LivePlot plot(QStringLiteral("loss"));
+    plot.addSeries(QStringLiteral("loss"), Qt::blue);
+    plot.resize(600, 400);
+    QVector<double> x, y;
+    for (int i = 0; i < 100000; ++i) {
+        x << i;
+        y << std::sin(i * 0.001);
+    }
+    plot.append(QStringLiteral("loss"), x, y);
+    plot.refresh();
+    EXPECT_EQ(plot.pointCount(QStringLiteral("loss")), 100000);
+    const std::string folder = test::scratchFolder("liveplot");
+    const QString png = QString::fromStdString(folder + "/plot.png");
+    const QString csv = QString::fromStdString(folder + "/plot.csv");
+    EXPECT_TRUE(plot.saveImage(png));
+    EXPECT_TRUE(plot.saveCsv(csv));
+    EXPECT_GT(std::filesystem::file_size(png.toStdString()), 1000u);
+    std::ifstream in(csv.toStdString());
+    int lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+    EXPECT_EQ(lines, 100001);
+}
+
+TEST(GateHeatmap, FollowsNewUpdatesUnlessScrubbedBack) {
+    GateHeatmap map;
+    map.setShape(2, 3);
+    map.appendGates(1, {1, 1, 1, 1, 1, 1});
+    map.appendGates(2, {0.5, 1, 1, 1, 1, 0.25});
+    EXPECT_EQ(map.shownEntry(), 1);
+    EXPECT_DOUBLE_EQ(map.shownValue(1, 2), 0.25);
+    map.showEntry(0);
+    map.appendGates(3, {0, 0, 0, 0, 0, 0});
+    EXPECT_EQ(map.entryCount(), 3);
+    EXPECT_EQ(map.shownEntry(), 0);  // stays where the user put it
+    EXPECT_DOUBLE_EQ(map.shownValue(1, 2), 1.0);
+    map.showEntry(2);
+    map.appendGates(4, {0, 0, 0, 0, 0, 0});
+    EXPECT_EQ(map.shownEntry(), 3);  // at the end again: follows
+    map.appendGates(5, {1, 2});      // wrong size: ignored
+    EXPECT_EQ(map.entryCount(), 4);
+}
+
+/// A tiny MHA model with a 300-piece tokenizer and its training text.
+struct TinyRunFolder {
+    std::string model;
+    TinyRunFolder() {
+        ModelConfig c = test::tinyConfig(4);
+        c.vocabSize = 300;
+        model = test::writeRandomModel(c, 17);
+        std::string text;
+        for (int i = 0; i < 400; ++i)
+            text += "the cat sat on the mat and the dog ran to the garden " + std::to_string(i) +
+                    " times over and over again\n";
+        test::trainTinyTokenizer(model, text);
+    }
+    TrainingSettings settings(int steps, const std::string& output) const {
+        TrainingSettings s;
+        s.modelFolder = QString::fromStdString(model);
+        s.groups = 2;
+        s.calibrationFiles = {QString::fromStdString(model + "/train.txt")};
+        s.calibrationSequences = 4;
+        s.trainFiles = s.calibrationFiles;
+        s.validationFile = s.calibrationFiles.front();
+        s.outputFolder = QString::fromStdString(output);
+        s.steps = steps;
+        s.batchSize = 2;
+        s.seqLen = 16;
+        s.learningRate = 1e-3;
+        s.checkpointEvery = 0;
+        s.evalEvery = 0;
+        return s;
+    }
+};
+
+/// Largest gap between ticks of a 10 ms timer while `until` is false (the GUI thread's latency).
+template <class Predicate>
+qint64 maxEventLoopGapWhile(Predicate running, int timeoutMs) {
+    QElapsedTimer clock, total;
+    clock.start();
+    total.start();
+    qint64 worst = 0;
+    QTimer tick;
+    tick.setInterval(10);
+    QObject::connect(&tick, &QTimer::timeout, [&] {
+        worst = std::max(worst, clock.restart());
+    });
+    tick.start();
+    while (running() && total.elapsed() < timeoutMs)
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    return worst;
+}
+
+TEST(TrainingRunner, DeliversProgressAndAVerifiedExportWithoutBlockingTheGui) {
+    const TinyRunFolder folder;
+    TrainingRunner runner;
+    QSignalSpy progress(&runner, &TrainingRunner::progress);
+    QSignalSpy result(&runner, &TrainingRunner::resultReady);
+    QSignalSpy failed(&runner, &TrainingRunner::failed);
+    QSignalSpy finished(&runner, &TrainingRunner::finished);
+    runner.start(folder.settings(30, test::scratchFolder("runner") + "/out"));
+    std::size_t samples = 0;
+    QTimer drain;
+    QObject::connect(&drain, &QTimer::timeout, [&] { samples += runner.buffer().take().size(); });
+    drain.start(TrainingPanel::kRedrawIntervalMs);
+    const qint64 worst = maxEventLoopGapWhile([&] { return finished.isEmpty(); }, 120000);
+    samples += runner.buffer().take().size();
+    ASSERT_TRUE(failed.isEmpty()) << failed.front().front().toString().toStdString();
+    ASSERT_EQ(result.size(), 1);
+    const auto outcome = result.front().front().value<TrainingOutcome>();
+    EXPECT_EQ(outcome.steps, 30);
+    EXPECT_TRUE(outcome.exportVerified);
+    EXPECT_EQ(samples, 30u);
+    EXPECT_GE(progress.size(), 1);
+    EXPECT_LT(worst, kMaxEventLoopLatencyMs);
+}
+
+TEST(TrainingRunner, PauseStopsTheWorkerWithACheckpointAndStartResumes) {
+    const TinyRunFolder folder;
+    const std::string output = test::scratchFolder("runner-pause") + "/out";
+    TrainingRunner runner;
+    QSignalSpy paused(&runner, &TrainingRunner::paused);
+    QSignalSpy finished(&runner, &TrainingRunner::finished);
+    runner.start(folder.settings(100000, output));
+    std::size_t samples = 0;
+    QElapsedTimer clock;
+    clock.start();
+    while (samples < 3 && clock.elapsed() < 60000) {
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        samples += runner.buffer().take().size();
+    }
+    ASSERT_GE(samples, 3u);
+    runner.pause();
+    ASSERT_TRUE(finished.wait(30000));
+    EXPECT_EQ(paused.size(), 1);
+    EXPECT_FALSE(runner.isRunning());
+    EXPECT_TRUE(std::filesystem::exists(output + "/checkpoint/trainer_state.json"));
+}
+
+TEST(TrainingPanel, OpensTheHistoryOfARunFile) {
+    const TinyRunFolder folder;
+    const std::string output = test::scratchFolder("panel-run") + "/out";
+    TrainingRunner runner;
+    QSignalSpy finished(&runner, &TrainingRunner::finished);
+    runner.start(folder.settings(8, output));
+    ASSERT_TRUE(finished.wait(120000));
+    TrainingPanel panel;
+    EXPECT_TRUE(panel.openRun(QString::fromStdString(output + "/run.h5")).isEmpty());
+    EXPECT_EQ(panel.lossPlot()->pointCount(QStringLiteral("loss")), 8);
+    EXPECT_EQ(panel.gateHeatmap()->entryCount(), 8);
+    EXPECT_TRUE(panel.openRun(QString::fromStdString(output + "/run.h5"), true).isEmpty());
+    EXPECT_EQ(panel.lossPlot()->pointCount(QStringLiteral("loss (compared)")), 8);
+    EXPECT_FALSE(panel.openRun(QStringLiteral("/nonexistent/run.h5")).isEmpty());
+}
+
+TEST(MainWindow, ClosingDuringARunAsksThenPausesWithACheckpoint) {
+    const TinyRunFolder folder;
+    MainWindow window;
+    ASSERT_TRUE(window.openModelFolder(QString::fromStdString(folder.model)));
+    TrainingPanel* panel = window.trainingPanel();
+    const std::string output = test::scratchFolder("close-run") + "/out";
+    panel->runner()->start(folder.settings(100000, output));
+    int asked = 0;
+    window.setCloseConfirmer([&] { return ++asked == 2; });  // "no" first, then "yes"
+    QElapsedTimer clock;
+    clock.start();
+    while (!std::filesystem::exists(output + "/checkpoint") && clock.elapsed() < 60000)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    EXPECT_FALSE(window.close());  // declined: keeps running
+    EXPECT_TRUE(panel->isRunning());
+    EXPECT_TRUE(window.close());
+    EXPECT_EQ(asked, 2);
+    EXPECT_FALSE(panel->isRunning());
+    EXPECT_TRUE(std::filesystem::exists(output + "/checkpoint/trainer_state.json"));
+}
+
+}  // namespace
+}  // namespace gqa

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The gates of a conversion run as a layer x head heatmap (0 = merged, 1 = original head), with a
+// slider that scrubs back through the recorded history. While the slider sits at the end it
+// follows new updates; moved back, it stays where the user put it.
+
+#include <vector>
+
+#include <QWidget>
+
+class QCustomPlot;
+class QCPColorMap;
+class QLabel;
+class QSlider;
+
+namespace gqa {
+
+class GateHeatmap : public QWidget {
+    Q_OBJECT
+public:
+    explicit GateHeatmap(QWidget* parent = nullptr);
+
+    void setShape(int layers, int heads);
+    /// Records the gates (layer-major, layers * heads values) of update `step`.
+    void appendGates(double step, const std::vector<double>& gates);
+    void clear();
+    /// Draws the recorded entry `index` (clamped) and moves the slider there.
+    void showEntry(int index);
+    int entryCount() const { return int(m_history.size()); }
+    int shownEntry() const;
+    /// The value drawn for (layer, head); NaN when nothing is shown.
+    double shownValue(int layer, int head) const;
+    QCustomPlot* plot() const { return m_plot; }
+
+private:
+    void draw(int index);
+
+    QCustomPlot* m_plot = nullptr;
+    QCPColorMap* m_map = nullptr;
+    QSlider* m_slider = nullptr;
+    QLabel* m_label = nullptr;
+    int m_layers = 0, m_heads = 0;
+    std::vector<double> m_steps;
+    std::vector<std::vector<double>> m_history;
+};
+
+}  // namespace gqa

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// A live training plot: several named series against the update number, each drawn twice, the
+// raw values faint and an exponential moving average bold (TensorBoard's convention), with the
+// smoothing adjustable at any time. Points are appended in batches and the plot is redrawn with a
+// queued replot, so 100,000 points per curve stay responsive (QCustomPlot's adaptive sampling
+// draws only what the pixels can show). A second, "compared" run can be overlaid dashed.
+// Saves as PNG or PDF, and its data as CSV.
+
+#include <QHash>
+#include <QString>
+#include <QVector>
+#include <QWidget>
+
+class QCustomPlot;
+class QCPGraph;
+
+namespace gqa {
+
+class LivePlot : public QWidget {
+    Q_OBJECT
+public:
+    explicit LivePlot(const QString& title, QWidget* parent = nullptr);
+
+    /// Adds a series (no-op when it exists); `compared` series are drawn dashed, without EMA.
+    void addSeries(const QString& name, const QColor& color, bool compared = false);
+    /// Appends points (x ascending) to a series created before.
+    void append(const QString& name, const QVector<double>& x, const QVector<double>& y);
+    void clearData();
+    /// EMA weight of the past, in [0, 1): 0 = no smoothing.
+    void setSmoothing(double weight);
+    double smoothing() const { return m_smoothing; }
+    void setLogScale(bool on);
+    /// Rescales the axes and schedules a redraw (call once per batch of appends).
+    void refresh();
+
+    bool hasSeries(const QString& name) const { return m_series.contains(name); }
+    int pointCount(const QString& name) const;
+    /// The smoothed values of a series (as drawn).
+    QVector<double> smoothedValues(const QString& name) const;
+    QCustomPlot* plot() const { return m_plot; }
+
+    bool saveImage(const QString& path);  ///< .png or .pdf by suffix
+    bool saveCsv(const QString& path) const;
+
+private:
+    struct Series {
+        QCPGraph* raw = nullptr;
+        QCPGraph* smooth = nullptr;
+        QVector<double> x, y;
+        double ema = 0.0;
+        bool compared = false;
+    };
+    void rebuildSmoothed(Series& s);
+    void showContextMenu(const QPoint& pos);
+
+    QCustomPlot* m_plot = nullptr;
+    QHash<QString, Series> m_series;
+    QStringList m_order;
+    double m_smoothing = 0.9;
+};
+
+}  // namespace gqa
