@@ -60,7 +60,7 @@ struct ConversionTrainingConfig {
     static constexpr std::int64_t kReferenceWarmupSteps = 32;
     static constexpr std::uint64_t kReferenceSeed = 19960301;
     /// Short runs on small models (the demo model: a few hundred updates) move too little at
-    /// 1e-5; 1e-4 was the best of {1e-5, 3e-5, 1e-4, 3e-4} on the demo model (docs/benchmarks.md).
+    /// 1e-5; 1e-4 was the best of {1e-5, 1e-4, 1e-3} on the demo model (docs/benchmarks.md).
     static constexpr double kDefaultLearningRate = 1e-4;
     /// Hard-concrete log-alpha and multipliers need O(0.1) steps to travel within a short run
     /// (CoFi uses 0.01-0.1 for its "reg_learning_rate").
