@@ -57,6 +57,12 @@ const std::vector<Command>& commands() {
         {"align", "training-free conversion: aligned MHA or merged GQA checkpoint", runAlign},
         {"train", "conversion training: gated merging of KV heads with distillation, export",
          runTrain},
+#ifdef GQA_HAVE_REPORT
+        {"report", "HTML and PDF report of a conversion run (figures, evaluation, export check)",
+         runReport},
+#endif
+        {"convert", "the whole conversion (calibrate, align, train, export) from a JSON config",
+         runConvert},
         {"convert-dtype", "copy a model folder with weights in another dtype", runConvertDtype},
         {"make-test-model", "write a tiny randomly initialised Llama model (for tests and demos)",
          runMakeTestModel},

@@ -90,6 +90,19 @@ check train_bad_scheme 2 "${train[@]}" --gate-scheme nonsense
 contains train_bad_scheme "$work/train_bad_scheme.err" "hard-concrete"
 check train_bad_groups 2 "$cli" train "$work/conv-bad" --model "$work/aligned" --kv-heads 3 --train "$work/words.txt" --quiet
 check train_no_data 2 "$cli" train "$work/conv-bad" --model "$work/aligned" --kv-heads 2 --quiet
+cat > "$work/convert.json" <<CONF
+{"model": "mha", "kv_heads": 2, "output": "convert-run",
+ "calibration": {"files": ["calib.jsonl"], "sequences": 8, "length": 16},
+ "training": {"files": ["words.txt"], "validation": "words.txt", "steps": 4, "batch": 2, "seq_len": 16}}
+CONF
+check convert 0 "$cli" convert "$work/convert.json" --json --quiet
+contains convert "$work/convert.out" '"export_verified": true'
+contains convert "$work/convert-run/convert-config.json" '"gate_scheme": "reference"'
+check convert_again 0 "$cli" convert "$work/convert.json" --json --quiet
+contains convert_again "$work/convert_again.out" '"reused_calibration": true'
+echo '{"model": "mha", "kv_heads": 2, "output": "x", "trainig": {}}' > "$work/typo.json"
+check convert_typo 2 "$cli" convert "$work/typo.json" --quiet
+contains convert_typo "$work/convert_typo.err" 'unknown key "trainig"'
 timeout --preserve-status -s INT 4 "$cli" train "$work/conv-int" --model "$work/aligned" --kv-heads 2 --train "$work/words.txt" --steps 100000 --batch 2 --seq-len 16 --bild-topk 4 --checkpoint-every 0 --quiet >"$work/train_int.out" 2>"$work/train_int.err"
 rc=$?
 if [ "$rc" -ne 3 ]; then echo "FAIL train_interrupt: exit $rc, expected 3"; cat "$work/train_int.err"; failures=$((failures + 1)); else echo "ok   train_interrupt"; fi
