@@ -20,12 +20,15 @@ AlignedModelResult prepareAlignedModel(const AlignedModelConfig& config, Progres
     AlignedModelResult result;
     if (config.meanPool) {
         result.folder = config.modelFolder;
+        result.originalDtype =
+            ModelConfig::fromFile((fs::path(config.modelFolder) / "config.json").string()).dtype;
         return result;
     }
     if (config.calibrationFiles.empty()) throw InputError("no calibration text given");
     if (config.runFile.empty() || config.outputFolder.empty())
         throw InputError("aligning needs a run file and an output folder");
     Checkpoint original = Checkpoint::load(config.modelFolder, progress);
+    result.originalDtype = original.config.dtype;
     // Fold the transforms in float32: bfloat16 storage would round the aligned weights.
     for (auto& [name, tensor] : original.tensors)
         if (tensor.is_floating_point()) tensor = tensor.to(torch::kFloat32);

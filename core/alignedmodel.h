@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dtype.h"
 #include "progress.h"
 
 namespace gqa {
@@ -30,6 +31,9 @@ struct AlignedModelConfig {
 struct AlignedModelResult {
     std::string folder;  ///< where training starts: outputFolder, or modelFolder for meanPool
     bool reusedCalibration = false;
+    /// The original model's stored dtype: the export should use it (the aligned folder is
+    /// float32 for exact folding, which would double a bfloat16 model's size).
+    DType originalDtype = DType::F32;
     std::vector<std::string> warnings;
 };
 

@@ -143,6 +143,8 @@ public:
         nlohmann::json settings = settingsJson(m_c);
         settings["model_folder"] = m_c.studentFolder;
         settings["teacher_folder"] = m_c.teacherFolder;
+        settings["validation_file"] =
+            m_c.validationFile.empty() ? "" : fs::absolute(m_c.validationFile).string();
         settings["completed_steps"] = m_state.step;
         settings["rollbacks"] = m_result.rollbacks;
         if (!status.empty()) settings["result"] = status;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "alignedmodel.h"
 #include "conversiontraining.h"
 #include "error.h"
 #include "runfile.h"
@@ -176,5 +177,35 @@ TEST_F(ConversionTrainingTest, RefusesBadSettings) {
     EXPECT_THROW(trainConversion(c, progress), InputError);  // outside the vocabulary
 }
 
+}  // namespace
+}  // namespace gqa::test
+
+namespace gqa::test {
+namespace {
+// The aligned folder is float32 (exact folding); the export must still use the original's dtype,
+// or a bfloat16 model's GQA export would be as large as its MHA.
+TEST(AlignedModel, KeepsTheOriginalDtypeForTheExport) {
+    ModelConfig c = tinyConfig(4);
+    c.vocabSize = 300;
+    const std::string model = writeRandomModel(c, 5, DType::BF16);
+    std::string text;
+    for (int i = 0; i < 300; ++i)
+        text += "the cat sat on the mat number " + std::to_string(i) + "\n";
+    trainTinyTokenizer(model, text);
+    const std::string out = scratchFolder("aligned-dtype");
+    AlignedModelConfig prepare;
+    prepare.modelFolder = model;
+    prepare.groups = 2;
+    prepare.calibrationFiles = {model + "/train.txt"};
+    prepare.calibrationSequences = 4;
+    prepare.calibrationLength = 32;
+    prepare.runFile = out + "/run.h5";
+    prepare.outputFolder = out + "/aligned";
+    NullProgress quiet;
+    const AlignedModelResult aligned = prepareAlignedModel(prepare, quiet);
+    EXPECT_EQ(aligned.originalDtype, DType::BF16);
+    EXPECT_EQ(Checkpoint::load(aligned.folder).config.dtype, DType::F32);
+    EXPECT_TRUE(prepareAlignedModel(prepare, quiet).reusedCalibration);
+}
 }  // namespace
 }  // namespace gqa::test

@@ -20,6 +20,7 @@
 #include "mainwindow.h"
 #include "metricbuffer.h"
 #include "testsupport.h"
+#include "tinyrunfolder.h"
 #include "trainingpanel.h"
 #include "trainingrunner.h"
 
@@ -99,37 +100,7 @@ TEST(GateHeatmap, FollowsNewUpdatesUnlessScrubbedBack) {
     EXPECT_EQ(map.entryCount(), 4);
 }
 
-/// A tiny MHA model with a 300-piece tokenizer and its training text.
-struct TinyRunFolder {
-    std::string model;
-    TinyRunFolder() {
-        ModelConfig c = test::tinyConfig(4);
-        c.vocabSize = 300;
-        model = test::writeRandomModel(c, 17);
-        std::string text;
-        for (int i = 0; i < 400; ++i)
-            text += "the cat sat on the mat and the dog ran to the garden " + std::to_string(i) +
-                    " times over and over again\n";
-        test::trainTinyTokenizer(model, text);
-    }
-    TrainingSettings settings(int steps, const std::string& output) const {
-        TrainingSettings s;
-        s.modelFolder = QString::fromStdString(model);
-        s.groups = 2;
-        s.calibrationFiles = {QString::fromStdString(model + "/train.txt")};
-        s.calibrationSequences = 4;
-        s.trainFiles = s.calibrationFiles;
-        s.validationFile = s.calibrationFiles.front();
-        s.outputFolder = QString::fromStdString(output);
-        s.steps = steps;
-        s.batchSize = 2;
-        s.seqLen = 16;
-        s.learningRate = 1e-3;
-        s.checkpointEvery = 0;
-        s.evalEvery = 0;
-        return s;
-    }
-};
+using test::TinyRunFolder;
 
 /// Largest gap between ticks of a 10 ms timer while `until` is false (the GUI thread's latency).
 template <class Predicate>

@@ -174,6 +174,7 @@ int runConvert(const std::vector<std::string>& args) {
     TerminalProgress progress(a.flag("quiet"));
     const AlignedModelResult aligned = prepareAlignedModel(prepare, progress);
     c.studentFolder = aligned.folder;
+    c.exportDtype = aligned.originalDtype;
     const ConversionTrainingResult r = trainConversion(c, progress);
     progress.finish();
     for (const auto& warning : aligned.warnings)

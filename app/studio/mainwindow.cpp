@@ -22,6 +22,7 @@
 #include <QUrl>
 
 #include "aboutdialog.h"
+#include "conversionwizard.h"
 #include "error.h"
 #include "installlayout.h"
 #include "modelpanel.h"
@@ -82,6 +83,13 @@ void MainWindow::createMenus() {
     m_recentMenu = new RecentModelsMenu(this);
     connect(m_recentMenu, &RecentModelsMenu::folderChosen, this, &MainWindow::openModelFolder);
     fileMenu->addMenu(m_recentMenu);
+    fileMenu->addSeparator();
+    QAction* convert = fileMenu->addAction(tr("&Convert…"), this, [this] {
+        auto* wizard = new ConversionWizard(m_folder, this);
+        wizard->setAttribute(Qt::WA_DeleteOnClose);
+        wizard->show();
+    });
+    convert->setObjectName(QStringLiteral("convertAction"));
     fileMenu->addSeparator();
     QAction* quit = fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);

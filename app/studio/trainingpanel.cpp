@@ -6,11 +6,13 @@
 
 #include <QComboBox>
 #include <QDir>
+#include <QDesktopServices>
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGuiApplication>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -23,10 +25,12 @@
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QTimer>
+#include <QUrl>
 #include <QVBoxLayout>
 
 #include "gateheatmap.h"
 #include "liveplot.h"
+#include "reporttask.h"
 #include "runfile.h"
 
 namespace gqa {
@@ -60,6 +64,7 @@ QString corpusFolderFor(const QString& modelFolder) {
 
 TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
     m_runner = new TrainingRunner(this);
+    connectReportTask();
     m_redraw = new QTimer(this);
     m_redraw->setInterval(kRedrawIntervalMs);
     connect(m_redraw, &QTimer::timeout, this, &TrainingPanel::drainMetrics);
@@ -92,6 +97,7 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
             text += tr("; held-out perplexity %1").arg(std::exp(o.finalValidationLoss), 0, 'f', 2);
         m_status->setText(text);
         m_progress->setValue(1000);
+        m_lastRunFolder = QFileInfo(o.runFile).absolutePath();
         Q_EMIT runFinished(o);
     });
     connect(m_runner, &TrainingRunner::paused, this, [this](const QString& message) {
@@ -170,6 +176,9 @@ QWidget* TrainingPanel::buildForm() {
     };
     connect(openButton, &QPushButton::clicked, this, [pick] { pick(false); });
     connect(compareButton, &QPushButton::clicked, this, [pick] { pick(true); });
+    auto* reportButton = new QPushButton(tr("Report…"));
+    reportButton->setObjectName(QStringLiteral("reportButton"));
+    connect(reportButton, &QPushButton::clicked, this, [this] { writeReport(); });
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_startButton);
     buttons->addWidget(m_pauseButton);
@@ -177,6 +186,7 @@ QWidget* TrainingPanel::buildForm() {
     auto* runButtons = new QHBoxLayout;
     runButtons->addWidget(openButton);
     runButtons->addWidget(compareButton);
+    runButtons->addWidget(reportButton);
     form->addRow(runButtons);
 
     m_progress = new QProgressBar;
@@ -387,4 +397,31 @@ QString TrainingPanel::duration(double seconds) {
         .arg(s % 60, 2, 10, QLatin1Char('0'));
 }
 
+}  // namespace gqa
+
+namespace gqa {
+void TrainingPanel::writeReport(const QString& runFolder) {
+    ReportConfig c;
+    c.runFolder = !runFolder.isEmpty() ? runFolder : m_lastRunFolder;
+    if (c.runFolder.isEmpty())
+        c.runFolder = QFileDialog::getExistingDirectory(this, tr("Run folder (holds run.h5)"));
+    if (c.runFolder.isEmpty() || m_reportTask->isRunning()) return;
+    m_status->setText(tr("Writing the report of %1…").arg(QDir::toNativeSeparators(c.runFolder)));
+    m_reportTask->start(c);
+}
+
+void TrainingPanel::connectReportTask() {
+    m_reportTask = new ReportTask(this);
+    connect(m_reportTask, &ReportTask::progress, this, [this](double, const QString& stage) {
+        m_status->setText(tr("Report: %1").arg(stage));
+    });
+    connect(m_reportTask, &ReportTask::failed, this, [this](const QString& message) {
+        m_status->setText(tr("Report failed: %1").arg(message));
+    });
+    connect(m_reportTask, &ReportTask::resultReady, this, [this](const ReportResult& r) {
+        m_status->setText(tr("Report written: %1").arg(QDir::toNativeSeparators(r.htmlPath)));
+        if (QGuiApplication::platformName() != QLatin1String("offscreen"))
+            QDesktopServices::openUrl(QUrl::fromLocalFile(r.htmlPath));
+    });
+}
 }  // namespace gqa

@@ -27,6 +27,7 @@ namespace gqa {
 
 class GateHeatmap;
 class LivePlot;
+class ReportTask;
 
 class TrainingPanel : public QWidget {
     Q_OBJECT
@@ -52,6 +53,10 @@ public:
     LivePlot* sparsityPlot() const { return m_sparsity; }
     GateHeatmap* gateHeatmap() const { return m_gates; }
     QLabel* statusLabel() const { return m_status; }
+    ReportTask* reportTask() const { return m_reportTask; }
+    /// Writes the run report (docs/report.md) of a run folder on a worker thread and opens it
+    /// (not under the offscreen platform); empty: the last finished run, else asks for a folder.
+    void writeReport(const QString& runFolder = QString());
 
 public Q_SLOTS:
     void startRun();
@@ -66,6 +71,7 @@ private:
     QWidget* buildForm();
     QWidget* buildPlots();
     void setRunning(bool running);
+    void connectReportTask();
     void appendSamples(const std::vector<TrainingSample>& samples, bool compare);
     static QString duration(double seconds);
 
@@ -98,6 +104,8 @@ private:
     LivePlot* m_lrPlot = nullptr;
     LivePlot* m_speed = nullptr;
     GateHeatmap* m_gates = nullptr;
+    ReportTask* m_reportTask = nullptr;
+    QString m_lastRunFolder;
 };
 
 }  // namespace gqa

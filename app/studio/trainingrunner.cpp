@@ -83,7 +83,8 @@ TrainingOutcome runConversion(const TrainingSettings& s, ProgressSink& sink) {
 
     ConversionTrainingConfig c;
     c.studentFolder = aligned.folder;
-    c.teacherFolder = local(s.modelFolder);
+    c.exportDtype = aligned.originalDtype;
+    c.teacherFolder = local(s.teacherFolder.isEmpty() ? s.modelFolder : s.teacherFolder);
     c.groups = s.groups;
     c.trainFiles = locals(s.trainFiles);
     c.validationFile = local(s.validationFile);
@@ -162,7 +163,11 @@ void TrainingRunner::start(const TrainingSettings& settings) {
                 this, [this, message] { Q_EMIT failed(message); }, Qt::QueuedConnection);
         }
     });
-    connect(m_thread, &QThread::finished, this, &TrainingRunner::workerDone);
+    // A finished() of an earlier thread may still be queued: only this thread's one ends it.
+    QThread* thread = m_thread;
+    connect(m_thread, &QThread::finished, this, [this, thread] {
+        if (m_thread == thread) workerDone();
+    });
     m_thread->start();
     Q_EMIT started();
 }

@@ -24,7 +24,8 @@ class QThread;
 namespace gqa {
 
 struct TrainingSettings {
-    QString modelFolder;  ///< the original MHA model
+    QString modelFolder;    ///< the original MHA model
+    QString teacherFolder;  ///< the distillation teacher; empty: the original model
     int groups = 2;
     bool meanPool = false;  ///< the baseline: no alignment
     QStringList calibrationFiles;

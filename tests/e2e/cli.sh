@@ -83,6 +83,19 @@ check train_export_inspect 0 "$cli" inspect "$work/conv/model"
 contains train_export_inspect "$work/train_export_inspect.out" "KV heads 2 (GQA)"
 check train_again 0 "${train[@]}" --json
 contains train_again "$work/train_again.out" '"resumed": true'
+# The run report (docs/report.md) on a copy of the calibration run file that the training records.
+cp "$work/run.h5" "$work/report-run.h5"
+check train_report_run 0 "$cli" train "$work/conv-report" --model "$work/aligned" --kv-heads 2 --train "$work/words.txt" --steps 3 --batch 2 --seq-len 16 --warmup 1 --bild-topk 4 --run "$work/report-run.h5" --quiet
+mv "$work/report-run.h5" "$work/conv-report/run.h5"
+check report 0 "$cli" report "$work/conv-report" --max-tokens 512 --quiet
+contains report "$work/conv-report/report.html" "G = 2"
+contains report "$work/conv-report/report.html" "verified"
+contains report "$work/conv-report/report.html" "<h2>Evaluation</h2>"
+if command -v pdfinfo >/dev/null; then
+    pages=$(pdfinfo "$work/conv-report/report.pdf" | sed -n 's/^Pages: *//p')
+    [ "${pages:-0}" -gt 1 ] || { echo "FAIL report: PDF has ${pages:-no} pages"; failures=$((failures + 1)); }
+fi
+check report_bad_folder 2 "$cli" report "$work/nope" --quiet
 for i in $(seq 1 40); do echo "{\"instruction\": \"Answer.\", \"input\": \"where did the dog run $i\", \"output\": \"to the garden\"}"; done > "$work/qa.jsonl"
 check train_jsonl 0 "$cli" train "$work/conv-qa" --model "$work/aligned" --kv-heads 1 --train-jsonl "$work/qa.jsonl" --steps 3 --batch 2 --seq-len 32 --bild-topk 4 --gate-scheme hard-concrete --dtype bfloat16 --quiet
 contains train_jsonl "$work/train_jsonl.out" "verified"

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "reportdata.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QtGlobal>
+#include <nlohmann/json.hpp>
+
+#include "checkpoint.h"
+#include "dtype.h"
+#include "error.h"
+#include "headanalysis.h"
+#include "llamamodel.h"
+#include "perplexity.h"
+#include "runfile.h"
+#include "tokenizer.h"
+#include "versions.h"
+
+namespace gqa {
+namespace {
+using Json = nlohmann::json;
+
+std::string local(const QString& s) { return QFile::encodeName(s).toStdString(); }
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+/// Maps a core operation's progress into [from, to] of the report's and forwards cancellation.
+class RangeSink final : public ProgressSink {
+public:
+    RangeSink(const ReportProgress& p, double from, double to) : m_p(p), m_from(from), m_to(to) {}
+    bool report(const ProgressUpdate& u) override {
+        return !m_p ||
+               m_p(m_from + (m_to - m_from) * std::clamp(u.fraction, 0.0, 1.0), qs(u.stage));
+    }
+
+private:
+    const ReportProgress& m_p;
+    double m_from, m_to;
+};
+
+void step(const ReportProgress& p, double fraction, const QString& stage) {
+    if (p && !p(fraction, stage)) throw Cancelled("report cancelled");
+}
+
+std::vector<double> flat(const torch::Tensor& t) {
+    const torch::Tensor c = t.to(torch::kFloat64).contiguous().cpu();
+    return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+void gatherAnalysis(ReportData& d, const RunFile& run, const ReportConfig& config,
+                    const ReportProgress& progress) {
+    if (!run.hasCalibration()) {
+        d.notes << QStringLiteral("The run file holds no calibration: no similarity figures.");
+        return;
+    }
+    const StoredCalibration cal = run.readCalibration();
+    const auto& s = cal.settings;
+    QStringList files;
+    for (const auto& f : s.inputFiles) files << qs(f);
+    d.calibrationSummary << QStringLiteral("input files: %1").arg(files.join(QStringLiteral(", ")))
+                         << QStringLiteral("sequences: %1 x %2 tokens (batch %3), %4 tokens")
+                                .arg(s.numSequences)
+                                .arg(s.sequenceLength)
+                                .arg(s.batchSize)
+                                .arg(s.tokens)
+                         << QStringLiteral("input checksum: %1").arg(qs(s.inputChecksum));
+    if (d.groups <= 0 || d.heads % d.groups != 0) {
+        d.notes << QStringLiteral("No valid G in the training settings: no groupings.");
+        return;
+    }
+    AnalysisConfig a;
+    a.groupCounts = {d.groups};
+    a.restarts = 20;  // enough for a figure; the run itself used its own search
+    RangeSink sink(progress, 0.05, 0.35);
+    const AnalysisResult r = analyzeHeads(cal.layers, a, sink);
+    const int layers = int(r.layers.size());
+    const int shown = std::clamp(config.similarityLayers, 1, std::max(1, layers));
+    std::vector<int> picked;
+    for (int i = 0; i < shown; ++i) {
+        const int l = shown == 1 ? 0 : int(std::lround(double(i) * (layers - 1) / (shown - 1)));
+        if (picked.empty() || picked.back() != l) picked.push_back(l);
+    }
+    for (int l = 0; l < layers; ++l) {
+        const auto& m = a.groupBy == HeadKind::Keys ? r.layers[l].keys : r.layers[l].values;
+        d.meanSimilarityBefore.push_back(meanOffDiagonal(m.before));
+        d.meanSimilarityAfter.push_back(meanOffDiagonal(m.after));
+        d.groupings.push_back(r.choice(l, d.groups).grouping);
+        if (std::find(picked.begin(), picked.end(), l) == picked.end()) continue;
+        ReportLayerSimilarity sim;
+        sim.layer = l;
+        sim.heads = int(m.before.size(0));
+        sim.before = flat(m.before);
+        sim.after = flat(m.after);
+        sim.meanBefore = d.meanSimilarityBefore.back();
+        sim.meanAfter = d.meanSimilarityAfter.back();
+        d.similarity.push_back(std::move(sim));
+    }
+}
+
+void gatherTraining(ReportData& d, const RunFile& run) {
+    if (!run.hasTrainingHistory()) {
+        d.notes << QStringLiteral("The run file holds no training history.");
+        return;
+    }
+    const RunFile::StoredTraining t = run.readTrainingHistory();
+    d.metricNames = t.history.metricNames;
+    d.metrics = t.history.rows;
+    d.gates = t.history.gates;
+    for (const auto& [stepIndex, loss] : t.validation)
+        d.validation.push_back({double(stepIndex), loss});
+    if (t.settingsJson.empty()) return;
+    const Json settings = Json::parse(t.settingsJson, nullptr, false);
+    if (settings.is_discarded()) return;
+    d.settingsJson = qs(settings.dump(2));
+    d.groups = settings.value("groups", 0);
+    d.heldOutText = qs(settings.value("validation_file", ""));
+    if (settings.contains("result")) {
+        const Json& res = settings["result"];
+        if (d.exportFolder.isEmpty()) d.exportFolder = qs(res.value("export_folder", ""));
+        d.exportVerified = res.value("export_verified", false);
+        d.exportMaxRelativeLogitDiff =
+            res.value("export_max_relative_logit_diff", std::numeric_limits<double>::quiet_NaN());
+    }
+}
+
+void gatherEvaluation(ReportData& d, const ModelConfig& original, const ReportConfig& config,
+                      const ReportProgress& progress) {
+    ReportEvaluationRow mha{
+        QStringLiteral("original MHA"),
+        d.modelFolder,
+        original.numHeads,
+        original.kvCacheBytesPerToken(original.numHeads, dtypeSize(original.dtype)),
+        std::nan(""),
+        0};
+    d.evaluation.push_back(mha);
+    if (d.exportFound) {
+        const ModelConfig g = ModelConfig::fromFile(local(d.exportFolder + "/config.json"));
+        d.evaluation.push_back({QStringLiteral("exported GQA"), d.exportFolder, g.numKvHeads,
+                                g.kvCacheBytesPerToken(g.numKvHeads, dtypeSize(g.dtype)),
+                                std::nan(""), 0});
+    }
+    QString text = config.evaluationText;
+    if (text.isEmpty() && !d.heldOutText.isEmpty() && QFileInfo::exists(d.heldOutText))
+        text = d.heldOutText;  // the run's own held-out text
+    if (text.isEmpty() && !d.calibrationSummary.isEmpty()) {
+        const StoredCalibration cal = RunFile::open(local(d.runFile)).readCalibration();
+        if (!cal.settings.inputFiles.empty()) {
+            text = qs(cal.settings.inputFiles.front());
+            d.evaluationNote = QStringLiteral(
+                "No held-out text was given: perplexity is on the calibration text (not held "
+                "out).");
+        }
+    }
+    if (config.maxTokens <= 0) {
+        d.evaluationNote = QStringLiteral("Perplexity skipped (--max-tokens 0).");
+        return;
+    }
+    if (text.isEmpty() || !QFileInfo::exists(text)) {
+        d.evaluationNote = QStringLiteral("Perplexity skipped: the evaluation text %1 is missing.")
+                               .arg(text.isEmpty() ? QStringLiteral("(none)") : text);
+        return;
+    }
+    if (!QFileInfo::exists(d.modelFolder + "/config.json")) {
+        d.evaluationNote =
+            QStringLiteral("Perplexity skipped: the original model folder %1 is missing.")
+                .arg(d.modelFolder);
+        return;
+    }
+    d.evaluationTextFile = text;
+    auto tokens =
+        Tokenizer::forModelFolder(local(d.modelFolder), original).encode(readTextFile(local(text)));
+    if (std::int64_t(tokens.size()) > config.maxTokens)
+        tokens.resize(std::size_t(config.maxTokens));
+    PerplexityConfig pc;
+    pc.contextLength = std::min<std::int64_t>(256, original.maxPositionEmbeddings);
+    pc.stride = pc.contextLength / 2;
+    for (std::size_t i = 0; i < d.evaluation.size(); ++i) {
+        auto& row = d.evaluation[i];
+        step(progress, 0.4 + 0.25 * double(i),
+             QStringLiteral("perplexity of the %1").arg(row.name));
+        const LlamaModel model(Checkpoint::load(local(row.folder)), torch::kFloat32);
+        RangeSink sink(progress, 0.4 + 0.25 * double(i), 0.65 + 0.25 * double(i));
+        const PerplexityResult r = perplexity(model, tokens, pc, sink);
+        row.perplexity = r.perplexity;
+        row.tokensScored = r.tokensScored;
+    }
+}
+}  // namespace
+
+std::vector<double> ReportData::column(const std::string& name) const {
+    const auto it = std::find(metricNames.begin(), metricNames.end(), name);
+    if (it == metricNames.end()) return {};
+    const std::size_t c = std::size_t(it - metricNames.begin());
+    std::vector<double> out;
+    for (const auto& row : metrics) out.push_back(c < row.size() ? row[c] : std::nan(""));
+    return out;
+}
+
+ReportData gatherReportData(const ReportConfig& config, const ReportProgress& progress) {
+    ReportData d;
+    d.runFolder = QDir(config.runFolder).absolutePath();
+    d.runFile = config.runFile.isEmpty() ? QDir(d.runFolder).filePath(QStringLiteral("run.h5"))
+                                         : config.runFile;
+    if (!QFileInfo::exists(d.runFile))
+        throw InputError("no run file " + local(d.runFile) +
+                         " (give a conversion training output folder)");
+    step(progress, 0.0, QStringLiteral("reading the run file"));
+    const RunFile run = RunFile::open(local(d.runFile));
+    if (!run.hasModelIdentity()) throw InputError(local(d.runFile) + " records no model identity");
+    const ModelIdentity id = run.readModelIdentity();
+    const ModelConfig c = ModelConfig::fromJson(id.configJson, local(d.runFile));
+    d.modelFolder = qs(id.modelFolder);
+    d.modelName = QFileInfo(d.modelFolder).fileName();
+    d.configJson = qs(Json::parse(id.configJson).dump(2));
+    d.parameterCount = c.parameterCount();
+    d.layers = int(c.numLayers);
+    d.heads = int(c.numHeads);
+    d.headDim = int(c.headDim);
+    d.configSummary
+        << QStringLiteral("layers: %1").arg(c.numLayers)
+        << QStringLiteral("hidden size: %1 (MLP %2)").arg(c.hiddenSize).arg(c.intermediateSize)
+        << QStringLiteral("attention heads: %1, KV heads %2, head dim %3")
+               .arg(c.numHeads)
+               .arg(c.numKvHeads)
+               .arg(c.headDim)
+        << QStringLiteral("vocabulary: %1").arg(c.vocabSize)
+        << QStringLiteral("parameters: %1 (%2 M)")
+               .arg(c.parameterCount())
+               .arg(c.parameterCount() / 1e6, 0, 'f', 2)
+        << QStringLiteral("stored dtype: %1").arg(qs(torchDtypeName(c.dtype)))
+        << QStringLiteral("checksum: %1").arg(qs(id.checksum));
+    d.versions << QStringLiteral("GQA Studio: %1").arg(QStringLiteral(GQA_VERSION))
+               << QStringLiteral("Qt: %1").arg(QString::fromLatin1(qVersion()))
+               << QStringLiteral("LibTorch: %1").arg(qs(torchVersion()))
+               << QStringLiteral("HDF5: %1").arg(qs(hdf5Version()))
+               << QStringLiteral("BLAS: %1")
+                      .arg(blasLibrary().empty() ? QStringLiteral("none") : qs(blasLibrary()));
+
+    d.exportFolder = config.exportFolder;
+    gatherTraining(d, run);
+    if (d.exportFolder.isEmpty() || !QFileInfo::exists(d.exportFolder + "/config.json"))
+        if (QFileInfo::exists(d.runFolder + "/model/config.json"))
+            d.exportFolder = d.runFolder + "/model";
+    d.exportFound = QFileInfo::exists(d.exportFolder + "/config.json");
+    if (!d.exportFound) d.notes << QStringLiteral("No exported GQA model was found.");
+    if (d.groups <= 0 && d.exportFound)
+        d.groups = int(ModelConfig::fromFile(local(d.exportFolder + "/config.json")).numKvHeads);
+
+    step(progress, 0.05, QStringLiteral("analysing heads"));
+    gatherAnalysis(d, run, config, progress);
+    step(progress, 0.4, QStringLiteral("evaluating"));
+    try {
+        gatherEvaluation(d, c, config, progress);
+    } catch (const Cancelled&) {
+        throw;
+    } catch (const std::exception& e) {  // a report without perplexity is still a report
+        d.evaluationNote =
+            QStringLiteral("Perplexity skipped: %1").arg(QString::fromLocal8Bit(e.what()));
+    }
+    return d;
+}
+
+}  // namespace gqa

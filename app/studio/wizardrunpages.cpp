@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "wizardrunpages.h"
+
+#include <cmath>
+#include <exception>
+
+#include <QComboBox>
+#include <QDesktopServices>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QThread>
+#include <QTimer>
+#include <QUrl>
+#include <QVBoxLayout>
+
+#include "conversionestimate.h"
+#include "conversionwizard.h"
+#include "modelconfig.h"
+#include "runreport.h"
+
+namespace gqa {
+
+// --- training settings -----------------------------------------------------------------------
+
+WizardSettingsPage::WizardSettingsPage(ConversionWizard* wizard) : m_wizard(wizard) {
+    setTitle(tr("Training settings"));
+    setSubTitle(
+        tr("The grouped model is distilled from the teacher while L0 gates fade the "
+           "aligned MHA heads into their groups."));
+    const TrainingSettings defaults;
+    m_scheme = new QComboBox(this);
+    m_scheme->setObjectName(QStringLiteral("schemeCombo"));
+    m_scheme->addItem(tr("reference (paper code)"), QStringLiteral("reference"));
+    m_scheme->addItem(tr("hard-concrete L0 (Louizos)"), QStringLiteral("hard-concrete"));
+    m_steps = new QSpinBox(this);
+    m_steps->setObjectName(QStringLiteral("stepsSpin"));
+    m_steps->setRange(1, 1000000);
+    m_steps->setValue(defaults.steps);
+    m_learningRate = new QDoubleSpinBox(this);
+    m_learningRate->setObjectName(QStringLiteral("learningRateSpin"));
+    m_learningRate->setDecimals(6);
+    m_learningRate->setRange(1e-6, 1.0);
+    m_learningRate->setSingleStep(1e-5);
+    m_learningRate->setValue(defaults.learningRate);
+    m_batch = new QSpinBox(this);
+    m_batch->setObjectName(QStringLiteral("batchSpin"));
+    m_batch->setRange(1, 1024);
+    m_batch->setValue(defaults.batchSize);
+    m_seqLen = new QSpinBox(this);
+    m_seqLen->setObjectName(QStringLiteral("seqLenSpin"));
+    m_seqLen->setRange(8, 65536);
+    m_seqLen->setValue(defaults.seqLen);
+    m_teacher = new QLineEdit(this);
+    m_teacher->setObjectName(QStringLiteral("teacherEdit"));
+    m_train = new QLineEdit(this);
+    m_train->setObjectName(QStringLiteral("trainEdit"));
+    m_train->setToolTip(tr(".txt or .jsonl files, separated by ';'"));
+    m_heldOut = new QLineEdit(this);
+    m_heldOut->setObjectName(QStringLiteral("heldOutEdit"));
+    m_device = new QComboBox(this);
+    m_device->setObjectName(QStringLiteral("deviceCombo"));
+    m_device->addItems({QStringLiteral("cpu"), QStringLiteral("cuda"), QStringLiteral("auto")});
+    m_dtype = new QComboBox(this);
+    m_dtype->setObjectName(QStringLiteral("dtypeCombo"));
+    m_dtype->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
+    m_estimate = new QLabel(this);
+    m_estimate->setObjectName(QStringLiteral("estimateLabel"));
+    m_estimate->setWordWrap(true);
+    m_estimate->setTextFormat(Qt::RichText);
+
+    auto* form = new QFormLayout(this);
+    form->addRow(tr("Gate scheme"), m_scheme);
+    form->addRow(tr("Updates"), m_steps);
+    form->addRow(tr("Learning rate"), m_learningRate);
+    form->addRow(tr("Batch size"), m_batch);
+    form->addRow(tr("Sequence length"), m_seqLen);
+    form->addRow(tr("Teacher"), m_teacher);
+    form->addRow(tr("Training text"), m_train);
+    form->addRow(tr("Held-out text"), m_heldOut);
+    form->addRow(tr("Device"), m_device);
+    form->addRow(tr("Compute dtype"), m_dtype);
+    form->addRow(tr("Estimate"), m_estimate);
+    for (QSpinBox* spin : {m_steps, m_batch, m_seqLen})
+        connect(spin, &QSpinBox::valueChanged, this, &WizardSettingsPage::updateEstimate);
+    for (QComboBox* combo : {m_device, m_dtype})
+        connect(combo, &QComboBox::currentIndexChanged, this, &WizardSettingsPage::updateEstimate);
+    for (QLineEdit* edit : {m_teacher, m_train, m_heldOut})
+        connect(edit, &QLineEdit::textChanged, this, &QWizardPage::completeChanged);
+}
+
+void WizardSettingsPage::initializePage() {
+    const ConversionPlan& plan = m_wizard->plan();
+    if (m_teacher->text().isEmpty()) m_teacher->setText(plan.modelFolder);
+    if (m_train->text().isEmpty()) m_train->setText(plan.calibrationFiles.join(QLatin1Char(';')));
+    if (m_heldOut->text().isEmpty() && !plan.calibrationFiles.isEmpty())
+        m_heldOut->setText(plan.calibrationFiles.front());
+    updateEstimate();
+}
+
+void WizardSettingsPage::updateEstimate() {
+    try {
+        const ModelConfig c = ModelConfig::fromFile(
+            QFile::encodeName(
+                QDir(m_wizard->plan().modelFolder).filePath(QStringLiteral("config.json")))
+                .toStdString());
+        const ConversionEstimate e =
+            estimateConversion(c, m_steps->value(), m_batch->value(), m_seqLen->value(),
+                               m_dtype->currentText(), m_device->currentText());
+        m_estimate->setText(
+            tr("<b>about %1 of memory</b> (student %2 + AdamW state %3 + teacher %4 + "
+               "activations %5)<br><b>about %6</b> at ~%7 tokens/s<br><i>An estimate: the "
+               "demo model's measured speed on 2 CPU cores (docs/benchmarks.md) scaled by "
+               "parameter count. Calibration and export add a little.</i>")
+                .arg(formatBytes(e.totalBytes()), formatBytes(e.studentBytes),
+                     formatBytes(e.optimizerBytes), formatBytes(e.teacherBytes),
+                     formatBytes(e.activationBytes), formatDuration(e.seconds))
+                .arg(e.tokensPerSecond, 0, 'f', 0));
+    } catch (const std::exception& e) {
+        m_estimate->setText(QString::fromLocal8Bit(e.what()));
+    }
+}
+
+bool WizardSettingsPage::isComplete() const {
+    if (!QFileInfo(m_teacher->text().trimmed()).isDir()) return false;
+    if (!QFileInfo::exists(m_heldOut->text().trimmed())) return false;
+    const QStringList files = m_train->text().split(QLatin1Char(';'), Qt::SkipEmptyParts);
+    for (const QString& f : files)
+        if (!QFileInfo::exists(f.trimmed())) return false;
+    return !files.isEmpty();
+}
+
+bool WizardSettingsPage::validatePage() {
+    ConversionPlan& plan = m_wizard->plan();
+    TrainingSettings& s = plan.settings;
+    s.modelFolder = plan.modelFolder;
+    const QString teacher = QDir::cleanPath(m_teacher->text().trimmed());
+    s.teacherFolder = teacher == plan.modelFolder ? QString() : teacher;
+    s.calibrationFiles = plan.calibrationFiles;
+    s.calibrationSequences = plan.calibrationSequences;
+    s.trainFiles.clear();
+    for (const QString& f : m_train->text().split(QLatin1Char(';'), Qt::SkipEmptyParts))
+        s.trainFiles << f.trimmed();
+    s.validationFile = m_heldOut->text().trimmed();
+    s.outputFolder = plan.outputFolder;
+    s.steps = m_steps->value();
+    s.batchSize = m_batch->value();
+    s.seqLen = m_seqLen->value();
+    s.learningRate = m_learningRate->value();
+    s.gateScheme = m_scheme->currentData().toString();
+    s.device = m_device->currentText();
+    s.dtype = m_dtype->currentText();
+    s.checkpointEvery = std::max(1, std::min(50, s.steps / 4));
+    s.evalEvery = 0;
+    return true;
+}
+
+// --- train -----------------------------------------------------------------------------------
+
+WizardTrainPage::WizardTrainPage(ConversionWizard* wizard) : m_wizard(wizard) {
+    setTitle(tr("Train"));
+    setSubTitle(
+        tr("Pause writes a checkpoint; Resume, or coming back to this page, continues "
+           "from it. Back and Cancel pause too."));
+    m_progress = new QProgressBar(this);
+    m_progress->setObjectName(QStringLiteral("trainingProgress"));
+    m_progress->setRange(0, 1000);
+    m_status = new QLabel(this);
+    m_status->setWordWrap(true);
+    m_loss = new QLabel(this);
+    m_pause = new QPushButton(tr("Pause"), this);
+    m_pause->setObjectName(QStringLiteral("pauseButton"));
+    auto* buttons = new QHBoxLayout;
+    buttons->addStretch();
+    buttons->addWidget(m_pause);
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(m_progress);
+    layout->addWidget(m_status);
+    layout->addWidget(m_loss);
+    layout->addLayout(buttons);
+    layout->addStretch();
+    m_drain = new QTimer(this);
+    m_drain->setInterval(200);
+    TrainingRunner* runner = wizard->runner();
+    connect(m_drain, &QTimer::timeout, this, [this, runner] {
+        const auto samples = runner->buffer().take();
+        if (samples.empty()) return;
+        for (const auto& [name, value] : samples.back().metrics)
+            if (name == "loss")
+                m_loss->setText(
+                    tr("update %1: loss %2").arg(samples.back().step).arg(value, 0, 'f', 4));
+    });
+    connect(m_pause, &QPushButton::clicked, this, &WizardTrainPage::togglePause);
+    connect(runner, &TrainingRunner::progress, this,
+            [this](double f, const QString& stage, double elapsed, double remaining) {
+                m_progress->setValue(int(f * 1000));
+                m_status->setText(
+                    std::isnan(remaining)
+                        ? tr("%1 — %2 elapsed").arg(stage, formatDuration(elapsed))
+                        : tr("%1 — %2 elapsed, about %3 left")
+                              .arg(stage, formatDuration(elapsed), formatDuration(remaining)));
+            });
+    connect(runner, &TrainingRunner::resultReady, this, [this](const TrainingOutcome& o) {
+        m_wizard->plan().outcome = o;
+        m_done = true;
+        m_progress->setValue(1000);
+        m_status->setText(tr("Done: %1 updates at %2 tokens/s.%3")
+                              .arg(o.steps)
+                              .arg(o.tokensPerSecond, 0, 'f', 0)
+                              .arg(o.warnings.isEmpty()
+                                       ? QString()
+                                       : QLatin1Char('\n') + o.warnings.join(QLatin1Char('\n'))));
+        Q_EMIT completeChanged();
+    });
+    connect(runner, &TrainingRunner::paused, this, [this] {
+        if (m_wizard->runner()->isRunning()) return;  // late news of a run already resumed
+        m_status->setText(
+            tr("Paused; the checkpoint is in %1.").arg(m_wizard->plan().outputFolder));
+        m_pause->setText(tr("Resume"));
+    });
+    connect(runner, &TrainingRunner::failed, this, [this](const QString& message) {
+        m_status->setText(tr("Training failed: %1").arg(message));
+        m_pause->setText(tr("Start again"));
+    });
+    connect(runner, &TrainingRunner::finished, this, [this] {
+        m_drain->stop();
+        m_pause->setEnabled(!m_done);
+    });
+}
+
+void WizardTrainPage::initializePage() { start(); }
+
+void WizardTrainPage::start() {
+    TrainingRunner* runner = m_wizard->runner();
+    if (runner->isRunning()) runner->wait(-1);  // a pause still writing its checkpoint
+    m_done = false;
+    Q_EMIT completeChanged();
+    m_pause->setText(tr("Pause"));
+    m_pause->setEnabled(true);
+    m_status->setText(tr("Preparing the aligned model…"));
+    runner->start(m_wizard->plan().settings);  // may first deliver the last run's finished()
+    m_drain->start();
+}
+
+void WizardTrainPage::togglePause() {
+    if (m_wizard->runner()->isRunning()) {
+        m_status->setText(tr("Pausing: writing a checkpoint…"));
+        m_wizard->runner()->pause();
+    } else {
+        start();
+    }
+}
+
+void WizardTrainPage::cleanupPage() {
+    if (m_wizard->runner()->isRunning()) m_wizard->runner()->pause();
+}
+
+bool WizardTrainPage::isComplete() const { return m_done; }
+
+// --- evaluate --------------------------------------------------------------------------------
+
+WizardEvaluatePage::WizardEvaluatePage(ConversionWizard* wizard) : m_wizard(wizard) {
+    setTitle(tr("Evaluate"));
+    setSubTitle(
+        tr("Perplexity on the held-out text (at most 8192 tokens) and KV-cache size of "
+           "the original and the converted model."));
+    m_progress = new QProgressBar(this);
+    m_progress->setRange(0, 1000);
+    m_status = new QLabel(this);
+    m_status->setWordWrap(true);
+    m_table = new QTableWidget(2, 4, this);
+    m_table->setObjectName(QStringLiteral("evaluationTable"));
+    m_table->setHorizontalHeaderLabels(
+        {tr("model"), tr("perplexity"), tr("KV heads"), tr("KV cache per token")});
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_table->verticalHeader()->hide();
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setMaximumHeight(120);
+    m_cancel = new QPushButton(tr("Cancel"), this);
+    auto* buttons = new QHBoxLayout;
+    buttons->addStretch();
+    buttons->addWidget(m_cancel);
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(m_progress);
+    layout->addWidget(m_status);
+    layout->addWidget(m_table);
+    layout->addLayout(buttons);
+    layout->addStretch();
+    EvaluationTask* task = wizard->evaluationTask();
+    connect(m_cancel, &QPushButton::clicked, task, &EvaluationTask::cancel);
+    connect(task, &EvaluationTask::progress, this, [this](double f, const QString& stage) {
+        m_progress->setValue(int(f * 1000));
+        m_status->setText(stage);
+    });
+    connect(task, &EvaluationTask::failed, this, [this](const QString& message) {
+        m_status->setText(tr("Evaluation stopped: %1").arg(message));
+    });
+    connect(task, &EvaluationTask::finished, this, [this] { m_cancel->setEnabled(false); });
+    connect(task, &EvaluationTask::resultReady, this, [this](const EvaluationResult& r) {
+        m_wizard->plan().evaluation = r;
+        const ModelEvaluation* rows[2] = {&r.original, &r.exported};
+        const QString names[2] = {tr("original (MHA)"), tr("converted (GQA)")};
+        for (int i = 0; i < 2; ++i) {
+            m_table->setItem(i, 0, new QTableWidgetItem(names[i]));
+            m_table->setItem(i, 1,
+                             new QTableWidgetItem(QString::number(rows[i]->perplexity, 'f', 3)));
+            m_table->setItem(i, 2, new QTableWidgetItem(QString::number(rows[i]->kvHeads)));
+            m_table->setItem(i, 3,
+                             new QTableWidgetItem(tr("%1 bytes").arg(rows[i]->kvBytesPerToken)));
+        }
+        m_progress->setValue(1000);
+        m_status->setText(tr("Scored %1 tokens. The KV cache is %2% of the original's.")
+                              .arg(r.original.tokensScored)
+                              .arg(100.0 * double(r.exported.kvBytesPerToken) /
+                                       double(std::max<qint64>(1, r.original.kvBytesPerToken)),
+                                   0, 'f', 1));
+        m_done = true;
+        Q_EMIT completeChanged();
+    });
+}
+
+void WizardEvaluatePage::initializePage() {
+    const ConversionPlan& plan = m_wizard->plan();
+    m_done = false;
+    m_table->clearContents();
+    m_cancel->setEnabled(true);
+    EvaluationRequest request;
+    request.originalFolder = plan.modelFolder;
+    request.exportFolder = plan.outcome.exportFolder;
+    request.textFile = plan.settings.validationFile;
+    request.device = plan.settings.device;
+    m_wizard->evaluationTask()->start(request);
+}
+
+void WizardEvaluatePage::cleanupPage() { m_wizard->evaluationTask()->cancel(); }
+
+bool WizardEvaluatePage::isComplete() const { return m_done; }
+
+// --- export ----------------------------------------------------------------------------------
+
+WizardExportPage::WizardExportPage(ConversionWizard* wizard) : m_wizard(wizard) {
+    setTitle(tr("Export"));
+    setSubTitle(
+        tr("The converted model is a standard Hugging Face Llama folder with "
+           "num_key_value_heads = G."));
+    m_summary = new QLabel(this);
+    m_summary->setObjectName(QStringLiteral("exportSummary"));
+    m_summary->setWordWrap(true);
+    m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_open = new QPushButton(tr("Open Folder"), this);
+    m_open->setObjectName(QStringLiteral("openFolderButton"));
+    m_report = new QPushButton(tr("Write Report"), this);
+    m_report->setObjectName(QStringLiteral("writeReportButton"));
+    m_report->setToolTip(
+        tr("report.html and report.pdf in the run folder: settings, similarity, "
+           "groups, curves, gates and the evaluation"));
+    m_reportStatus = new QLabel(this);
+    m_reportStatus->setObjectName(QStringLiteral("reportStatus"));
+    m_reportStatus->setWordWrap(true);
+    m_reportStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(m_open);
+    buttons->addWidget(m_report);
+    buttons->addStretch();
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(m_summary);
+    layout->addLayout(buttons);
+    layout->addWidget(m_reportStatus);
+    layout->addStretch();
+    connect(m_report, &QPushButton::clicked, this, &WizardExportPage::startReport);
+    connect(m_open, &QPushButton::clicked, this, [this] {
+        QDesktopServices::openUrl(QUrl::fromLocalFile(m_wizard->plan().outcome.exportFolder));
+    });
+    setFinalPage(true);
+}
+
+void WizardExportPage::initializePage() {
+    const TrainingOutcome& o = m_wizard->plan().outcome;
+    m_summary->setText(
+        tr("Exported to %1\n%2\nRun file (curves, gates, groupings): %3")
+            .arg(QDir::toNativeSeparators(o.exportFolder),
+                 o.exportVerified
+                     ? tr("Verified: the exported GQA model reproduces the trained model's logits.")
+                     : tr("NOT verified: the exported model's logits differ from the trained "
+                          "model's; see the warnings of the run."),
+                 QDir::toNativeSeparators(o.runFile)));
+}
+
+WizardExportPage::~WizardExportPage() {
+    if (m_reportThread) {
+        m_stopReport->store(true);
+        m_reportThread->wait();
+    }
+}
+
+void WizardExportPage::startReport() {
+    if (m_reportThread) return;
+    const ConversionPlan& plan = m_wizard->plan();
+    ReportConfig config;
+    config.runFolder = plan.outputFolder;
+    config.exportFolder = plan.outcome.exportFolder;
+    config.evaluationText = plan.settings.validationFile;
+    m_report->setEnabled(false);
+    m_reportStatus->setText(tr("Gathering the report…"));
+    m_stopReport = std::make_shared<std::atomic_bool>(false);
+    auto stop = m_stopReport;
+    m_reportThread = QThread::create([this, config, stop] {
+        QString error;
+        ReportData data;
+        try {
+            data = gatherReportData(config, [this, stop](double f, const QString& stage) {
+                const QString text =
+                    tr("Gathering the report (%1%): %2").arg(int(f * 100)).arg(stage);
+                QMetaObject::invokeMethod(
+                    this, [this, text] { m_reportStatus->setText(text); }, Qt::QueuedConnection);
+                return !stop->load();
+            });
+        } catch (const std::exception& e) {
+            error = QString::fromLocal8Bit(e.what());
+        }
+        QMetaObject::invokeMethod(
+            this,
+            [this, data, config, error] {
+                QString text = error;
+                if (error.isEmpty()) {
+                    try {
+                        const ReportResult r = gqa::writeReport(data, config);
+                        text = tr("Report written: %1").arg(QDir::toNativeSeparators(r.htmlPath));
+                    } catch (const std::exception& e) {
+                        text = QString::fromLocal8Bit(e.what());
+                    }
+                }
+                m_reportStatus->setText(text);
+                m_report->setEnabled(true);
+                m_reportThread->wait();
+                m_reportThread->deleteLater();
+                m_reportThread = nullptr;
+            },
+            Qt::QueuedConnection);
+    });
+    m_reportThread->start();
+}
+
+}  // namespace gqa

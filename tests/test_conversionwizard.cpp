@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The guided conversion, scripted on the tiny model: next() through every page, waiting for the
+// calibration, the training and the evaluation, then checking the exported folder (config.json
+// with num_key_value_heads = G) and the two perplexities on the evaluate page. A second test
+// guards "nothing lost": Back during training pauses with a checkpoint, Next resumes, Cancel
+// pauses again. With GQA_WIZARD_SCREENSHOTS=DIR each page is saved there as wizard-<n>.png.
+#include <cmath>
+#include <filesystem>
+
+#include <QAction>
+#include <QApplication>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <gtest/gtest.h>
+
+#include "conversionestimate.h"
+#include "conversionwizard.h"
+#include "mainwindow.h"
+#include "modelconfig.h"
+#include "tinyrunfolder.h"
+
+namespace gqa {
+namespace {
+
+constexpr int kTimeoutMs = 180000;
+
+template <class Predicate>
+bool waitUntil(Predicate done, int timeoutMs = kTimeoutMs) {
+    QElapsedTimer clock;
+    clock.start();
+    while (!done() && clock.elapsed() < timeoutMs)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    return done();
+}
+
+template <class T>
+T* child(QWizard& wizard, const char* name) {
+    T* w = wizard.currentPage()->findChild<T*>(QString::fromLatin1(name));
+    EXPECT_NE(w, nullptr) << name;
+    return w;
+}
+
+void saveScreenshot(QWizard& wizard) {
+    const QByteArray dir = qgetenv("GQA_WIZARD_SCREENSHOTS");
+    if (dir.isEmpty()) return;
+    QCoreApplication::processEvents();
+    wizard.grab().save(QString::fromLocal8Bit(dir) +
+                       QStringLiteral("/wizard-%1.png").arg(wizard.currentId()));
+}
+
+/// Model and calibration pages filled in for the tiny model; returns on the grouping page.
+void calibrate(ConversionWizard& wizard, const test::TinyRunFolder& folder,
+               const std::string& output) {
+    wizard.show();
+    ASSERT_EQ(wizard.currentId(), ConversionWizard::ModelPageId);
+    ASSERT_TRUE(waitUntil([&] { return wizard.currentPage()->isComplete(); }, 5000));
+    saveScreenshot(wizard);
+    wizard.next();
+    ASSERT_EQ(wizard.currentId(), ConversionWizard::DataPageId);
+    child<QLineEdit>(wizard, "calibrationEdit")->setText(QString::fromStdString(folder.textFile()));
+    child<QSpinBox>(wizard, "calibrationSequencesSpin")->setValue(4);
+    child<QLineEdit>(wizard, "outputEdit")->setText(QString::fromStdString(output));
+    ASSERT_TRUE(wizard.currentPage()->isComplete());
+    saveScreenshot(wizard);
+    wizard.next();
+    ASSERT_EQ(wizard.currentId(), ConversionWizard::CalibratePageId);
+    ASSERT_TRUE(waitUntil([&] { return wizard.currentPage()->isComplete(); }));
+    saveScreenshot(wizard);
+    wizard.next();
+    ASSERT_EQ(wizard.currentId(), ConversionWizard::GroupingPageId);
+    auto* groups = child<QComboBox>(wizard, "groupsCombo");
+    ASSERT_EQ(groups->count(), 2);  // G = 1, 2 for 4 heads
+    EXPECT_EQ(groups->currentData().toInt(), 2);
+    saveScreenshot(wizard);
+}
+
+void enterSettings(ConversionWizard& wizard, int steps) {
+    wizard.next();
+    ASSERT_EQ(wizard.currentId(), ConversionWizard::SettingsPageId);
+    child<QSpinBox>(wizard, "stepsSpin")->setValue(steps);
+    child<QSpinBox>(wizard, "batchSpin")->setValue(2);
+    child<QSpinBox>(wizard, "seqLenSpin")->setValue(16);
+    child<QDoubleSpinBox>(wizard, "learningRateSpin")->setValue(1e-3);
+    EXPECT_TRUE(child<QLabel>(wizard, "estimateLabel")->text().contains(QStringLiteral("memory")));
+    ASSERT_TRUE(wizard.currentPage()->isComplete());
+}
+
+TEST(ConversionEstimate, CountsWeightsOptimizerTeacherAndActivations) {
+    ModelConfig c = test::tinyConfig(4);
+    const double p = double(c.parameterCount());
+    const ConversionEstimate e =
+        estimateConversion(c, 100, 2, 16, QStringLiteral("float32"), QStringLiteral("cpu"));
+    EXPECT_DOUBLE_EQ(e.studentBytes, 4 * p);
+    EXPECT_DOUBLE_EQ(e.optimizerBytes, 12 * p);
+    EXPECT_DOUBLE_EQ(e.teacherBytes, 4 * p);
+    EXPECT_GT(e.activationBytes, 0.0);
+    const ConversionEstimate bf16 =
+        estimateConversion(c, 100, 2, 16, QStringLiteral("bfloat16"), QStringLiteral("cpu"));
+    EXPECT_LT(bf16.seconds, e.seconds);
+    EXPECT_NEAR(e.seconds, 100 * 2 * 16 / e.tokensPerSecond, 1e-9);
+}
+
+TEST(ConversionWizard, OpensFromFileConvertWithTheOpenModel) {
+    const test::TinyRunFolder folder;
+    MainWindow window;
+    ASSERT_TRUE(window.openModelFolder(QString::fromStdString(folder.model)));
+    auto* action = window.findChild<QAction*>(QStringLiteral("convertAction"));
+    ASSERT_NE(action, nullptr);
+    action->trigger();
+    auto* wizard = window.findChild<ConversionWizard*>();
+    ASSERT_NE(wizard, nullptr);
+    EXPECT_EQ(wizard->currentId(), ConversionWizard::ModelPageId);
+    EXPECT_EQ(wizard->plan().modelFolder, window.currentFolder());
+    EXPECT_TRUE(wizard->currentPage()->isComplete());
+    wizard->reject();
+}
+
+TEST(ConversionWizard, ConvertsTheTinyModelFromModelToExport) {
+    const test::TinyRunFolder folder;
+    const std::string output = test::scratchFolder("wizard") + "/run";
+    ConversionWizard wizard(QString::fromStdString(folder.model));
+    ASSERT_NO_FATAL_FAILURE(calibrate(wizard, folder, output));
+    ASSERT_NO_FATAL_FAILURE(enterSettings(wizard, 12));
+    saveScreenshot(wizard);
+    wizard.next();
+    ASSERT_EQ(wizard.currentId(), ConversionWizard::TrainPageId);
+    ASSERT_TRUE(waitUntil([&] { return wizard.currentPage()->isComplete(); }));
+    saveScreenshot(wizard);
+    EXPECT_EQ(wizard.plan().outcome.steps, 12);
+    EXPECT_TRUE(wizard.plan().outcome.exportVerified);
+
+    wizard.next();
+    ASSERT_EQ(wizard.currentId(), ConversionWizard::EvaluatePageId);
+    ASSERT_TRUE(waitUntil([&] { return wizard.currentPage()->isComplete(); }));
+    saveScreenshot(wizard);
+    auto* table = child<QTableWidget>(wizard, "evaluationTable");
+    for (int row = 0; row < 2; ++row) {
+        ASSERT_NE(table->item(row, 1), nullptr);
+        const double ppl = table->item(row, 1)->text().toDouble();
+        EXPECT_TRUE(std::isfinite(ppl) && ppl > 1.0) << row;
+    }
+    const EvaluationResult& r = wizard.plan().evaluation;
+    EXPECT_EQ(r.original.kvHeads, 4);
+    EXPECT_EQ(r.exported.kvHeads, 2);
+    EXPECT_EQ(r.exported.kvBytesPerToken * 2, r.original.kvBytesPerToken);
+
+    wizard.next();
+    ASSERT_EQ(wizard.currentId(), ConversionWizard::ExportPageId);
+    saveScreenshot(wizard);
+    const std::string exported = wizard.plan().outcome.exportFolder.toStdString();
+    ASSERT_TRUE(std::filesystem::exists(exported + "/config.json"));
+    EXPECT_EQ(ModelConfig::fromFile(exported + "/config.json").numKvHeads, 2);
+    EXPECT_TRUE(
+        child<QLabel>(wizard, "exportSummary")->text().contains(QStringLiteral("Verified")));
+    // The run report (app/report), gathered on a worker and written into the run folder.
+    auto* report = child<QLabel>(wizard, "reportStatus");
+    child<QPushButton>(wizard, "writeReportButton")->click();
+    EXPECT_TRUE(
+        waitUntil([&] { return child<QPushButton>(wizard, "writeReportButton")->isEnabled(); }));
+    EXPECT_TRUE(report->text().startsWith(QStringLiteral("Report written")))
+        << report->text().toStdString();
+    EXPECT_TRUE(std::filesystem::exists(output + "/report.html"));
+    EXPECT_TRUE(wizard.validateCurrentPage());
+}
+
+TEST(ConversionWizard, BackAndCancelDuringTrainingPauseWithACheckpoint) {
+    const test::TinyRunFolder folder;
+    const std::string output = test::scratchFolder("wizard-pause") + "/run";
+    ConversionWizard wizard(QString::fromStdString(folder.model));
+    ASSERT_NO_FATAL_FAILURE(calibrate(wizard, folder, output));
+    ASSERT_NO_FATAL_FAILURE(enterSettings(wizard, 100000));
+    TrainingRunner* runner = wizard.runner();
+    bool training = false;
+    QObject::connect(runner, &TrainingRunner::progress, [&](double, const QString& stage) {
+        training = training || stage == QStringLiteral("conversion training");
+    });
+    wizard.next();
+    ASSERT_TRUE(runner->isRunning());
+    ASSERT_TRUE(waitUntil([&] { return training; }));
+    wizard.back();
+    EXPECT_EQ(wizard.currentId(), ConversionWizard::SettingsPageId);
+    ASSERT_TRUE(runner->wait(60000));
+    EXPECT_TRUE(std::filesystem::exists(output + "/checkpoint/trainer_state.json"));
+    wizard.next();  // resumes from the checkpoint
+    EXPECT_TRUE(runner->isRunning());
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 500);
+    wizard.reject();
+    EXPECT_FALSE(runner->isRunning());
+    EXPECT_TRUE(std::filesystem::exists(output + "/checkpoint/trainer_state.json"));
+}
+
+}  // namespace
+}  // namespace gqa

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The run report on a tiny real run: the Training tab's report task writes report.html with the
+// model name, the G, the export's verification and the evaluation table, and a multi-page A4 PDF.
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <QSignalSpy>
+#include <gtest/gtest.h>
+
+#include "error.h"
+#include "reporttask.h"
+#include "testsupport.h"
+#include "trainingpanel.h"
+#include "trainingrunner.h"
+
+namespace gqa {
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+TEST(RunReport, WritesHtmlAndAMultiPagePdfForAFinishedRun) {
+    ModelConfig c = test::tinyConfig(4);
+    c.vocabSize = 300;
+    const std::string model = test::writeRandomModel(c, 17);
+    std::string text;
+    for (int i = 0; i < 200; ++i)
+        text += "the cat sat on the mat and the dog ran to the garden " + std::to_string(i) + "\n";
+    test::trainTinyTokenizer(model, text);
+    const std::string out = test::scratchFolder("report-run");
+
+    TrainingSettings s;
+    s.modelFolder = QString::fromStdString(model);
+    s.groups = 2;
+    s.calibrationFiles = {QString::fromStdString(model + "/train.txt")};
+    s.calibrationSequences = 4;
+    s.trainFiles = s.calibrationFiles;
+    s.validationFile = s.calibrationFiles.front();
+    s.outputFolder = QString::fromStdString(out);
+    s.steps = 4;
+    s.batchSize = 2;
+    s.seqLen = 16;
+    s.checkpointEvery = 0;
+    s.evalEvery = 0;
+    TrainingPanel panel;
+    QSignalSpy done(panel.runner(), &TrainingRunner::resultReady);
+    panel.runner()->start(s);
+    ASSERT_TRUE(done.wait(120000));
+
+    QSignalSpy written(panel.reportTask(), &ReportTask::resultReady);
+    QSignalSpy failed(panel.reportTask(), &ReportTask::failed);
+    panel.writeReport();  // the last finished run
+    ASSERT_TRUE(written.wait(120000))
+        << (failed.isEmpty() ? "" : failed.front().front().toString().toStdString());
+    const auto result = written.front().front().value<ReportResult>();
+    const std::string html = slurp(result.htmlPath.toStdString());
+    const std::string name = std::filesystem::path(model).filename().string();
+    EXPECT_NE(html.find("GQA conversion report: " + name), std::string::npos);
+    EXPECT_NE(html.find("G = 2"), std::string::npos);
+    EXPECT_NE(html.find("verified (max relative logit difference"), std::string::npos);
+    EXPECT_NE(html.find("<h2>Evaluation</h2>"), std::string::npos);
+    EXPECT_NE(html.find("exported GQA"), std::string::npos);
+    EXPECT_TRUE(std::filesystem::exists(out + "/report_files/losses.png"));
+    EXPECT_FALSE(std::filesystem::exists(out + "/report.html.tmp"));
+
+    const std::string pdf = slurp(out + "/report.pdf");
+    ASSERT_EQ(pdf.rfind("%PDF", 0), 0u);
+    const std::regex page("/Type /Page[^s]");
+    const auto pages =
+        std::distance(std::sregex_iterator(pdf.begin(), pdf.end(), page), std::sregex_iterator());
+    EXPECT_GT(pages, 1);
+}
+
+TEST(RunReport, RefusesAFolderWithoutARunFile) {
+    ReportConfig c;
+    c.runFolder = QString::fromStdString(test::scratchFolder("report-empty"));
+    EXPECT_THROW(gatherReportData(c, {}), InputError);
+}
+
+}  // namespace
+}  // namespace gqa
