@@ -111,9 +111,7 @@ qint64 maxEventLoopGapWhile(Predicate running, int timeoutMs) {
     qint64 worst = 0;
     QTimer tick;
     tick.setInterval(10);
-    QObject::connect(&tick, &QTimer::timeout, [&] {
-        worst = std::max(worst, clock.restart());
-    });
+    QObject::connect(&tick, &QTimer::timeout, [&] { worst = std::max(worst, clock.restart()); });
     tick.start();
     while (running() && total.elapsed() < timeoutMs)
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);

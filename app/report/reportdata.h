@@ -53,8 +53,8 @@ struct ReportLayerSimilarity {
 struct ReportData {
     QString runFolder, runFile, modelFolder, modelName, exportFolder;
     QString configJson, settingsJson;  ///< pretty-printed
-    QString heldOutText;  ///< the run's validation file, when its run file recorded one
-    QStringList configSummary;         ///< "name: value" lines
+    QString heldOutText;        ///< the run's validation file, when its run file recorded one
+    QStringList configSummary;  ///< "name: value" lines
     std::int64_t parameterCount = 0;
     int layers = 0, heads = 0, headDim = 0, groups = 0;
     QStringList calibrationSummary;
