@@ -118,8 +118,9 @@ void WizardSettingsPage::updateEstimate() {
             estimateConversion(c, m_steps->value(), m_batch->value(), m_seqLen->value(),
                                m_dtype->currentText(), m_device->currentText());
         m_estimate->setText(
-            tr("<b>about %1 of memory</b> (student %2 + AdamW state %3 + teacher %4 + "
-               "activations %5)<br><b>about %6</b> at ~%7 tokens/s<br><i>An estimate: the "
+            tr("<b>about %1 of memory for the model state</b> (student %2 + AdamW state %3 + "
+               "teacher %4 + activations %5; the LibTorch runtime adds a few hundred MiB)"
+               "<br><b>training time: %6</b> at ~%7 tokens/s<br><i>An estimate: the "
                "demo model's measured speed on 2 CPU cores (docs/benchmarks.md) scaled by "
                "parameter count. Calibration and export add a little.</i>")
                 .arg(formatBytes(e.totalBytes()), formatBytes(e.studentBytes),
