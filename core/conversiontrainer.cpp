@@ -21,7 +21,6 @@ namespace gqa {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::uint64_t kDataSeedOffset = 0x9E3779B97F4A7C15ull;  // as pretrainer.cpp
 
 void validateSettings(const ConversionTrainingConfig& c) {
     auto require = [](bool ok, const std::string& message) {
@@ -260,14 +259,15 @@ std::vector<DistillBatch> loadValidation(const ConversionTrainingConfig& c,
         .fixedBatches(c.batchSize, c.evalBatches > 0 ? c.evalBatches : 1);
 }
 
-double validationLoss(const GatedKvModel& student, const torch::Tensor& gates,
-                      const std::vector<DistillBatch>& batches, torch::ScalarType compute) {
+/// Token-weighted mean cross-entropy of `logitsOf(inputs)` over the batches, without grad.
+template <class LogitsOf>
+double heldOutLoss(const std::vector<DistillBatch>& batches, LogitsOf logitsOf) {
     torch::NoGradGuard noGrad;
     double sum = 0.0;
     std::int64_t tokens = 0;
     for (const DistillBatch& b : batches) {
         const std::int64_t n = b.tokens();
-        sum += crossEntropy(student.forward(b.inputs, gates, compute), b.targets) * double(n);
+        sum += crossEntropy(logitsOf(b.inputs), b.targets) * double(n);
         tokens += n;
     }
     return tokens ? sum / double(tokens) : std::numeric_limits<double>::quiet_NaN();
@@ -448,8 +448,9 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
             !validation.empty()) {
             const torch::Tensor evalGates =
                 pruned ? torch::zeros({L, H}) : session.gates().displayValues().to(torch::kFloat32);
-            const double v =
-                validationLoss(session.student(), evalGates, validation, config.compute);
+            const double v = heldOutLoss(validation, [&](const torch::Tensor& inputs) {
+                return session.student().forward(inputs, evalGates, config.compute);
+            });
             state.validationHistory.emplace_back(state.step, v);
             update.metrics.emplace_back("val_loss", v);
         }
@@ -484,14 +485,8 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
         if (!validation.empty()) {
             const LlamaModel exported(Checkpoint::load(result.exportFolder), torch::kFloat32,
                                       config.device);
-            double sum = 0.0;
-            std::int64_t tokens = 0;
-            torch::NoGradGuard noGrad;
-            for (const DistillBatch& b : validation) {
-                sum += crossEntropy(exported.forward(b.inputs), b.targets) * double(b.tokens());
-                tokens += b.tokens();
-            }
-            result.finalValidationLoss = sum / double(tokens);
+            result.finalValidationLoss = heldOutLoss(
+                validation, [&](const torch::Tensor& inputs) { return exported.forward(inputs); });
         }
     }
     return result;

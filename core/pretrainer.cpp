@@ -17,10 +17,6 @@ namespace gqa {
 namespace fs = std::filesystem;
 
 namespace {
-// The data sampler's generator is seeded apart from the weight initialisation's, so that the two
-// random streams are independent.
-constexpr std::uint64_t kDataSeedOffset = 0x9E3779B97F4A7C15ull;
-
 void validateSettings(const PretrainConfig& c) {
     auto require = [](bool ok, const std::string& message) {
         if (!ok) throw InputError(message);

@@ -18,6 +18,10 @@
 
 namespace gqa {
 
+/// Offset between a run's seed and its data sampler's generator seed, so that the sampling stream
+/// is independent of the weight (or gate) initialisation drawn from the seed itself.
+constexpr std::uint64_t kDataSeedOffset = 0x9E3779B97F4A7C15ull;
+
 /// The model's weights as optimiser parameters, in a fixed order (embeddings, then each layer's
 /// norms and projections, final norm, untied LM head): the order optimiser state is saved in.
 struct TrainableParameters {

@@ -14,24 +14,9 @@
 namespace gqa::test {
 namespace {
 
-/// A tiny BPE model trained once per test binary on generated English-like text.
-const std::string& distillTokenizerFolder() {
-    static const std::string folder = [] {
-        const std::string dir = scratchFolder("distill-tokenizer");
-        std::ostringstream out;
-        const char* words[] = {"the",     "cat",    "sat",  "on",   "a",     "mat",
-                               "and",     "dog",    "ran",  "to",   "house", "garden",
-                               "quickly", "slowly", "over", "under"};
-        for (int i = 0; i < 3000; ++i)
-            out << words[(i * 7) % 16] << ' ' << words[(i * 3 + 1) % 16]
-                << (i % 9 == 0 ? ".\n" : " ");
-        trainTinyTokenizer(dir, out.str());
-        return dir;
-    }();
-    return folder;
+Tokenizer tinyTokenizer() {
+    return Tokenizer::load(sharedTinyTokenizerFolder() + "/tokenizer.model");
 }
-
-Tokenizer tinyTokenizer() { return Tokenizer::load(distillTokenizerFolder() + "/tokenizer.model"); }
 
 std::string writeFile(const std::string& name, const std::string& content) {
     const std::string path = scratchFolder("distilldata") + "/" + name;

@@ -14,25 +14,8 @@ namespace gqa::test {
 namespace {
 namespace fs = std::filesystem;
 
-/// A tiny BPE model trained once per test binary on generated English-like text.
-const std::string& tinyTokenizerFolder() {
-    static const std::string folder = [] {
-        const std::string dir = scratchFolder("tokenizer");
-        std::ostringstream out;
-        const char* words[] = {"the",     "cat",    "sat",  "on",   "a",     "mat",
-                               "and",     "dog",    "ran",  "to",   "house", "garden",
-                               "quickly", "slowly", "over", "under"};
-        for (int i = 0; i < 3000; ++i)
-            out << words[(i * 7) % 16] << ' ' << words[(i * 3 + 1) % 16]
-                << (i % 9 == 0 ? ".\n" : " ");
-        trainTinyTokenizer(dir, out.str());
-        return dir;
-    }();
-    return folder;
-}
-
 TEST(Tokenizer, RoundTripsTextAndAddsBosLikeLlama) {
-    Tokenizer tok = Tokenizer::load(tinyTokenizerFolder() + "/tokenizer.model");
+    Tokenizer tok = Tokenizer::load(sharedTinyTokenizerFolder() + "/tokenizer.model");
     const std::string text = "the cat ran quickly over the garden.";
     const auto ids = tok.encode(text);
     ASSERT_FALSE(ids.empty());
@@ -42,13 +25,13 @@ TEST(Tokenizer, RoundTripsTextAndAddsBosLikeLlama) {
 }
 
 TEST(Tokenizer, ByteFallbackCoversUnseenCharacters) {
-    Tokenizer tok = Tokenizer::load(tinyTokenizerFolder() + "/tokenizer.model");
+    Tokenizer tok = Tokenizer::load(sharedTinyTokenizerFolder() + "/tokenizer.model");
     EXPECT_EQ(tok.decode(tok.encodePlain("café ☕")), "café ☕");
 }
 
 TEST(Tokenizer, FolderSettingsControlBosAndEos) {
     const std::string folder = scratchFolder("tokfolder");
-    fs::copy_file(tinyTokenizerFolder() + "/tokenizer.model", folder + "/tokenizer.model");
+    fs::copy_file(sharedTinyTokenizerFolder() + "/tokenizer.model", folder + "/tokenizer.model");
     std::ofstream(folder + "/tokenizer_config.json")
         << R"({"add_bos_token": false, "add_eos_token": true})";
     ModelConfig config = tinyConfig();

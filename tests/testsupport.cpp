@@ -95,4 +95,20 @@ double relativeMaxDiff(const torch::Tensor& a, const torch::Tensor& b) {
     return (x - y).abs().max().item<double>() / scale;
 }
 
+const std::string& sharedTinyTokenizerFolder() {
+    static const std::string folder = [] {
+        const std::string dir = scratchFolder("tokenizer");
+        std::ostringstream out;
+        const char* words[] = {"the",     "cat",    "sat",  "on",   "a",     "mat",
+                               "and",     "dog",    "ran",  "to",   "house", "garden",
+                               "quickly", "slowly", "over", "under"};
+        for (int i = 0; i < 3000; ++i)
+            out << words[(i * 7) % 16] << ' ' << words[(i * 3 + 1) % 16]
+                << (i % 9 == 0 ? ".\n" : " ");
+        trainTinyTokenizer(dir, out.str());
+        return dir;
+    }();
+    return folder;
+}
+
 }  // namespace gqa::test

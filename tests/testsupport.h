@@ -30,6 +30,10 @@ std::string writeRandomModel(const ModelConfig& config, std::uint64_t seed,
 /// Writes `text` to folder/train.txt and trains a 300-piece BPE folder/tokenizer.model on it.
 void trainTinyTokenizer(const std::string& folder, const std::string& text);
 
+/// A folder holding a tiny BPE tokenizer.model trained once per test binary on generated
+/// English-like text (the same words in every test that needs one).
+const std::string& sharedTinyTokenizerFolder();
+
 /// Max |a - b| relative to max(1, max |b|), computed in float64.
 double relativeMaxDiff(const torch::Tensor& a, const torch::Tensor& b);
 

@@ -2,6 +2,7 @@
 #include "clioptions.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include <iostream>
@@ -78,6 +79,12 @@ std::vector<std::string> expandInputs(const std::string& list, const std::string
     }
     if (files.empty()) throw InputError("--train names no files");
     return files;
+}
+
+std::string numberText(double value) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%g", value);
+    return buffer;
 }
 
 }  // namespace gqa::cli

@@ -22,6 +22,9 @@ bool parseOrHelp(Arguments& arguments, const std::vector<std::string>& args);
 /// Loads a model folder with the --device and --dtype options.
 LlamaModel loadModel(const std::string& folder, const Arguments& arguments, ProgressSink& progress);
 
+/// A number as printf's %g writes it (option defaults in help texts).
+std::string numberText(double value);
+
 /// Splits "a,b,c" (empty items dropped).
 std::vector<std::string> splitList(const std::string& text);
 std::vector<std::int64_t> splitIntegers(const std::string& text, const std::string& option);

@@ -17,12 +17,6 @@
 
 namespace gqa::cli {
 namespace {
-std::string numberText(double value) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%g", value);
-    return buffer;
-}
-
 nlohmann::json numberOrNull(double value) {
     return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
 }

@@ -27,12 +27,6 @@ constexpr std::int64_t kIntermediateMultiple = 32;
 // Room for longer contexts at inference than the training windows.
 constexpr std::int64_t kMinMaxPositions = 512;
 
-std::string numberText(double value) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, "%g", value);
-    return buffer;
-}
-
 }  // namespace
 
 int runPretrain(const std::vector<std::string>& args) {

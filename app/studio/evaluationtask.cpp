@@ -4,11 +4,9 @@
 #include <algorithm>
 #include <exception>
 
-#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QMetaObject>
-#include <QThread>
 
 #include "checkpoint.h"
 #include "error.h"
@@ -87,19 +85,16 @@ EvaluationResult evaluate(const EvaluationRequest& request, EvaluationSink& sink
 
 EvaluationTask::EvaluationTask(QObject* parent) : QObject(parent) {
     qRegisterMetaType<EvaluationResult>();
+    connect(&m_worker, &WorkerThread::finished, this, &EvaluationTask::finished);
 }
 
 EvaluationTask::~EvaluationTask() {
-    if (m_thread) {
-        m_stop->store(true);
-        m_thread->wait();
-        delete m_thread;
-    }
+    if (m_stop) m_stop->store(true);  // m_worker's destructor then waits
 }
 
-bool EvaluationTask::isRunning() const { return m_thread && !m_thread->isFinished(); }
+bool EvaluationTask::isRunning() const { return m_worker.isRunning(); }
 
-bool EvaluationTask::wait(int ms) { return !m_thread || m_thread->wait(QDeadlineTimer(ms)); }
+bool EvaluationTask::wait(int ms) { return m_worker.wait(ms); }
 
 void EvaluationTask::cancel() {
     if (m_stop) m_stop->store(true);
@@ -107,10 +102,9 @@ void EvaluationTask::cancel() {
 
 void EvaluationTask::start(const EvaluationRequest& request) {
     if (isRunning()) return;
-    if (m_thread) workerDone();
     m_stop = std::make_shared<std::atomic_bool>(false);
     auto stop = m_stop;
-    m_thread = QThread::create([this, request, stop] {
+    m_worker.start([this, request, stop] {
         EvaluationSink sink(this, stop);
         try {
             const EvaluationResult result = evaluate(request, sink);
@@ -122,20 +116,7 @@ void EvaluationTask::start(const EvaluationRequest& request) {
                 this, [this, message] { Q_EMIT failed(message); }, Qt::QueuedConnection);
         }
     });
-    // A finished() of an earlier thread may still be queued: only this thread's one ends it.
-    QThread* thread = m_thread;
-    connect(m_thread, &QThread::finished, this, [this, thread] {
-        if (m_thread == thread) workerDone();
-    });
-    m_thread->start();
     Q_EMIT started();
-}
-
-void EvaluationTask::workerDone() {
-    if (!m_thread) return;
-    m_thread->deleteLater();
-    m_thread = nullptr;
-    Q_EMIT finished();
 }
 
 }  // namespace gqa

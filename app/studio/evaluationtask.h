@@ -14,7 +14,7 @@
 #include <QObject>
 #include <QString>
 
-class QThread;
+#include "workerthread.h"
 
 namespace gqa {
 
@@ -60,10 +60,8 @@ Q_SIGNALS:
     void finished();
 
 private:
-    void workerDone();
-
-    QThread* m_thread = nullptr;
     std::shared_ptr<std::atomic_bool> m_stop;
+    WorkerThread m_worker;  ///< last: destroyed (waited for) first
 };
 
 }  // namespace gqa

@@ -8,7 +8,6 @@
 #include <QDir>
 #include <QFile>
 #include <QMetaObject>
-#include <QThread>
 
 #include "alignedmodel.h"
 #include "conversiontraining.h"
@@ -123,31 +122,23 @@ TrainingOutcome runConversion(const TrainingSettings& s, ProgressSink& sink) {
 TrainingRunner::TrainingRunner(QObject* parent) : QObject(parent) {
     qRegisterMetaType<TrainingSettings>();
     qRegisterMetaType<TrainingOutcome>();
+    connect(&m_worker, &WorkerThread::finished, this, &TrainingRunner::finished);
 }
 
 TrainingRunner::~TrainingRunner() {
-    if (m_thread) {
-        m_stop->store(true);
-        m_thread->wait();
-        delete m_thread;
-    }
+    if (m_stop) m_stop->store(true);  // m_worker's destructor then waits for the checkpoint
 }
 
-bool TrainingRunner::isRunning() const { return m_thread && !m_thread->isFinished(); }
+bool TrainingRunner::isRunning() const { return m_worker.isRunning(); }
 
-bool TrainingRunner::wait(int ms) {
-    if (!m_thread) return true;
-    const bool done = m_thread->wait(QDeadlineTimer(ms));
-    return done;
-}
+bool TrainingRunner::wait(int ms) { return m_worker.wait(ms); }
 
 void TrainingRunner::start(const TrainingSettings& settings) {
     if (isRunning()) return;
-    if (m_thread) workerDone();  // ended, but its finished signal is still queued
     m_buffer.clear();
     m_stop = std::make_shared<std::atomic_bool>(false);
     auto stop = m_stop;
-    m_thread = QThread::create([this, settings, stop] {
+    m_worker.start([this, settings, stop] {
         RunnerSink sink(this, m_buffer, stop);
         try {
             const TrainingOutcome outcome = runConversion(settings, sink);
@@ -163,24 +154,11 @@ void TrainingRunner::start(const TrainingSettings& settings) {
                 this, [this, message] { Q_EMIT failed(message); }, Qt::QueuedConnection);
         }
     });
-    // A finished() of an earlier thread may still be queued: only this thread's one ends it.
-    QThread* thread = m_thread;
-    connect(m_thread, &QThread::finished, this, [this, thread] {
-        if (m_thread == thread) workerDone();
-    });
-    m_thread->start();
     Q_EMIT started();
 }
 
 void TrainingRunner::pause() {
     if (m_stop) m_stop->store(true);
-}
-
-void TrainingRunner::workerDone() {
-    if (!m_thread) return;
-    m_thread->deleteLater();
-    m_thread = nullptr;
-    Q_EMIT finished();
 }
 
 }  // namespace gqa

@@ -18,8 +18,7 @@
 #include <QStringList>
 
 #include "metricbuffer.h"
-
-class QThread;
+#include "workerthread.h"
 
 namespace gqa {
 
@@ -86,11 +85,9 @@ Q_SIGNALS:
     void finished();
 
 private:
-    void workerDone();
-
     MetricBuffer m_buffer;
-    QThread* m_thread = nullptr;
     std::shared_ptr<std::atomic_bool> m_stop;
+    WorkerThread m_worker;  ///< last: destroyed (waited for) first
 };
 
 }  // namespace gqa
