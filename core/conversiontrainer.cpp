@@ -7,14 +7,13 @@
 #include "conversiontraining.h"
 #include "distilldata.h"
 #include "error.h"
+#include "conversionsession.h"
+#include "dataparallel.h"
 #include "gatedkvmodel.h"
 #include "gqaexport.h"
-#include "lrschedule.h"
 #include "processmemory.h"
-#include "runfile.h"
 #include "tokendataset.h"
 #include "tokenizer.h"
-#include "training.h"
 #include "trainingcheckpoint.h"
 
 namespace gqa {
@@ -48,25 +47,6 @@ void validateSettings(const ConversionTrainingConfig& c) {
     require(sources == 1, "give exactly one kind of training data (text files or jsonl)");
 }
 
-/// Settings that must not change across a resume (others may, with a warning).
-nlohmann::json settingsJson(const ConversionTrainingConfig& c) {
-    return {{"groups", c.groups},
-            {"steps", c.steps},
-            {"batch_size", c.batchSize},
-            {"seq_len", c.seqLen},
-            {"grad_accumulation", c.gradAccumulation},
-            {"lr", c.learningRate},
-            {"merged_lr_scale", c.mergedLrScale},
-            {"gate_lr", c.gateLearningRate},
-            {"multiplier_lr", c.multiplierLearningRate},
-            {"warmup_steps", c.warmupSteps},
-            {"weight_decay", c.weightDecay},
-            {"gate_scheme", gateSchemeName(c.gates.scheme)},
-            {"kl_weight", c.loss.klWeight},
-            {"bild_weight", c.loss.bildWeight},
-            {"lm_weight", c.loss.lmWeight}};
-}
-
 double crossEntropy(const torch::Tensor& logits, const torch::Tensor& targets) {
     return torch::nn::functional::cross_entropy(
                logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
@@ -74,162 +54,6 @@ double crossEntropy(const torch::Tensor& logits, const torch::Tensor& targets) {
                torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100))
         .item<double>();
 }
-
-/// Everything one run holds: student, teacher, gates, optimiser, data generator, history.
-class Session {
-public:
-    Session(const ConversionTrainingConfig& config, ConversionTrainingResult& result)
-        : m_c(config),
-          m_result(result),
-          m_generator(at::detail::createCPUGenerator(config.seed + kDataSeedOffset)) {}
-
-    /// Builds the trainable student from a checkpoint (fresh or a training checkpoint).
-    void build(const Checkpoint& student) {
-        m_student =
-            std::make_unique<GatedKvModel>(student, m_c.groups, torch::kFloat32, m_c.device);
-        m_params = makeTrainable(m_student->model);
-        m_merged.clear();
-        for (auto* list : {&m_student->mergedKeys, &m_student->mergedValues})
-            for (torch::Tensor& t : *list) {
-                t = t.detach().clone().requires_grad_(true);
-                m_merged.push_back(t);
-            }
-        GateSettings gs = m_c.gates;
-        gs.layers = student.config.numLayers;
-        gs.heads = student.config.numHeads;
-        gs.totalSteps = m_c.steps;
-        gs.seed = m_c.seed;
-        m_gates = KvGates::create(gs, m_c.device);
-        buildOptimizer();
-    }
-
-    void restore(const std::string& folder) {
-        auto [checkpoint, state] = loadTrainingCheckpoint(folder);
-        build(checkpoint);
-        m_state = std::move(state);
-        std::map<std::string, torch::Tensor> gateState;
-        for (const auto& [name, tensor] : m_state.tensors)
-            if (name.rfind("history.", 0) != 0) gateState[name] = tensor;
-        m_gates->loadState(gateState);
-        loadOptimizerState(folder, *m_optimizer);
-        m_generator.set_state(m_state.generatorState);
-        m_history = TrainingHistory::fromTensors(
-            m_state.tensors, m_state.extra.value("metric_names", std::vector<std::string>{}),
-            m_student->config().numLayers, m_student->config().numHeads);
-        m_lrScale = m_state.extra.value("lr_scale", 1.0);
-        m_lastSparsity = m_state.extra.value("last_sparsity", 0.0);
-    }
-
-    void save() {
-        m_state.generatorState = m_generator.get_state();
-        m_state.tensors = m_gates->state();
-        for (auto& [name, tensor] : m_history.toTensors()) m_state.tensors[name] = tensor;
-        m_state.extra["settings"] = settingsJson(m_c);
-        m_state.extra["metric_names"] = m_history.metricNames;
-        m_state.extra["lr_scale"] = m_lrScale;
-        m_state.extra["last_sparsity"] = m_lastSparsity;
-        m_state.extra["rollbacks"] = m_result.rollbacks;
-        saveTrainingCheckpoint(m_result.checkpointFolder,
-                               m_student->toTrainingCheckpoint(DType::F32), *m_optimizer, m_state);
-        writeRunFile({});
-    }
-
-    /// Records the history (and `status`, e.g. the export's verification) in the run file.
-    void writeRunFile(const nlohmann::json& status) {
-        if (m_c.runFile.empty()) return;
-        RunFile file =
-            fs::exists(m_c.runFile) ? RunFile::open(m_c.runFile) : RunFile::create(m_c.runFile);
-        nlohmann::json settings = settingsJson(m_c);
-        settings["model_folder"] = m_c.studentFolder;
-        settings["teacher_folder"] = m_c.teacherFolder;
-        settings["validation_file"] =
-            m_c.validationFile.empty() ? "" : fs::absolute(m_c.validationFile).string();
-        settings["completed_steps"] = m_state.step;
-        settings["rollbacks"] = m_result.rollbacks;
-        if (!status.empty()) settings["result"] = status;
-        file.writeTrainingHistory(m_history, m_state.validationHistory, settings.dump());
-    }
-
-    GatedKvModel& student() { return *m_student; }
-    KvGates& gates() { return *m_gates; }
-    TrainerState& state() { return m_state; }
-    TrainingHistory& history() { return m_history; }
-    torch::Generator& generator() { return m_generator; }
-    double& lrScale() { return m_lrScale; }
-    double& lastSparsity() { return m_lastSparsity; }
-    torch::optim::AdamW& optimizer() { return *m_optimizer; }
-
-    std::vector<torch::Tensor> clippedParameters() const {
-        std::vector<torch::Tensor> all = m_params.all;
-        all.insert(all.end(), m_merged.begin(), m_merged.end());
-        for (const torch::Tensor& t : m_gates->gateParameters()) all.push_back(t);
-        return all;
-    }
-    std::int64_t trainableCount() const {
-        std::int64_t n = 0;
-        for (const torch::Tensor& t : clippedParameters()) n += t.numel();
-        return n;
-    }
-
-    /// Group learning rates for update `step`: base rates x warmup-cosine factor x rollback scale.
-    double applyLearningRates(std::int64_t step) {
-        const double factor =
-            warmupCosineLr(step, m_c.warmupSteps, m_c.steps, 1.0, 0.0) * m_lrScale;
-        // After P the gates are fixed at 0: stop AdamW's momentum from moving their logits.
-        const bool gatesFixed = step > m_gates->pruneSteps();
-        auto& groups = m_optimizer->param_groups();
-        for (std::size_t i = 0; i < groups.size(); ++i)
-            groups[i].options().set_lr(gatesFixed && i >= m_firstGateGroup ? 0.0
-                                                                           : m_baseLrs[i] * factor);
-        return factor;
-    }
-    double gateLr() const {
-        return m_c.gateLearningRate > 0.0 ? m_c.gateLearningRate
-               : m_c.gates.scheme == GateScheme::Reference
-                   ? m_c.learningRate
-                   : ConversionTrainingConfig::kDefaultHardConcreteGateLr;
-    }
-
-private:
-    void buildOptimizer() {
-        auto options = [&](double decay) {
-            return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions()
-                                                                    .betas({m_c.beta1, m_c.beta2})
-                                                                    .eps(m_c.eps)
-                                                                    .weight_decay(decay));
-        };
-        std::vector<torch::optim::OptimizerParamGroup> groups;
-        m_baseLrs.clear();
-        auto add = [&](const std::vector<torch::Tensor>& params, double lr, double decay) {
-            if (params.empty()) return;
-            groups.emplace_back(params, options(decay));
-            m_baseLrs.push_back(lr);
-        };
-        add(m_params.decay, m_c.learningRate, m_c.weightDecay);
-        add(m_params.noDecay, m_c.learningRate, 0.0);
-        add(m_merged, m_c.learningRate * m_c.mergedLrScale, 0.0);
-        m_firstGateGroup = groups.size();
-        add(m_gates->gateParameters(), gateLr(), 0.0);
-        add(m_gates->multiplierParameters(), m_c.multiplierLearningRate, 0.0);
-        m_optimizer =
-            std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions());
-    }
-
-    const ConversionTrainingConfig& m_c;
-    ConversionTrainingResult& m_result;
-    std::unique_ptr<GatedKvModel> m_student;
-    TrainableParameters m_params;
-    std::vector<torch::Tensor> m_merged;
-    std::unique_ptr<KvGates> m_gates;
-    std::unique_ptr<torch::optim::AdamW> m_optimizer;
-    std::vector<double> m_baseLrs;
-    std::size_t m_firstGateGroup = 0;  ///< gate and multiplier groups come last
-    torch::Generator m_generator;
-    TrainerState m_state;
-    TrainingHistory m_history;
-    double m_lrScale = 1.0;
-    double m_lastSparsity = 0.0;
-};
 
 DistillData loadTrainingData(const ConversionTrainingConfig& c, const std::string& tokenizerPath,
                              ProgressSink& progress) {
@@ -273,6 +97,64 @@ double heldOutLoss(const std::vector<DistillBatch>& batches, LogitsOf logitsOf) 
     return tokens ? sum / double(tokens) : std::numeric_limits<double>::quiet_NaN();
 }
 
+/// What the micro-batches of one update measured, over the global batch.
+struct UpdateSums {
+    double loss = 0.0, kl = 0.0, bild = 0.0, lm = 0.0;
+    std::int64_t tokens = 0;  ///< all ranks
+};
+
+/// Forward, distillation and backward of every micro-batch of update `step`; with several
+/// ranks, each takes its shard of the global batch and the gradients and sums are all-reduced,
+/// so that every rank ends with the combined batch's gradient (dataparallel.h).
+UpdateSums accumulateGradients(ConversionSession& session, const DistillData& data,
+                               const ConversionTrainingConfig& config, std::int64_t step) {
+    Communicator* comm = config.communicator.get();
+    const int rank = comm ? comm->rank() : 0, world = comm ? comm->worldSize() : 1;
+    UpdateSums sums;
+    for (std::int64_t micro = 0; micro < config.gradAccumulation; ++micro) {
+        const torch::Tensor z = session.gates().sample(step, true, session.generator());
+        const DistillBatch global = data.sample(config.batchSize * world, session.generator());
+        const DistillBatch batch = world > 1 ? rankShard(global, rank, world) : global;
+        const ShardShares shares = world > 1 ? shardShares(global, batch) : ShardShares{};
+        const torch::Tensor hidden = session.student().hiddenStates(batch.inputs, z, config.compute,
+                                                                    config.checkpointActivations);
+        torch::Tensor teacherHidden;
+        {
+            torch::NoGradGuard noGrad;
+            teacherHidden = session.teacher().hiddenStates(batch.inputs);
+        }
+        const DistillationLoss loss = distillationLoss(
+            hidden, session.student().model.lmHead.to(config.compute), teacherHidden,
+            session.teacher().lmHead, batch, shardLossSettings(config.loss, shares));
+        (loss.total / double(config.gradAccumulation)).backward();
+        sums.loss += loss.total.item<double>();
+        sums.kl += loss.kl.item<double>() * shares.kl;
+        sums.bild += loss.bild.item<double>() * shares.bild;
+        sums.lm += loss.lm.item<double>() * shares.lm;
+        sums.tokens += global.tokens();
+    }
+    if (comm) {
+        allReduceGradients(*comm, session.trainableParameters());
+        std::vector<torch::Tensor> values{
+            torch::tensor({sums.loss, sums.kl, sums.bild, sums.lm}, torch::kFloat64)};
+        comm->allReduceSum(values);
+        const torch::Tensor v = values[0];
+        sums.loss = v[0].item<double>();
+        sums.kl = v[1].item<double>();
+        sums.bild = v[2].item<double>();
+        sums.lm = v[3].item<double>();
+    }
+    return sums;
+}
+
+/// Whether any rank asked to stop (every rank must call it at the same update).
+bool anyRankStops(const ConversionTrainingConfig& config, bool stop) {
+    if (!config.communicator) return stop;
+    std::vector<torch::Tensor> flag{torch::tensor({stop ? 1.0 : 0.0}, torch::kFloat64)};
+    config.communicator->allReduceSum(flag);
+    return flag[0].item<double>() > 0.0;
+}
+
 std::vector<double> flatGates(const torch::Tensor& values) {
     const torch::Tensor flat = values.to(torch::kCPU, torch::kFloat64).contiguous().view(-1);
     return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
@@ -290,6 +172,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
                                          ProgressSink& progress) {
     validateSettings(config);
     fs::create_directories(config.outputDir);
+    Communicator* comm = config.communicator.get();
     ConversionTrainingResult result;
     result.checkpointFolder = conversionCheckpointFolder(config.outputDir);
     result.exportFolder = conversionExportFolder(config.outputDir);
@@ -309,27 +192,29 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
                          std::to_string(teacherCheckpoint.config.vocabSize) +
                          ") differs from the model's (" +
                          std::to_string(studentCheckpoint.config.vocabSize) + ")");
-    const LlamaModel teacher(teacherCheckpoint, config.compute, config.device);
     const DType exportDtype = config.exportDtype.value_or(studentCheckpoint.config.dtype);
 
+    // Rank 0 tokenizes first and writes the token caches; the others then read them.
+    if (comm && comm->rank() != 0) comm->barrier();
     const DistillData data = loadTrainingData(config, tokenizerPath, progress);
+    const std::vector<DistillBatch> validation = loadValidation(config, tokenizerPath, progress);
+    if (comm && comm->rank() == 0) comm->barrier();
     for (const std::string& w : data.warnings()) result.warnings.push_back(w);
     if (data.maxId() >= studentCheckpoint.config.vocabSize)
         throw InputError("token id " + std::to_string(data.maxId()) +
                          " is outside the model's vocabulary");
-    const std::vector<DistillBatch> validation = loadValidation(config, tokenizerPath, progress);
 
-    Session session(config, result);
+    ConversionSession session(config, result);
     const std::string resumeFrom = findTrainingCheckpoint(result.checkpointFolder);
+    if (comm) comm->barrier();  // every rank has looked before rank 0 writes the first one
     if (!resumeFrom.empty()) {
-        session.restore(resumeFrom);
+        session.restore(resumeFrom, teacherCheckpoint);
         const nlohmann::json saved = session.state().extra.value("settings", nlohmann::json());
-        if (saved.value("groups", config.groups) != config.groups ||
-            saved.value("steps", config.steps) != config.steps)
-            throw InputError(resumeFrom +
-                             " belongs to a run with other KV heads or steps; choose another "
-                             "output folder or remove it to start over");
-        if (saved != settingsJson(config))
+        for (const char* key : {"groups", "steps", "scope", "world_size"})
+            if (saved.contains(key) && saved[key] != conversionSettingsJson(config)[key])
+                throw InputError(resumeFrom + " belongs to a run with another " + key +
+                                 "; choose another output folder or remove it to start over");
+        if (saved != conversionSettingsJson(config))
             result.warnings.push_back(
                 "training settings differ from the checkpoint's; the run continues with the "
                 "new ones");
@@ -337,13 +222,21 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
         result.startStep = session.state().step;
         result.rollbacks = session.state().extra.value("rollbacks", 0);
     } else {
-        session.build(studentCheckpoint);
+        session.build(studentCheckpoint, teacherCheckpoint);
         session.state().seed = config.seed;
         session.history().layers = studentCheckpoint.config.numLayers;
         session.history().heads = studentCheckpoint.config.numHeads;
         session.save();  // the rollback target of the NaN guard
     }
     result.trainableParameters = session.trainableCount();
+    result.frozenParameters = session.frozenCount();
+    reportOrCancel(progress, {double(session.state().step) / double(config.steps),
+                              "training " + std::to_string(result.trainableParameters) +
+                                  " parameters (" + trainScopeName(config.scope) + " scope), " +
+                                  std::to_string(result.frozenParameters) + " frozen",
+                              {{"trainable_parameters", double(result.trainableParameters)},
+                               {"frozen_parameters", double(result.frozenParameters)}},
+                              {}});
 
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();
@@ -355,39 +248,21 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
         const double factor = session.applyLearningRates(step);
         session.gates().beforeOptimizerStep(step, session.lastSparsity());
         session.optimizer().zero_grad();
-        double lossSum = 0.0, klSum = 0.0, bildSum = 0.0, lmSum = 0.0;
-        for (std::int64_t micro = 0; micro < config.gradAccumulation; ++micro) {
-            const torch::Tensor z = session.gates().sample(step, true, session.generator());
-            const DistillBatch batch = data.sample(config.batchSize, session.generator());
-            const torch::Tensor hidden =
-                session.student().hiddenStates(batch.inputs, z, config.compute);
-            torch::Tensor teacherHidden;
-            {
-                torch::NoGradGuard noGrad;
-                teacherHidden = teacher.hiddenStates(batch.inputs);
-            }
-            const DistillationLoss loss =
-                distillationLoss(hidden, session.student().model.lmHead.to(config.compute),
-                                 teacherHidden, teacher.lmHead, batch, config.loss);
-            (loss.total / double(config.gradAccumulation)).backward();
-            lossSum += loss.total.item<double>();
-            klSum += loss.kl.item<double>();
-            bildSum += loss.bild.item<double>();
-            lmSum += loss.lm.item<double>();
-            tokensSeen += batch.tokens();
-        }
+        const UpdateSums sums = accumulateGradients(session, data, config, step);
+        tokensSeen += sums.tokens;
+        // After the all-reduce: the regulariser's gradient is the same on every rank.
         const torch::Tensor regularizer = session.gates().regularizer(step);
         if (regularizer.requires_grad()) regularizer.backward();
         // s_prev of the next update is what this update's regulariser measured (spec 6.4).
         const double sparsity = session.gates().expectedSparsity().item<double>();
         const double n = double(config.gradAccumulation);
-        double loss = lossSum / n + regularizer.item<double>();
+        double loss = sums.loss / n + regularizer.item<double>();
         if (step == config.poisonStepForTests && !poisoned) {
             poisoned = true;
             loss = std::numeric_limits<double>::quiet_NaN();
         }
         const double gradNorm = torch::nn::utils::clip_grad_norm_(
-            session.clippedParameters(),
+            session.trainableParameters(),
             config.gradClip > 0.0 ? config.gradClip : std::numeric_limits<double>::infinity());
         if (!std::isfinite(loss) || !std::isfinite(gradNorm)) {
             if (result.rollbacks >= config.maxRollbacks)
@@ -396,7 +271,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
                             " roll-backs; lower the learning rate");
             ++result.rollbacks;
             const std::string from = findTrainingCheckpoint(result.checkpointFolder);
-            session.restore(from);
+            session.restore(from, teacherCheckpoint);
             session.lrScale() *= ConversionTrainingConfig::kRollbackLrFactor;
             result.warnings.push_back("update " + std::to_string(step) +
                                       ": non-finite loss; rolled back to update " +
@@ -425,9 +300,9 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
         std::vector<std::pair<std::string, double>> metrics{
             {"step", double(state.step)},
             {"loss", loss},
-            {"kl", klSum / n},
-            {"bild", bildSum / n},
-            {"lm", lmSum / n},
+            {"kl", sums.kl / n},
+            {"bild", sums.bild / n},
+            {"lm", sums.lm / n},
             {"regularizer", regularizer.item<double>()},
             {"sparsity", sparsity},
             {"target_sparsity", session.gates().targetSparsity(step)},
@@ -445,7 +320,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
                               {{"gates", gateValues}}};
         const bool last = state.step == config.steps;
         if (((config.evalEvery > 0 && state.step % config.evalEvery == 0) || last) &&
-            !validation.empty()) {
+            !validation.empty() && session.isWriter()) {
             const torch::Tensor evalGates =
                 pruned ? torch::zeros({L, H}) : session.gates().displayValues().to(torch::kFloat32);
             const double v = heldOutLoss(validation, [&](const torch::Tensor& inputs) {
@@ -454,7 +329,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
             state.validationHistory.emplace_back(state.step, v);
             update.metrics.emplace_back("val_loss", v);
         }
-        const bool goOn = progress.report(update);
+        const bool goOn = !anyRankStops(config, !progress.report(update));
         if (!goOn || last ||
             (config.checkpointEvery > 0 && state.step % config.checkpointEvery == 0))
             session.save();
@@ -469,7 +344,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
     result.finalGates =
         session.history().gates.empty() ? std::vector<double>{} : session.history().gates.back();
     result.finalValidationLoss = std::numeric_limits<double>::quiet_NaN();
-    if (config.exportModel) {
+    if (config.exportModel && session.isWriter()) {
         reportOrCancel(progress, {1.0, "exporting the GQA model", {}, {}});
         const ExportVerification verification = exportAndVerify(
             session.student(), exportDtype, result.exportFolder, config.studentFolder);

@@ -35,6 +35,7 @@
 // users (deterministic, no noise). Cancel: checkpoint, then Cancelled.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,11 +43,13 @@
 
 #include <torch/torch.h>
 
+#include "communicator.h"
 #include "distillation.h"
 #include "dtype.h"
 #include "kvgates.h"
 #include "progress.h"
 #include "traininghistory.h"
+#include "trainscope.h"
 
 namespace gqa {
 
@@ -97,6 +100,16 @@ struct ConversionTrainingConfig {
     double gradClip = 1.0;  ///< 0 disables
     GateSettings gates;     ///< layers/heads/totalSteps are filled in from the model and steps
     DistillationSettings loss;
+    /// Which weights train besides the merged heads and gates (trainscope.h); the rest is frozen
+    /// in the compute dtype, and the teacher shares it (conversionsession.h).
+    TrainScope scope = TrainScope::KeyValue;
+    /// Recompute each decoder layer in backward instead of keeping its activations (the layer
+    /// inputs are kept): about one more student forward per update for a fraction of the
+    /// activation memory.
+    bool checkpointActivations = true;
+    /// Data parallel (dataparallel.h): null for one process. batchSize is per rank; every rank
+    /// runs trainConversion with the same config, rank 0 writes checkpoints, run file and export.
+    std::shared_ptr<Communicator> communicator;
     torch::ScalarType compute = torch::kFloat32;  ///< kFloat32 or kBFloat16 (float32 masters)
     std::optional<DType> exportDtype;             ///< default: the student's stored dtype
     std::int64_t checkpointEvery = 50;            ///< 0: only at the end / cancel
@@ -118,8 +131,9 @@ struct ConversionTrainingResult {
     double finalValidationLoss = 0.0;  ///< exported GQA model's CE on held-out text (NaN: none)
     std::vector<double> finalGates;    ///< layer-major
     double tokensPerSecond = 0.0;
-    double peakMemoryMb = 0.0;  ///< process peak resident memory (CPU runs)
-    std::int64_t trainableParameters = 0;
+    double peakMemoryMb = 0.0;             ///< process peak resident memory (CPU runs)
+    std::int64_t trainableParameters = 0;  ///< trained weights, merged heads, gate parameters
+    std::int64_t frozenParameters = 0;
     int rollbacks = 0;
     std::string checkpointFolder, exportFolder;
     bool exportVerified = false;

@@ -13,6 +13,12 @@ std::string mergedValueName(std::int64_t layer) {
     return layerTensorName(layer, "self_attn.kv_layer.1.weight");
 }
 
+torch::Tensor groupMeanProjection(const torch::Tensor& projection, std::int64_t groups,
+                                  std::int64_t headDim) {
+    const std::int64_t D = projection.size(1);
+    return projection.view({groups, -1, headDim, D}).mean(1).reshape({groups * headDim, D});
+}
+
 namespace {
 void checkShape(const ModelConfig& c, std::int64_t groups) {
     if (!c.isMha())
@@ -21,12 +27,6 @@ void checkShape(const ModelConfig& c, std::int64_t groups) {
     if (groups < 1 || c.numHeads % groups != 0)
         throw InputError("the number of KV heads (" + std::to_string(groups) +
                          ") must divide the number of heads (" + std::to_string(c.numHeads) + ")");
-}
-
-/// Mean over each run of k consecutive heads of a [H*d, D] projection -> [G*d, D].
-torch::Tensor groupMean(const torch::Tensor& projection, std::int64_t groups, std::int64_t d) {
-    const std::int64_t D = projection.size(1);
-    return projection.view({groups, -1, d, D}).mean(1).reshape({groups * d, D});
 }
 
 /// Gate per row of a [H*d, D] projection: z[h] repeated d times, as a column.
@@ -67,8 +67,8 @@ GatedKvModel::GatedKvModel(const Checkpoint& contiguousMha, std::int64_t groups,
             mergedKeys.push_back(k.to(device, dtype));
             mergedValues.push_back(v.to(device, dtype));
         } else {
-            mergedKeys.push_back(groupMean(model.layers[l].kProj, groups, d));
-            mergedValues.push_back(groupMean(model.layers[l].vProj, groups, d));
+            mergedKeys.push_back(groupMeanProjection(model.layers[l].kProj, groups, d));
+            mergedValues.push_back(groupMeanProjection(model.layers[l].vProj, groups, d));
         }
     }
 }
@@ -88,19 +88,20 @@ std::pair<torch::Tensor, torch::Tensor> GatedKvModel::effectiveKeyValue(
 }
 
 torch::Tensor GatedKvModel::hiddenStates(const torch::Tensor& tokens, const torch::Tensor& gates,
-                                         torch::ScalarType compute) const {
+                                         torch::ScalarType compute, bool checkpointLayers) const {
     if (gates.dim() != 2 || gates.size(0) != config().numLayers ||
         gates.size(1) != config().numHeads)
         throw Error("gates must be [layers, heads]");
     const GatedSource source(*this, gates.to(model.device()), compute);
     ForwardOptions options;
     options.kvWeights = &source;
+    options.checkpointLayers = checkpointLayers;
     return model.castTo(compute).hiddenStates(tokens, options);
 }
 
 torch::Tensor GatedKvModel::forward(const torch::Tensor& tokens, const torch::Tensor& gates,
-                                    torch::ScalarType compute) const {
-    const torch::Tensor hidden = hiddenStates(tokens, gates, compute);
+                                    torch::ScalarType compute, bool checkpointLayers) const {
+    const torch::Tensor hidden = hiddenStates(tokens, gates, compute, checkpointLayers);
     return torch::nn::functional::linear(hidden, model.lmHead.to(compute));
 }
 

@@ -31,6 +31,11 @@ namespace gqa {
 std::string mergedKeyName(std::int64_t layer);
 std::string mergedValueName(std::int64_t layer);
 
+/// The initial merged heads: the mean over each run of H / G consecutive heads of a [H*d, D]
+/// projection -> [G*d, D].
+torch::Tensor groupMeanProjection(const torch::Tensor& projection, std::int64_t groups,
+                                  std::int64_t headDim);
+
 class GatedKvModel {
 public:
     /// `contiguousMha` must be MHA with `groups` dividing its heads (InputError otherwise). When
@@ -48,10 +53,11 @@ public:
 
     /// Final-norm hidden states / logits with gates `gates` [layers, heads]; `compute` is the
     /// dtype the forward runs in (the weights are cast, gradients reach them).
+    /// `checkpointLayers`: ForwardOptions::checkpointLayers (recompute layers in backward).
     torch::Tensor hiddenStates(const torch::Tensor& tokens, const torch::Tensor& gates,
-                               torch::ScalarType compute) const;
+                               torch::ScalarType compute, bool checkpointLayers = false) const;
     torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& gates,
-                          torch::ScalarType compute) const;
+                          torch::ScalarType compute, bool checkpointLayers = false) const;
 
     /// The effective [H*d, D] key and value weights of a layer under `gates` [layers, heads].
     std::pair<torch::Tensor, torch::Tensor> effectiveKeyValue(std::int64_t layer,

@@ -2,8 +2,10 @@
 #include "llamamodel.h"
 
 #include <cmath>
+#include <memory>
 
 #include "error.h"
+#include "layercheckpoint.h"
 #include "rope.h"
 #include "tensorconvert.h"
 
@@ -44,13 +46,27 @@ LlamaModel::LlamaModel(const Checkpoint& checkpoint, torch::ScalarType dtype, to
     lmHead = m_config.tieWordEmbeddings ? embedTokens : take("lm_head.weight");
 }
 
-torch::Tensor LlamaModel::attention(std::int64_t layerIndex, const torch::Tensor& normed,
-                                    std::int64_t startPos, const ForwardOptions& options) const {
-    const LayerWeights& w = layers[layerIndex];
-    const std::int64_t B = normed.size(0), T = normed.size(1), d = m_config.headDim;
-    torch::Tensor kProj = w.kProj, vProj = w.vProj;
-    if (options.kvWeights) std::tie(kProj, vProj) = options.kvWeights->keyValueWeights(layerIndex);
-    const std::int64_t H = w.qProj.size(0) / d, KV = kProj.size(0) / d;
+namespace {
+
+// A layer's tensors in LayerWeights' declaration order, for the checkpointed path.
+constexpr std::size_t kLayerTensorCount = 9;
+
+std::vector<torch::Tensor> layerTensors(const LayerWeights& w) {
+    return {w.inputNorm, w.postAttentionNorm, w.qProj,  w.kProj,   w.vProj,
+            w.oProj,     w.gateProj,          w.upProj, w.downProj};
+}
+
+LayerWeights layerWeights(torch::TensorList t) {
+    if (t.size() != kLayerTensorCount) throw Error("a decoder layer reads 9 weight tensors");
+    return {t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]};
+}
+
+/// Self-attention of one layer; `w.kProj`/`w.vProj` are the projections the layer uses.
+torch::Tensor attention(const ModelConfig& config, std::int64_t layerIndex, const LayerWeights& w,
+                        const torch::Tensor& normed, std::int64_t startPos,
+                        const ForwardOptions& options) {
+    const std::int64_t B = normed.size(0), T = normed.size(1), d = config.headDim;
+    const std::int64_t H = w.qProj.size(0) / d, KV = w.kProj.size(0) / d;
     if (KV == 0 || H % KV != 0)
         throw Error("layer " + std::to_string(layerIndex) + ": KV heads must divide query heads");
 
@@ -59,11 +75,11 @@ torch::Tensor LlamaModel::attention(std::int64_t layerIndex, const torch::Tensor
         return x.view({B, T, n, d}).transpose(1, 2);
     };
     torch::Tensor q = heads(F::linear(normed, w.qProj), H);
-    torch::Tensor k = heads(F::linear(normed, kProj), KV);
-    torch::Tensor v = heads(F::linear(normed, vProj), KV);
+    torch::Tensor k = heads(F::linear(normed, w.kProj), KV);
+    torch::Tensor v = heads(F::linear(normed, w.vProj), KV);
     if (options.observer) options.observer->observe(layerIndex, k, v);
 
-    RopeTables rope = ropeTables(m_config, startPos, T, q.scalar_type(), q.device());
+    RopeTables rope = ropeTables(config, startPos, T, q.scalar_type(), q.device());
     q = applyRope(q, rope);
     k = applyRope(k, rope);
     if (options.cache) std::tie(k, v) = options.cache->append(layerIndex, k, v);
@@ -93,17 +109,45 @@ torch::Tensor LlamaModel::attention(std::int64_t layerIndex, const torch::Tensor
     return F::linear(out, w.oProj);
 }
 
+/// One decoder layer: hidden [B, T, D] -> hidden [B, T, D]. The plain and the checkpointed
+/// forward both run this.
+torch::Tensor decoderLayer(const ModelConfig& config, std::int64_t layerIndex,
+                           const torch::Tensor& hidden, const LayerWeights& w,
+                           std::int64_t startPos, const ForwardOptions& options) {
+    const double eps = config.rmsNormEps;
+    const torch::Tensor x =
+        hidden +
+        attention(config, layerIndex, w, rmsNorm(hidden, w.inputNorm, eps), startPos, options);
+    const torch::Tensor n = rmsNorm(x, w.postAttentionNorm, eps);
+    return x +
+           F::linear(torch::silu(F::linear(n, w.gateProj)) * F::linear(n, w.upProj), w.downProj);
+}
+
+}  // namespace
+
 torch::Tensor LlamaModel::hiddenStates(const torch::Tensor& tokens,
                                        const ForwardOptions& options) const {
     if (tokens.dim() != 2) throw InputError("tokens must be a [batch, length] tensor");
+    if (options.checkpointLayers && (options.cache || options.observer))
+        throw Error("layer checkpointing cannot be combined with a KV cache or an observer");
+    const bool checkpoint = options.checkpointLayers && torch::GradMode::is_enabled();
+    // Shared by the recompute closures, which outlive this (possibly temporary) model.
+    const auto config = checkpoint ? std::make_shared<const ModelConfig>(m_config) : nullptr;
     const std::int64_t startPos = options.cache ? options.cache->length() : 0;
     torch::Tensor x = F::embedding(tokens.to(m_device, torch::kLong), embedTokens);
     for (std::int64_t l = 0; l < m_config.numLayers; ++l) {
-        const LayerWeights& w = layers[l];
-        x = x + attention(l, rmsNorm(x, w.inputNorm, m_config.rmsNormEps), startPos, options);
-        torch::Tensor n = rmsNorm(x, w.postAttentionNorm, m_config.rmsNormEps);
-        x = x +
-            F::linear(torch::silu(F::linear(n, w.gateProj)) * F::linear(n, w.upProj), w.downProj);
+        LayerWeights w = layers[l];
+        // Once per layer and outside the checkpoint: the source's graph (gates, merged heads)
+        // stays in the outer graph, and the checkpoint receives the result as an input.
+        if (options.kvWeights) std::tie(w.kProj, w.vProj) = options.kvWeights->keyValueWeights(l);
+        if (!checkpoint) {
+            x = decoderLayer(m_config, l, x, w, startPos, options);
+            continue;
+        }
+        auto layer = [config, l](const torch::Tensor& hidden, torch::TensorList tensors) {
+            return decoderLayer(*config, l, hidden, layerWeights(tensors), 0, ForwardOptions{});
+        };
+        x = checkpointLayer(layer, x, layerTensors(w));
     }
     return rmsNorm(x, finalNorm, m_config.rmsNormEps);
 }
@@ -116,7 +160,8 @@ torch::Tensor LlamaModel::forward(const torch::Tensor& tokens,
 LlamaModel LlamaModel::castTo(torch::ScalarType dtype) const {
     LlamaModel out = *this;
     out.m_dtype = dtype;
-    if (dtype == m_dtype) return out;
+    // Weights may mix dtypes (frozen ones in the compute dtype, trained float32 masters): cast
+    // each; .to() returns the tensor itself when it already has the dtype.
     auto cast = [dtype](torch::Tensor& t) { t = t.to(dtype); };
     cast(out.embedTokens);
     for (LayerWeights& w : out.layers)

@@ -49,6 +49,10 @@ struct ForwardOptions {
     KvCache* cache = nullptr;                   ///< incremental decoding when set
     AttentionObserver* observer = nullptr;      ///< calibration hook
     const KvWeightSource* kvWeights = nullptr;  ///< replaces k_proj/v_proj when set
+    /// Training memory: when grad mode is on, keep only each decoder layer's input and recompute
+    /// the layer during backward (layercheckpoint.h); same values and gradients, one extra layer
+    /// forward each in backward. No effect without grad mode. Throws with a cache or observer.
+    bool checkpointLayers = false;
 };
 
 class LlamaModel {
@@ -82,9 +86,6 @@ public:
     Checkpoint toCheckpoint(DType dtype) const;
 
 private:
-    torch::Tensor attention(std::int64_t layerIndex, const torch::Tensor& normed,
-                            std::int64_t startPos, const ForwardOptions& options) const;
-
     ModelConfig m_config;
     torch::ScalarType m_dtype;
     torch::Device m_device;

@@ -81,7 +81,11 @@ TEST_F(ConversionTrainingTest, EndsWithClosedGatesAndAVerifiedGqaExport) {
         // The target sparsity ramps to 1 by W = int(12 * 0.3) = 3.
         EXPECT_DOUBLE_EQ(r.history.column("target_sparsity")[0], 1.0 / 3.0);
         EXPECT_DOUBLE_EQ(r.history.column("target_sparsity")[3], 1.0);
-        EXPECT_GT(r.trainableParameters, tinyConfig().parameterCount());
+        // Default scope kv: k_proj and v_proj train, everything else is frozen.
+        const ModelConfig m = tinyConfig();
+        const std::int64_t kv = 2 * m.numLayers * m.numHeads * m.headDim * m.hiddenSize;
+        EXPECT_EQ(r.frozenParameters, m.parameterCount() - kv);
+        EXPECT_GT(r.trainableParameters, kv);
     }
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,7 @@ nlohmann::json resultJson(const ConversionTrainingResult& r) {
             {"start_step", r.startStep},
             {"resumed", r.resumed},
             {"trainable_parameters", r.trainableParameters},
+            {"frozen_parameters", r.frozenParameters},
             {"tokens_per_second", r.tokensPerSecond},
             {"peak_memory_mb", r.peakMemoryMb},
             {"rollbacks", r.rollbacks},
@@ -65,6 +67,12 @@ int runTrain(const std::vector<std::string>& args) {
          {"teacher", "FOLDER", "teacher model (default: --model, which computes the original)", ""},
          {"train", "FILES", "comma-separated text files or folders of .txt files", ""},
          {"train-jsonl", "FILE", "prompt/answer jsonl (instruction, input, output fields)", ""},
+         {"scope", "NAME",
+          "weights trained besides the merged heads and gates: merged, kv (k_proj/v_proj), "
+          "attention (+ q_proj/o_proj) or all; the rest is frozen",
+          trainScopeName(defaults.scope)},
+         {"no-activation-checkpointing", "",
+          "keep every layer's activations for backward (faster, more memory)", ""},
          {"run", "FILE", "HDF5 run file that records the training history (optional)", ""},
          {"validation", "FILE", "held-out text for the validation loss (empty for none)", ""},
          {"tokenizer", "FILE", "SentencePiece model (default: the model's tokenizer.model)", ""},
@@ -122,6 +130,10 @@ int runTrain(const std::vector<std::string>& args) {
     if (config.trainFiles.empty() && config.trainJsonl.empty())
         throw InputError("train needs --train text files or --train-jsonl");
     config.tokenizerPath = a.text("tokenizer");
+    const std::optional<TrainScope> scope = parseTrainScope(a.text("scope"));
+    if (!scope) throw InputError("--scope must be merged, kv, attention or all");
+    config.scope = *scope;
+    config.checkpointActivations = !a.flag("no-activation-checkpointing");
     config.steps = a.integer("steps");
     config.batchSize = a.integer("batch");
     config.seqLen = a.integer("seq-len");
@@ -172,10 +184,11 @@ int runTrain(const std::vector<std::string>& args) {
     }
     const std::vector<double> loss = r.history.column("loss");
     std::printf(
-        "trained %lld updates (%s %lld), %lld trainable parameters, %.0f tokens/s, peak "
-        "memory %.0f MB\n",
+        "trained %lld updates (%s %lld), %lld trainable parameters (%lld frozen), %.0f "
+        "tokens/s, peak memory %.0f MB\n",
         (long long)r.steps, r.resumed ? "resumed at" : "from", (long long)r.startStep,
-        (long long)r.trainableParameters, r.tokensPerSecond, r.peakMemoryMb);
+        (long long)r.trainableParameters, (long long)r.frozenParameters, r.tokensPerSecond,
+        r.peakMemoryMb);
     if (!loss.empty()) std::printf("final loss %.4f\n", loss.back());
     if (std::isfinite(r.finalValidationLoss))
         std::printf("exported GQA model: validation loss %.4f (perplexity %.2f)\n",

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// The state of one conversion training run (conversiontraining.h): the gated student, its
+// teacher, the gates, the optimiser, the data generator and the history, with saving and
+// restoring them as a training checkpoint.
+//
+// Memory layout (issue "Scale"): only the weights of the train scope (trainscope.h), the merged
+// heads and the gate parameters are optimiser parameters; they are float32 leaves (the master
+// copies) cast to the compute dtype at each forward. Every other weight is frozen, stored once in
+// the compute dtype without gradient or optimiser state.
+//
+// The teacher is not a second model: it shares every frozen tensor with the student and holds
+// only the original values of the trained projections (none in the "merged" scope), in the
+// compute dtype. Its forward is therefore exactly the original model's, which is the student
+// with every gate at 1 and its projections as they were before training. A separate teacher
+// folder gives a whole second model instead.
+//
+// Data parallel: every rank holds the same session; rank 0 alone writes checkpoints and the run
+// file, and every rank restores from the same checkpoint.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "checkpoint.h"
+#include "conversiontraining.h"
+#include "gatedkvmodel.h"
+#include "kvgates.h"
+#include "trainingcheckpoint.h"
+#include "traininghistory.h"
+
+namespace gqa {
+
+/// Settings that must not change across a resume (others may, with a warning).
+nlohmann::json conversionSettingsJson(const ConversionTrainingConfig& c);
+
+/// The dtype frozen weights are stored in: the compute dtype.
+torch::ScalarType frozenStorageDtype(const ConversionTrainingConfig& c);
+
+class ConversionSession {
+public:
+    ConversionSession(const ConversionTrainingConfig& config, ConversionTrainingResult& result);
+
+    /// Builds the student from `student` (the model folder or a training checkpoint; merged
+    /// heads come from it when present, else they are its group means) and the teacher from
+    /// `original`: the model folder's weights (the trained projections' starting values), or the
+    /// teacher folder's model when one is configured.
+    void build(const Checkpoint& student, const Checkpoint& original);
+    /// Restores everything from a training checkpoint folder.
+    void restore(const std::string& folder, const Checkpoint& original);
+    /// Rank 0: writes the checkpoint and the run file. Every rank: waits for it.
+    void save();
+    /// Rank 0: records the history (and `status`, e.g. the export's verification) in the run
+    /// file.
+    void writeRunFile(const nlohmann::json& status);
+
+    GatedKvModel& student() { return *m_student; }
+    const LlamaModel& teacher() const { return *m_teacher; }
+    KvGates& gates() { return *m_gates; }
+    TrainerState& state() { return m_state; }
+    TrainingHistory& history() { return m_history; }
+    torch::Generator& generator() { return m_generator; }
+    double& lrScale() { return m_lrScale; }
+    double& lastSparsity() { return m_lastSparsity; }
+    torch::optim::AdamW& optimizer() { return *m_optimizer; }
+    bool isWriter() const { return !m_c.communicator || m_c.communicator->rank() == 0; }
+
+    /// Every optimiser parameter (trained weights, merged heads, gate parameters), in a fixed
+    /// order: what is clipped and all-reduced.
+    std::vector<torch::Tensor> trainableParameters() const;
+    std::int64_t trainableCount() const;
+    std::int64_t frozenCount() const;
+
+    /// Group learning rates for update `step`: base rates x warmup-cosine factor x rollback scale.
+    double applyLearningRates(std::int64_t step);
+    double gateLr() const;
+
+private:
+    void buildStudent(const Checkpoint& student);
+    void buildTeacher(const Checkpoint& original);
+    void buildOptimizer();
+
+    const ConversionTrainingConfig& m_c;
+    ConversionTrainingResult& m_result;
+    std::unique_ptr<GatedKvModel> m_student;
+    std::unique_ptr<LlamaModel> m_teacher;
+    std::vector<torch::Tensor> m_decay, m_noDecay, m_merged;
+    std::unique_ptr<KvGates> m_gates;
+    std::unique_ptr<torch::optim::AdamW> m_optimizer;
+    std::vector<double> m_baseLrs;
+    std::size_t m_firstGateGroup = 0;  ///< gate and multiplier groups come last
+    torch::Generator m_generator;
+    TrainerState m_state;
+    TrainingHistory m_history;
+    double m_lrScale = 1.0;
+    double m_lastSparsity = 0.0;
+};
+
+}  // namespace gqa
