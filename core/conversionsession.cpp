@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "conversionsession.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "error.h"
@@ -59,7 +60,8 @@ nlohmann::json conversionSettingsJson(const ConversionTrainingConfig& c) {
             {"bild_weight", c.loss.bildWeight},
             {"lm_weight", c.loss.lmWeight},
             {"scope", trainScopeName(c.scope)},
-            {"world_size", c.communicator ? c.communicator->worldSize() : 1}};
+            {"world_size", c.communicator ? c.communicator->worldSize() : 1},
+            {"shard_optimizer", c.shardOptimizer}};
 }
 
 torch::ScalarType frozenStorageDtype(const ConversionTrainingConfig& c) { return c.compute; }
@@ -137,7 +139,17 @@ void ConversionSession::restore(const std::string& folder, const Checkpoint& ori
     for (const auto& [name, tensor] : m_state.tensors)
         if (name.rfind("history.", 0) != 0) gateState[name] = tensor;
     m_gates->loadState(gateState);
-    loadOptimizerState(folder, *m_optimizer);
+    if (sharded() && m_c.communicator->rank() != 0) {
+        const std::string shard = optimizerShardFile(m_state.step);
+        if (!fs::exists(shard))
+            throw InputError("the optimiser shard of rank " +
+                             std::to_string(m_c.communicator->rank()) + " for update " +
+                             std::to_string(m_state.step) + " is missing (" + shard +
+                             "); resume with the same number of processes");
+        torch::load(*m_optimizer, shard);
+    } else {
+        loadOptimizerState(folder, *m_optimizer);
+    }
     m_generator.set_state(m_state.generatorState);
     m_history = TrainingHistory::fromTensors(
         m_state.tensors, m_state.extra.value("metric_names", std::vector<std::string>{}),
@@ -147,6 +159,11 @@ void ConversionSession::restore(const std::string& folder, const Checkpoint& ori
 }
 
 void ConversionSession::save() {
+    // ZeRO-1: every other rank writes its optimiser shard for this update before rank 0 swaps
+    // the checkpoint in, and removes older shards only after that, so that the checkpoint on
+    // disk always has its shards.
+    if (sharded() && !isWriter()) saveOptimizerShard();
+    if (sharded()) m_c.communicator->barrier();
     if (isWriter()) {
         m_state.generatorState = m_generator.get_state();
         m_state.tensors = m_gates->state();
@@ -161,6 +178,7 @@ void ConversionSession::save() {
         writeRunFile({});
     }
     if (m_c.communicator) m_c.communicator->barrier();
+    if (sharded() && !isWriter()) removeOldOptimizerShards();
 }
 
 void ConversionSession::writeRunFile(const nlohmann::json& status) {
@@ -206,8 +224,7 @@ double ConversionSession::applyLearningRates(std::int64_t step) {
     const bool gatesFixed = step > m_gates->pruneSteps();
     auto& groups = m_optimizer->param_groups();
     for (std::size_t i = 0; i < groups.size(); ++i)
-        groups[i].options().set_lr(gatesFixed && i >= m_firstGateGroup ? 0.0
-                                                                       : m_baseLrs[i] * factor);
+        groups[i].options().set_lr(gatesFixed && m_gateGroup[i] ? 0.0 : m_baseLrs[i] * factor);
     return factor;
 }
 
@@ -225,21 +242,87 @@ void ConversionSession::buildOptimizer() {
                                                                 .eps(m_c.eps)
                                                                 .weight_decay(decay));
     };
+    // ZeRO-1: each parameter belongs to the rank with the fewest bytes so far (a fixed order, so
+    // every rank computes the same assignment); only the owner keeps its AdamW state.
+    const int rank = m_c.communicator ? m_c.communicator->rank() : 0;
+    std::vector<double> load(std::size_t(sharded() ? m_c.communicator->worldSize() : 1), 0.0);
+    m_owners.clear();
     std::vector<torch::optim::OptimizerParamGroup> groups;
     m_baseLrs.clear();
-    auto add = [&](const std::vector<torch::Tensor>& params, double lr, double decay) {
-        if (params.empty()) return;
-        groups.emplace_back(params, options(decay));
+    m_gateGroup.clear();
+    auto add = [&](const std::vector<torch::Tensor>& params, double lr, double decay, bool gate) {
+        std::vector<torch::Tensor> owned;
+        for (const torch::Tensor& t : params) {
+            const int owner = int(std::min_element(load.begin(), load.end()) - load.begin());
+            load[std::size_t(owner)] += double(t.numel());
+            m_owners.push_back(owner);
+            if (owner == rank || !sharded()) owned.push_back(t);
+        }
+        if (owned.empty()) return;
+        groups.emplace_back(owned, options(decay));
         m_baseLrs.push_back(lr);
+        m_gateGroup.push_back(gate);
     };
-    add(m_decay, m_c.learningRate, m_c.weightDecay);
-    add(m_noDecay, m_c.learningRate, 0.0);
-    add(m_merged, m_c.learningRate * m_c.mergedLrScale, 0.0);
-    m_firstGateGroup = groups.size();
-    add(m_gates->gateParameters(), gateLr(), 0.0);
-    add(m_gates->multiplierParameters(), m_c.multiplierLearningRate, 0.0);
+    add(m_decay, m_c.learningRate, m_c.weightDecay, false);
+    add(m_noDecay, m_c.learningRate, 0.0, false);
+    add(m_merged, m_c.learningRate * m_c.mergedLrScale, 0.0, false);
+    add(m_gates->gateParameters(), gateLr(), 0.0, true);
+    add(m_gates->multiplierParameters(), m_c.multiplierLearningRate, 0.0, true);
+    if (groups.empty())
+        throw InputError("rank " + std::to_string(rank) +
+                         " owns no optimiser state: the model has fewer trainable tensors than "
+                         "ranks; train without --shard-optimizer");
     m_optimizer =
         std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions());
+}
+
+bool ConversionSession::sharded() const {
+    return m_c.shardOptimizer && m_c.communicator && m_c.communicator->worldSize() > 1;
+}
+
+std::vector<torch::Tensor> ConversionSession::optimizerParameters() const {
+    std::vector<torch::Tensor> all = trainableParameters();
+    for (const torch::Tensor& t : m_gates->multiplierParameters()) all.push_back(t);
+    return all;
+}
+
+void ConversionSession::zeroGradients() {
+    for (const torch::Tensor& p : optimizerParameters())
+        if (p.grad().defined()) p.mutable_grad().reset();
+}
+
+void ConversionSession::shareUpdatedParameters() {
+    if (!sharded()) return;
+    torch::NoGradGuard noGrad;
+    const std::vector<torch::Tensor> params = optimizerParameters();
+    for (int root = 0; root < m_c.communicator->worldSize(); ++root) {
+        std::vector<torch::Tensor> owned;
+        for (std::size_t i = 0; i < params.size(); ++i)
+            if (m_owners[i] == root) owned.push_back(params[i].detach());
+        if (!owned.empty()) m_c.communicator->broadcast(owned, root);
+    }
+}
+
+std::string ConversionSession::optimizerShardFile(std::int64_t step) const {
+    return (fs::path(m_c.outputDir) / "optimizer-shards" /
+            ("rank-" + std::to_string(m_c.communicator->rank()) + "-step-" + std::to_string(step) +
+             ".pt"))
+        .string();
+}
+
+void ConversionSession::saveOptimizerShard() {
+    const fs::path file = optimizerShardFile(m_state.step);
+    fs::create_directories(file.parent_path());
+    torch::save(*m_optimizer, file.string() + ".tmp");
+    fs::rename(file.string() + ".tmp", file);
+}
+
+void ConversionSession::removeOldOptimizerShards() {
+    const fs::path keep = optimizerShardFile(m_state.step);
+    const std::string prefix = "rank-" + std::to_string(m_c.communicator->rank()) + "-";
+    for (const auto& entry : fs::directory_iterator(keep.parent_path()))
+        if (entry.path() != keep && entry.path().filename().string().rfind(prefix, 0) == 0)
+            fs::remove(entry.path());
 }
 
 }  // namespace gqa

@@ -16,7 +16,12 @@
 // folder gives a whole second model instead.
 //
 // Data parallel: every rank holds the same session; rank 0 alone writes checkpoints and the run
-// file, and every rank restores from the same checkpoint.
+// file, and every rank restores from the same checkpoint. With shardOptimizer (ZeRO-1) each
+// optimiser parameter has one owning rank (balanced by size): only the owner keeps its AdamW
+// state and updates it, then broadcasts the new values (shareUpdatedParameters). Gradients are
+// still all-reduced in full (the clipping norm needs them); only the optimiser state, the
+// largest part of the trainable state, is divided. Rank 0's shard is the checkpoint's
+// optimizer.pt; rank r's is OUTPUT/optimizer-shards/rank-r-step-S.pt.
 
 #include <cstdint>
 #include <memory>
@@ -72,6 +77,14 @@ public:
     /// Every optimiser parameter (trained weights, merged heads, gate parameters), in a fixed
     /// order: what is clipped and all-reduced.
     std::vector<torch::Tensor> trainableParameters() const;
+    /// trainableParameters() and the Lagrange multipliers: everything AdamW updates.
+    std::vector<torch::Tensor> optimizerParameters() const;
+    /// Clears the gradients of every optimiser parameter (with ZeRO-1 the optimiser only knows
+    /// the parameters this rank owns, but every rank accumulates and all-reduces all of them).
+    void zeroGradients();
+    /// ZeRO-1: after the optimiser step, every owner broadcasts the parameters it updated.
+    void shareUpdatedParameters();
+    bool sharded() const;
     std::int64_t trainableCount() const;
     std::int64_t frozenCount() const;
 
@@ -83,6 +96,9 @@ private:
     void buildStudent(const Checkpoint& student);
     void buildTeacher(const Checkpoint& original);
     void buildOptimizer();
+    std::string optimizerShardFile(std::int64_t step) const;
+    void saveOptimizerShard();
+    void removeOldOptimizerShards();
 
     const ConversionTrainingConfig& m_c;
     ConversionTrainingResult& m_result;
@@ -92,7 +108,8 @@ private:
     std::unique_ptr<KvGates> m_gates;
     std::unique_ptr<torch::optim::AdamW> m_optimizer;
     std::vector<double> m_baseLrs;
-    std::size_t m_firstGateGroup = 0;  ///< gate and multiplier groups come last
+    std::vector<bool> m_gateGroup;  ///< gate and multiplier groups stop moving after P
+    std::vector<int> m_owners;      ///< per optimizerParameters(): the owning rank (ZeRO-1)
     torch::Generator m_generator;
     TrainerState m_state;
     TrainingHistory m_history;

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include "conversiontraining.h"
@@ -95,6 +96,16 @@ double heldOutLoss(const std::vector<DistillBatch>& batches, LogitsOf logitsOf) 
         tokens += n;
     }
     return tokens ? sum / double(tokens) : std::numeric_limits<double>::quiet_NaN();
+}
+
+/// The "settings" a training checkpoint was written with (trainer_state.json), without loading
+/// its weights.
+nlohmann::json savedSettings(const std::string& folder) {
+    std::ifstream in(fs::path(folder) / "trainer_state.json");
+    const nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
+    if (state.is_discarded()) throw InputError(folder + "/trainer_state.json is not valid JSON");
+    return state.value("extra", nlohmann::json::object())
+        .value("settings", nlohmann::json::object());
 }
 
 /// What the micro-batches of one update measured, over the global batch.
@@ -208,13 +219,17 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
     const std::string resumeFrom = findTrainingCheckpoint(result.checkpointFolder);
     if (comm) comm->barrier();  // every rank has looked before rank 0 writes the first one
     if (!resumeFrom.empty()) {
+        // Checked before anything is loaded: another shape of run cannot resume this one.
+        const nlohmann::json saved = savedSettings(resumeFrom);
+        const nlohmann::json now = conversionSettingsJson(config);
+        for (const char* key : {"groups", "steps", "scope", "world_size", "shard_optimizer"})
+            if (saved.value(key, now[key]) != now[key])
+                throw InputError(resumeFrom + " belongs to a run with another " + std::string(key) +
+                                 " (" + saved[key].dump() + ", now " + now[key].dump() +
+                                 "); choose another output folder, remove it to start over, or "
+                                 "resume with the same settings");
         session.restore(resumeFrom, teacherCheckpoint);
-        const nlohmann::json saved = session.state().extra.value("settings", nlohmann::json());
-        for (const char* key : {"groups", "steps", "scope", "world_size"})
-            if (saved.contains(key) && saved[key] != conversionSettingsJson(config)[key])
-                throw InputError(resumeFrom + " belongs to a run with another " + key +
-                                 "; choose another output folder or remove it to start over");
-        if (saved != conversionSettingsJson(config))
+        if (saved != now)
             result.warnings.push_back(
                 "training settings differ from the checkpoint's; the run continues with the "
                 "new ones");
@@ -247,7 +262,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
         const std::int64_t step = state.step + 1;
         const double factor = session.applyLearningRates(step);
         session.gates().beforeOptimizerStep(step, session.lastSparsity());
-        session.optimizer().zero_grad();
+        session.zeroGradients();
         const UpdateSums sums = accumulateGradients(session, data, config, step);
         tokensSeen += sums.tokens;
         // After the all-reduce: the regulariser's gradient is the same on every rank.
@@ -285,6 +300,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
             continue;
         }
         session.optimizer().step();
+        session.shareUpdatedParameters();
         session.gates().afterOptimizerStep(step);
         ++state.step;
         session.lastSparsity() = sparsity;

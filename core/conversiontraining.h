@@ -110,6 +110,8 @@ struct ConversionTrainingConfig {
     /// Data parallel (dataparallel.h): null for one process. batchSize is per rank; every rank
     /// runs trainConversion with the same config, rank 0 writes checkpoints, run file and export.
     std::shared_ptr<Communicator> communicator;
+    /// ZeRO-1 with several ranks: AdamW state divided across ranks (conversionsession.h).
+    bool shardOptimizer = false;
     torch::ScalarType compute = torch::kFloat32;  ///< kFloat32 or kBFloat16 (float32 masters)
     std::optional<DType> exportDtype;             ///< default: the student's stored dtype
     std::int64_t checkpointEvery = 50;            ///< 0: only at the end / cancel
