@@ -12,6 +12,7 @@
 #include "dataparallel.h"
 #include "gatedkvmodel.h"
 #include "gqaexport.h"
+#include "memorytracker.h"
 #include "processmemory.h"
 #include "tokendataset.h"
 #include "tokenizer.h"
@@ -97,6 +98,8 @@ double heldOutLoss(const std::vector<DistillBatch>& batches, LogitsOf logitsOf) 
     }
     return tokens ? sum / double(tokens) : std::numeric_limits<double>::quiet_NaN();
 }
+
+constexpr double kMiB = 1024.0 * 1024.0;
 
 /// The "settings" a training checkpoint was written with (trainer_state.json), without loading
 /// its weights.
@@ -188,6 +191,8 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
     result.checkpointFolder = conversionCheckpointFolder(config.outputDir);
     result.exportFolder = conversionExportFolder(config.outputDir);
 
+    TensorMemory::install();  // the measured peak of tensor memory (trainingestimate.h's check)
+    TensorMemory::resetPeak(config.device);
     reportOrCancel(progress, {0.0, "loading models", {}, {}});
     const Checkpoint studentCheckpoint = Checkpoint::load(config.studentFolder);
     const std::string tokenizerPath =
@@ -309,6 +314,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
         const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
         result.tokensPerSecond = double(tokensSeen) / std::max(elapsed, 1e-9);
         result.peakMemoryMb = peakResidentMemoryMb();
+        result.peakTensorMb = double(TensorMemory::peakBytes(config.device)) / kMiB;
         const bool pruned = step > session.gates().pruneSteps();
         const std::int64_t L = session.history().layers, H = session.history().heads;
         const std::vector<double> gateValues = pruned ? std::vector<double>(std::size_t(L * H), 0.0)
@@ -326,7 +332,8 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
             {"lr_gates", pruned ? 0.0 : session.gateLr() * factor},
             {"grad_norm", gradNorm},
             {"tokens_per_s", result.tokensPerSecond},
-            {"memory_mb", result.peakMemoryMb}};
+            {"memory_mb", result.peakMemoryMb},
+            {"tensor_memory_mb", result.peakTensorMb}};
         for (const auto& m : session.gates().multiplierValues()) metrics.push_back(m);
         session.history().append(metrics, gateValues);
 

@@ -29,9 +29,10 @@
 // reloads the last checkpoint and continues with the learning rates scaled by
 // kRollbackLrFactor (at most maxRollbacks times, then Error).
 //
-// Progress: one report per update with metrics step, loss, kl, bild, lm, regularizer, sparsity,
-// target_sparsity, lr, lr_gates, grad_norm, tokens_per_s, memory_mb, the scheme's multipliers,
-// and val_loss on evaluation updates; array "gates" holds the layer-major gate values shown to
+// Progress: first the trainable and frozen parameter counts; then one report per update with
+// metrics step, loss, kl, bild, lm, regularizer, sparsity, target_sparsity, lr, lr_gates,
+// grad_norm, tokens_per_s, memory_mb, tensor_memory_mb, the scheme's multipliers, and val_loss
+// on evaluation updates; array "gates" holds the layer-major gate values shown to
 // users (deterministic, no noise). Cancel: checkpoint, then Cancelled.
 
 #include <cstdint>
@@ -133,7 +134,8 @@ struct ConversionTrainingResult {
     double finalValidationLoss = 0.0;  ///< exported GQA model's CE on held-out text (NaN: none)
     std::vector<double> finalGates;    ///< layer-major
     double tokensPerSecond = 0.0;
-    double peakMemoryMb = 0.0;             ///< process peak resident memory (CPU runs)
+    double peakMemoryMb = 0.0;  ///< process peak resident memory (CPU runs)
+    double peakTensorMb = 0.0;  ///< peak of tensor memory on the device (memorytracker.h)
     std::int64_t trainableParameters = 0;  ///< trained weights, merged heads, gate parameters
     std::int64_t frozenParameters = 0;
     int rollbacks = 0;

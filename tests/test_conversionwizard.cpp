@@ -91,19 +91,30 @@ void enterSettings(ConversionWizard& wizard, int steps) {
     ASSERT_TRUE(wizard.currentPage()->isComplete());
 }
 
-TEST(ConversionEstimate, CountsWeightsOptimizerTeacherAndActivations) {
-    ModelConfig c = test::tinyConfig(4);
-    const double p = double(c.parameterCount());
+TEST(ConversionEstimate, ShowsTheTrainingPlanAtAMeasuredCpuRate) {
+    const ModelConfig c = test::tinyConfig(4);
     const ConversionEstimate e =
-        estimateConversion(c, 100, 2, 16, QStringLiteral("float32"), QStringLiteral("cpu"));
-    EXPECT_DOUBLE_EQ(e.studentBytes, 4 * p);
-    EXPECT_DOUBLE_EQ(e.optimizerBytes, 12 * p);
-    EXPECT_DOUBLE_EQ(e.teacherBytes, 4 * p);
+        estimateConversion(c, 2, 100, 2, 16, QStringLiteral("float32"), QStringLiteral("cpu"));
+    TrainingShape shape;
+    shape.groups = 2;
+    shape.batchSize = 2;
+    shape.seqLen = 16;
+    shape.cpu = true;
+    const TrainingPlan plan = planTraining(c, shape, 0.0);
+    EXPECT_DOUBLE_EQ(e.totalBytes(), plan.totalBytes());
+    EXPECT_NEAR(e.weightBytes + e.optimizerBytes + e.teacherBytes + e.activationBytes,
+                e.totalBytes(), 1e-6 * e.totalBytes());
+    EXPECT_DOUBLE_EQ(e.optimizerBytes, 3 * 4.0 * double(plan.trainableParameters));
     EXPECT_GT(e.activationBytes, 0.0);
+    EXPECT_TRUE(e.measuredRate);
+    EXPECT_NEAR(e.seconds, 100 * plan.flopsPerUpdate / e.flopsPerSecond, 1e-9 * e.seconds);
+    EXPECT_NEAR(e.seconds, 100 * 2 * 16 / e.tokensPerSecond, 1e-9 * e.seconds);
     const ConversionEstimate bf16 =
-        estimateConversion(c, 100, 2, 16, QStringLiteral("bfloat16"), QStringLiteral("cpu"));
+        estimateConversion(c, 2, 100, 2, 16, QStringLiteral("bfloat16"), QStringLiteral("cpu"));
     EXPECT_LT(bf16.seconds, e.seconds);
-    EXPECT_NEAR(e.seconds, 100 * 2 * 16 / e.tokensPerSecond, 1e-9);
+    EXPECT_FALSE(
+        estimateConversion(c, 2, 100, 2, 16, QStringLiteral("bfloat16"), QStringLiteral("cuda"))
+            .measuredRate);
 }
 
 TEST(ConversionWizard, OpensFromFileConvertWithTheOpenModel) {

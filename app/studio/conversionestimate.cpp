@@ -7,32 +7,79 @@
 
 namespace gqa {
 namespace {
-// docs/benchmarks.md, "Conversion training": the demo model on 2 CPU cores.
-constexpr double kDemoParameters = 5868800.0;  // 6 x 256, MLP 704, vocabulary 4096, tied
+// docs/benchmarks.md, "Conversion training / Throughput and memory": the demo model on 2 CPU
+// cores, whole model trained, no activation checkpointing, batch 8 x 256, G = 2.
 constexpr double kDemoTokensPerSecondF32 = 845.0;
 constexpr double kDemoTokensPerSecondBf16 = 2043.0;
-constexpr double kGpuSpeedup = 20.0;
+constexpr int kDemoBenchmarkGroups = 2;
+constexpr int kDemoBenchmarkBatch = 8;
+constexpr int kDemoBenchmarkSeqLen = 256;
+/// No GPU measurement yet: about 10% of an H100's dense bfloat16 peak (989 TFLOP/s).
+constexpr double kAssumedGpuFlopsPerSecond = 1e14;
+
+/// resources/models/demo/config.json
+ModelConfig demoConfig() {
+    ModelConfig c;
+    c.vocabSize = 4096;
+    c.hiddenSize = 256;
+    c.intermediateSize = 704;
+    c.numLayers = 6;
+    c.numHeads = 8;
+    c.numKvHeads = 8;
+    c.headDim = 32;
+    c.tieWordEmbeddings = true;
+    c.dtype = DType::BF16;
+    return c;
+}
+
+/// The demo benchmark's rate converted to FLOP/s by planTraining's own FLOP count.
+double measuredCpuFlopsPerSecond(DType compute) {
+    TrainingShape shape;
+    shape.groups = kDemoBenchmarkGroups;
+    shape.scope = TrainScope::All;
+    shape.compute = compute;
+    shape.batchSize = kDemoBenchmarkBatch;
+    shape.seqLen = kDemoBenchmarkSeqLen;
+    shape.checkpointActivations = false;
+    shape.cpu = true;
+    const TrainingPlan plan = planTraining(demoConfig(), shape, 0.0);
+    const double tokensPerSecond =
+        compute == DType::BF16 ? kDemoTokensPerSecondBf16 : kDemoTokensPerSecondF32;
+    return tokensPerSecond * plan.flopsPerUpdate / plan.tokensPerUpdate;
+}
 }  // namespace
 
-ConversionEstimate estimateConversion(const ModelConfig& config, int steps, int batchSize,
-                                      int seqLen, const QString& dtype, const QString& device) {
+ConversionEstimate estimateConversion(const ModelConfig& config, int groups, int steps,
+                                      int batchSize, int seqLen, const QString& dtype,
+                                      const QString& device, bool separateTeacher) {
     ConversionEstimate e;
-    const double p = double(config.parameterCount());
-    e.studentBytes = 4.0 * p;
-    e.optimizerBytes = 12.0 * p;
-    e.teacherBytes = 4.0 * p;
-    const bool bf16 = dtype == QStringLiteral("bfloat16");
-    const double element = bf16 ? 2.0 : 4.0;
-    const double b = batchSize, t = seqLen;
-    const double perLayer = 6.0 * double(config.hiddenSize) +
-                            2.0 * double(config.intermediateSize) + double(config.numHeads) * t;
-    e.activationBytes =
-        element * b * t * (double(config.numLayers) * perLayer + 2.0 * double(config.vocabSize));
-    double rate = bf16 ? kDemoTokensPerSecondBf16 : kDemoTokensPerSecondF32;
-    rate *= kDemoParameters / std::max(1.0, p);
-    if (device == QStringLiteral("cuda")) rate *= kGpuSpeedup;
-    e.tokensPerSecond = rate;
-    e.seconds = double(steps) * b * t / rate;
+    TrainingShape shape;
+    shape.groups = groups;
+    shape.compute = dtype == QStringLiteral("bfloat16") ? DType::BF16 : DType::F32;
+    shape.batchSize = batchSize;
+    shape.seqLen = seqLen;
+    shape.steps = steps;
+    shape.separateTeacher = separateTeacher;
+    shape.cpu = device != QStringLiteral("cuda");
+    e.measuredRate = shape.cpu;
+    e.flopsPerSecond =
+        shape.cpu ? measuredCpuFlopsPerSecond(shape.compute) : kAssumedGpuFlopsPerSecond;
+    e.plan = planTraining(config, shape, e.flopsPerSecond);
+    for (const MemoryItem& item : e.plan.memory) {
+        const std::string& n = item.name;
+        if (n == "loaded checkpoint" || n == "frozen weights" || n == "trainable masters" ||
+            n == "compute copies" || n == "training tokens")
+            e.weightBytes += item.bytes;
+        else if (n == "gradients" || n == "AdamW state")
+            e.optimizerBytes += item.bytes;
+        else if (n == "teacher")
+            e.teacherBytes += item.bytes;
+        else
+            e.activationBytes += item.bytes;
+    }
+    e.seconds = e.plan.totalSeconds;
+    e.tokensPerSecond =
+        e.plan.secondsPerUpdate > 0.0 ? e.plan.tokensPerUpdate / e.plan.secondsPerUpdate : 0.0;
     return e;
 }
 

@@ -1,46 +1,51 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// A rough memory and time estimate of a conversion run, shown by the wizard before it starts.
-// Both are estimates, not measurements.
+// The memory and time estimate of a conversion run, shown by the wizard before it starts.
 //
-// Memory (bytes), with P the parameter count (ModelConfig::parameterCount), L layers, D hidden
-// size, I MLP size, H heads, V vocabulary, B batch, T sequence length:
-//   student weights   4 P                 (float32 master weights)
-//   AdamW state       12 P                (gradient + first + second moment, 3 x float32, all
-//                                          parameters are trainable)
-//   teacher weights   4 P                 (a second model of the same shape)
-//   activations       c B T (L (6 D + 2 I + H T) + 2 V), c = 4 bytes in float32, 2 in bfloat16
-//                     (kept for backward: per layer the normed inputs, q, k, v, attention
-//                     output, residual, the MLP's gate/up, and the attention probabilities;
-//                     then logits of student and teacher)
-// Time: the rule of thumb of docs/benchmarks.md, the demo model (about 5.87 M parameters)
-// trains at ~845 tokens/s in float32 and ~2043 tokens/s in bfloat16 on 2 CPU cores; throughput
-// is scaled by demo parameters / P. A GPU is assumed 20x faster than those 2 cores (a guess).
-// seconds = steps * B * T / tokens per second.
-
-#include <cstdint>
+// Memory: core's planTraining (trainingestimate.h), the trainer's own tensors counted from the
+// config alone and checked against measured peaks on the demo model; grouped here for display
+// as weights (loaded checkpoint, frozen weights, trainable masters, compute copies), optimiser
+// state (gradients, AdamW), teacher, and activations (gated K/V weights, kept activations and
+// the working set of the phase where the peak falls).
+//
+// Time: planTraining's FLOPs per update divided by an effective rate.
+//   CPU   measured: docs/benchmarks.md, "Throughput and memory": the demo model trained at 845
+//         tokens/s in float32 and 2043 tokens/s in bfloat16 on 2 CPU cores (whole model trained,
+//         no activation checkpointing, batch 8 x 256, G = 2). planTraining counts the FLOPs per
+//         token of that setting; rate = tokens/s x FLOPs/token. Assumed: the same FLOP rate for
+//         other models and settings on the same 2 cores (lower bounds: it was measured with
+//         another build running).
+//   CUDA  not measured (no GPU was available for a benchmark): assumed 1e14 FLOP/s, about 10%
+//         of an H100's dense bfloat16 peak, for an unfused attention with float32 softmax and
+//         logits. The wizard says it is an assumption.
+// "auto" is counted as cpu.
 
 #include <QString>
+
+#include "trainingestimate.h"
 
 namespace gqa {
 
 struct ModelConfig;
 
 struct ConversionEstimate {
-    double studentBytes = 0.0;
+    TrainingPlan plan;
+    double weightBytes = 0.0;
     double optimizerBytes = 0.0;
     double teacherBytes = 0.0;
     double activationBytes = 0.0;
+    double flopsPerSecond = 0.0;  ///< the effective rate used for the time
+    bool measuredRate = false;    ///< CPU: measured on the demo; CUDA: assumed
     double tokensPerSecond = 0.0;
     double seconds = 0.0;
-    double totalBytes() const {
-        return studentBytes + optimizerBytes + teacherBytes + activationBytes;
-    }
+    double totalBytes() const { return plan.totalBytes(); }
 };
 
-/// `dtype` "float32" or "bfloat16"; `device` "cpu", "cuda" or "auto" (counted as cpu).
-ConversionEstimate estimateConversion(const ModelConfig& config, int steps, int batchSize,
-                                      int seqLen, const QString& dtype, const QString& device);
+/// `dtype` "float32" or "bfloat16"; `device` "cpu", "cuda" or "auto" (counted as cpu);
+/// `separateTeacher`: a teacher folder other than the model's.
+ConversionEstimate estimateConversion(const ModelConfig& config, int groups, int steps,
+                                      int batchSize, int seqLen, const QString& dtype,
+                                      const QString& device, bool separateTeacher = false);
 
 /// "1.2 GiB", "340 MiB".
 QString formatBytes(double bytes);

@@ -15,6 +15,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
@@ -97,6 +98,7 @@ WizardSettingsPage::WizardSettingsPage(ConversionWizard* wizard) : m_wizard(wiza
         connect(combo, &QComboBox::currentIndexChanged, this, &WizardSettingsPage::updateEstimate);
     for (QLineEdit* edit : {m_teacher, m_train, m_heldOut})
         connect(edit, &QLineEdit::textChanged, this, &QWizardPage::completeChanged);
+    connect(m_teacher, &QLineEdit::textChanged, this, &WizardSettingsPage::updateEstimate);
 }
 
 void WizardSettingsPage::initializePage() {
@@ -114,19 +116,33 @@ void WizardSettingsPage::updateEstimate() {
             QFile::encodeName(
                 QDir(m_wizard->plan().modelFolder).filePath(QStringLiteral("config.json")))
                 .toStdString());
-        const ConversionEstimate e =
-            estimateConversion(c, m_steps->value(), m_batch->value(), m_seqLen->value(),
-                               m_dtype->currentText(), m_device->currentText());
+        const ConversionPlan& plan = m_wizard->plan();
+        const bool separateTeacher =
+            !m_teacher->text().trimmed().isEmpty() &&
+            QDir::cleanPath(m_teacher->text().trimmed()) != QDir::cleanPath(plan.modelFolder);
+        const ConversionEstimate e = estimateConversion(
+            c, plan.settings.groups, m_steps->value(), m_batch->value(), m_seqLen->value(),
+            m_dtype->currentText(), m_device->currentText(), separateTeacher);
+        const QString rate =
+            e.measuredRate
+                ? tr("the demo model's measured speed on 2 CPU cores (docs/benchmarks.md) as "
+                     "%1 GFLOP/s")
+                      .arg(e.flopsPerSecond / 1e9, 0, 'f', 0)
+                : tr("an assumed %1 TFLOP/s (no GPU has been measured yet)")
+                      .arg(e.flopsPerSecond / 1e12, 0, 'f', 0);
         m_estimate->setText(
-            tr("<b>about %1 of memory for the model state</b> (student %2 + AdamW state %3 + "
-               "teacher %4 + activations %5; the LibTorch runtime adds a few hundred MiB)"
-               "<br><b>training time: %6</b> at ~%7 tokens/s<br><i>An estimate: the "
-               "demo model's measured speed on 2 CPU cores (docs/benchmarks.md) scaled by "
-               "parameter count. Calibration and export add a little.</i>")
-                .arg(formatBytes(e.totalBytes()), formatBytes(e.studentBytes),
+            tr("<b>about %1 of tensor memory at the peak</b> (weights %2 + gradients and "
+               "AdamW state %3 + teacher %4 + activations %5; peak during the %6; %7 "
+               "parameters trained; the LibTorch runtime adds a few hundred MiB)"
+               "<br><b>training time: %8</b> at ~%9 tokens/s<br><i>An estimate: %10 applied "
+               "to the run's FLOPs. Calibration and export add a little.</i>")
+                .arg(formatBytes(e.totalBytes()), formatBytes(e.weightBytes),
                      formatBytes(e.optimizerBytes), formatBytes(e.teacherBytes),
-                     formatBytes(e.activationBytes), formatDuration(e.seconds))
-                .arg(e.tokensPerSecond, 0, 'f', 0));
+                     formatBytes(e.activationBytes), QString::fromStdString(e.plan.peakPhase),
+                     QLocale().toString(qlonglong(e.plan.trainableParameters)),
+                     formatDuration(e.seconds))
+                .arg(e.tokensPerSecond, 0, 'f', 0)
+                .arg(rate));
     } catch (const std::exception& e) {
         m_estimate->setText(QString::fromLocal8Bit(e.what()));
     }
