@@ -1,111 +1,25 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "runfile.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <mutex>
 #include <sstream>
 
-#include <H5Cpp.h>
-
 #include "error.h"
+#include "runfileio.h"
 
 namespace gqa {
 namespace fs = std::filesystem;
+using namespace runfileio;
 
 namespace {
 
 constexpr const char* kModelGroup = "model";
 constexpr const char* kCalibrationGroup = "calibration";
 constexpr const char* kTrainingGroup = "training";
-
-void silenceHdf5() { H5::Exception::dontPrint(); }  // per thread; cheap to repeat
-
-/// HDF5's C++ API is not thread-safe (only Debian's C library is built so): every HDF5 call of
-/// this file runs under this lock.
-std::recursive_mutex& hdf5Mutex() {
-    static std::recursive_mutex mutex;
-    return mutex;
-}
-
-/// Runs `f`, turning HDF5 exceptions into InputError (reading a file the user gave) or Error.
-template <class F>
-auto guarded(const std::string& path, bool reading, F&& f) -> decltype(f()) {
-    std::lock_guard<std::recursive_mutex> lock(hdf5Mutex());
-    silenceHdf5();
-    try {
-        return f();
-    } catch (const H5::Exception& e) {
-        const std::string what =
-            path + ": HDF5 error in " + e.getFuncName() + ": " + e.getDetailMsg();
-        if (reading) throw InputError(what + " (damaged or not a GQA Studio run file?)");
-        throw Error(what);
-    }
-}
-
-bool hasLink(const H5::Group& g, const std::string& name) {
-    return H5Lexists(g.getId(), name.c_str(), H5P_DEFAULT) > 0;
-}
-
-H5::StrType utf8String() {
-    H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
-    t.setCset(H5T_CSET_UTF8);
-    return t;
-}
-
-void writeString(H5::H5Object& obj, const std::string& name, const std::string& value) {
-    if (obj.attrExists(name)) obj.removeAttr(name);
-    const H5::StrType t = utf8String();
-    obj.createAttribute(name, t, H5::DataSpace(H5S_SCALAR)).write(t, value);
-}
-
-std::string readString(const H5::H5Object& obj, const std::string& name) {
-    H5::Attribute a = obj.openAttribute(name);
-    std::string value;
-    a.read(a.getStrType(), value);
-    return value;
-}
-
-void writeInt(H5::H5Object& obj, const std::string& name, std::int64_t value) {
-    if (obj.attrExists(name)) obj.removeAttr(name);
-    obj.createAttribute(name, H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR))
-        .write(H5::PredType::NATIVE_INT64, &value);
-}
-
-std::int64_t readInt(const H5::H5Object& obj, const std::string& name) {
-    std::int64_t value = 0;
-    obj.openAttribute(name).read(H5::PredType::NATIVE_INT64, &value);
-    return value;
-}
-
-void writeStrings(H5::H5Object& obj, const std::string& name, const std::vector<std::string>& v) {
-    std::vector<const char*> ptrs;
-    for (const std::string& s : v) ptrs.push_back(s.c_str());
-    const hsize_t n = ptrs.size();
-    const H5::StrType t = utf8String();
-    if (obj.attrExists(name)) obj.removeAttr(name);
-    H5::Attribute a = obj.createAttribute(name, t, H5::DataSpace(1, &n));
-    if (n > 0) a.write(t, ptrs.data());  // HDF5 refuses a null buffer, even for no elements
-}
-
-std::vector<std::string> readStrings(const H5::H5Object& obj, const std::string& name) {
-    H5::Attribute a = obj.openAttribute(name);
-    const H5::DataSpace space = a.getSpace();
-    std::vector<char*> buf(std::size_t(space.getSimpleExtentNpoints()), nullptr);
-    if (buf.empty()) return {};
-    const H5::StrType t = utf8String();
-    a.read(t, buf.data());
-    std::vector<std::string> out(buf.begin(), buf.end());
-    H5Dvlen_reclaim(t.getId(), space.getId(), H5P_DEFAULT, buf.data());
-    return out;
-}
 
 void writeMatrix(H5::Group& g, const std::string& name, const torch::Tensor& m) {
     const torch::Tensor c = m.detach().to(torch::kCPU, torch::kFloat64).contiguous();
@@ -154,91 +68,10 @@ GramStatistics readGram(const H5::Group& parent, const std::string& name,
     return s;
 }
 
-/// A float64 dataset of any shape (zero-sized dimensions allowed), `values` in C order.
-void writeDoubles(H5::Group& g, const std::string& name, const std::vector<hsize_t>& dims,
-                  const std::vector<double>& values) {
-    H5::DataSet ds = g.createDataSet(name, H5::PredType::IEEE_F64LE,
-                                     H5::DataSpace(int(dims.size()), dims.data()));
-    if (!values.empty()) ds.write(values.data(), H5::PredType::NATIVE_DOUBLE);
-}
-
-struct Doubles {
-    std::vector<hsize_t> dims;
-    std::vector<double> values;  ///< C order
-};
-
-/// Reads a numeric dataset of the given rank as float64; InputError (naming `where`/`name`) when
-/// it is missing, not numeric or of another rank.
-Doubles readDoubles(const H5::Group& g, const std::string& name, int rank,
-                    const std::string& where) {
-    if (!hasLink(g, name)) throw InputError(where + "/" + name + ": missing");
-    H5::DataSet ds = g.openDataSet(name);
-    const H5T_class_t cls = ds.getTypeClass();
-    const H5::DataSpace space = ds.getSpace();
-    if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || space.getSimpleExtentNdims() != rank)
-        throw InputError(where + "/" + name + ": expected a " + std::to_string(rank) +
-                         "-dimensional numeric dataset");
-    Doubles out;
-    out.dims.resize(std::size_t(rank));
-    space.getSimpleExtentDims(out.dims.data());
-    out.values.resize(std::size_t(space.getSimpleExtentNpoints()));
-    if (!out.values.empty()) ds.read(out.values.data(), H5::PredType::NATIVE_DOUBLE);
-    return out;
-}
-
 std::string layerGroupName(std::size_t layer) {
     char name[32];
     std::snprintf(name, sizeof name, "layer_%03zu", layer);
     return name;
-}
-
-void writeRootMarker(H5::H5File& file) {
-    H5::Group root = file.openGroup("/");
-    writeString(root, "format", RunFile::kFormat);
-    writeInt(root, "format_version", RunFile::kFormatVersion);
-    writeString(root, "writer", std::string("GQA Studio ") + GQA_VERSION);
-}
-
-void syncFile(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
-    }
-}
-
-/// The crash-safe stage write: builds `<path>.tmp` from the marker, a copy of every top-level
-/// group of the current file except `stage`, and the new `stage` group written by `write`; then
-/// renames it over `path`. Copying group by group (instead of the file) also drops the space a
-/// replaced stage occupied.
-void writeStage(const std::string& path, const std::string& stage,
-                const std::function<void(H5::Group&)>& write) {
-    const std::string tmp = path + ".tmp";
-    guarded(path, false, [&] {
-        std::error_code ec;
-        fs::remove(tmp, ec);
-        {
-            H5::H5File out(tmp, H5F_ACC_TRUNC);
-            writeRootMarker(out);
-            if (fs::exists(path)) {
-                H5::H5File in(path, H5F_ACC_RDONLY);
-                for (hsize_t i = 0; i < in.getNumObjs(); ++i) {
-                    const std::string name = in.getObjnameByIdx(i);
-                    if (name == stage) continue;
-                    if (H5Ocopy(in.getId(), name.c_str(), out.getId(), name.c_str(), H5P_DEFAULT,
-                                H5P_DEFAULT) < 0)
-                        throw Error(path + ": cannot copy group /" + name);
-                }
-            }
-            if (!stage.empty()) {
-                H5::Group g = out.createGroup("/" + stage);
-                write(g);
-            }
-            out.close();
-        }
-        syncFile(tmp);
-        fs::rename(tmp, path);
-    });
 }
 
 CalibrationSettings readSettings(const H5::Group& g) {

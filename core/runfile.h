@@ -13,6 +13,10 @@
 //                          metrics float64 [N, M] (one row per optimiser update, columns in
 //                          metric_names order), gates float64 [N, layers, heads],
 //                          validation float64 [K, 2] (step, loss)
+//   /evaluation            one group eval_000, eval_001, ... per `gqa-cli eval --run`
+//                          (append-only), each with attrs time, settings_json, warnings and a
+//                          group model_000, ... per evaluated model (identity, KV cache,
+//                          perplexity, tasks/task_000, ..., decode/points [P, 7])
 //
 // Crash safety: every stage write copies the file to `<path>.tmp`, writes the stage there, closes
 // it and renames it over `<path>` (atomic on POSIX). An interruption leaves the previous file
@@ -23,12 +27,16 @@
 // file the user gave) naming the path.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "calibration.h"
+#include "decodespeed.h"
 #include "headstatistics.h"
+#include "multiplechoice.h"
+#include "perplexity.h"
 #include "traininghistory.h"
 
 namespace gqa {
@@ -48,6 +56,25 @@ ModelIdentity modelIdentity(const std::string& folder);
 struct StoredCalibration {
     CalibrationSettings settings;
     std::vector<LayerStatistics> layers;
+};
+
+/// One model of a stored evaluation: what `gqa-cli eval` measured for it.
+struct EvaluatedModel {
+    std::string name;        ///< as shown in the table (the folder's last component)
+    ModelIdentity identity;  ///< config.json text, folder, tensor checksum
+    std::int64_t kvHeads = 0, parameters = 0;
+    std::uint64_t kvCacheBytesPerToken = 0;  ///< in the compute dtype
+    std::optional<PerplexityResult> perplexity;
+    std::vector<MultipleChoiceResult> tasks;  ///< stored: the scores, not items and warnings
+    std::optional<DecodeSpeedResult> decode;  ///< stored: the per-model fields and points
+};
+
+/// One evaluation (one `gqa-cli eval --run` call): the settings it used and every model's results.
+struct EvaluationRecord {
+    std::string time;          ///< UTC, ISO 8601 ("2026-11-27T09:30:00Z"); empty: set on append
+    std::string settingsJson;  ///< device, dtype, text, tasks, decode settings (informational)
+    std::vector<EvaluatedModel> models;
+    std::vector<std::string> warnings;
 };
 
 class RunFile {
@@ -95,6 +122,16 @@ public:
     };
     /// InputError naming the path when there is no /training or its datasets disagree in shape.
     StoredTraining readTrainingHistory() const;
+
+    /// Appends one evaluation to /evaluation (entries already there are kept as they are) and
+    /// returns its index. Crash-safe like every stage write: an interruption keeps the file as it
+    /// was before the call.
+    std::int64_t appendEvaluation(const EvaluationRecord& record);
+    std::int64_t evaluationCount() const;
+    /// "/evaluation/eval_007" for index 7.
+    static std::string evaluationEntryName(std::int64_t index);
+    /// Every stored evaluation, oldest first; InputError naming the entry when one is damaged.
+    std::vector<EvaluationRecord> readEvaluations() const;
 
 private:
     explicit RunFile(std::string path) : m_path(std::move(path)) {}

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The HDF5 run file: bit-exact round trips, refusal of files that are not (current) run files,
 // no reuse of statistics across models or settings, stage writes that cannot hurt earlier ones, and
-// the training history (curves, gates, validation, settings) kept beside the calibration.
+// the training history (curves, gates, validation, settings) kept beside the calibration, and the
+// append-only evaluation records.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -247,6 +249,128 @@ TEST(RunFileTraining, TrainingAndCalibrationStagesKeepEachOther) {
     expectSameHistory(stored.history, history);
     EXPECT_EQ(stored.validation, kValidation);
     EXPECT_EQ(stored.settingsJson, kSettings);
+}
+
+/// Two models the way `gqa-cli eval` fills them: everything measured for the first, only the
+/// KV-cache fields for the second. Values are not round in binary.
+EvaluationRecord evaluationRecord(const std::string& modelFolder, const std::string& time) {
+    EvaluationRecord r;
+    r.time = time;
+    r.settingsJson = R"({"device": "cpu, float32", "perplexity": {"context_length": 16}})";
+    r.warnings = {"decode context 600 exceeds max_position_embeddings"};
+    EvaluatedModel full;
+    full.name = "mha";
+    full.identity = modelIdentity(modelFolder);
+    full.kvHeads = 4;
+    full.parameters = 12345;
+    full.kvCacheBytesPerToken = 512;
+    full.perplexity = PerplexityResult{41.0 / 3.0, std::log(41.0 / 3.0), 59, 7, 16, 8};
+    MultipleChoiceResult task;
+    task.task = "task/with.odd name";
+    task.n = 3;
+    task.acc = 2.0 / 3.0;
+    task.accStderr = 1.0 / 3.0;
+    task.accNorm = 1.0 / 3.0;
+    task.accNormStderr = 0.1;
+    task.truncatedItems = 1;
+    full.tasks = {task, task};
+    full.tasks[1].task = "second";
+    DecodeSpeedResult decode;
+    decode.kvHeads = 4;
+    decode.elementBytes = 4;
+    decode.kvCacheBytesPerToken = 512;
+    decode.points = {{8, 1234.5, 1.0 / 1.2345, 0.8, 0.01, 4096, false},
+                     {600, 99.25, 10.0 / 0.9925, 10.1, 0.3, 307200, true}};
+    full.decode = decode;
+    EvaluatedModel bare;
+    bare.name = "gqa2";
+    bare.identity = {"{}", "/nowhere/gqa2", "fnv1a64:0123456789abcdef"};
+    bare.kvHeads = 2;
+    bare.kvCacheBytesPerToken = 256;
+    r.models = {full, bare};
+    return r;
+}
+
+void expectSameModel(const EvaluatedModel& a, const EvaluatedModel& b) {
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.identity.configJson, b.identity.configJson);
+    EXPECT_EQ(a.identity.modelFolder, b.identity.modelFolder);
+    EXPECT_EQ(a.identity.checksum, b.identity.checksum);
+    EXPECT_EQ(a.kvHeads, b.kvHeads);
+    EXPECT_EQ(a.parameters, b.parameters);
+    EXPECT_EQ(a.kvCacheBytesPerToken, b.kvCacheBytesPerToken);
+    ASSERT_EQ(a.perplexity.has_value(), b.perplexity.has_value());
+    if (a.perplexity) {
+        EXPECT_EQ(a.perplexity->perplexity, b.perplexity->perplexity);  // bit-exact
+        EXPECT_EQ(a.perplexity->meanNll, b.perplexity->meanNll);
+        EXPECT_EQ(a.perplexity->tokensScored, b.perplexity->tokensScored);
+        EXPECT_EQ(a.perplexity->windows, b.perplexity->windows);
+        EXPECT_EQ(a.perplexity->contextLength, b.perplexity->contextLength);
+        EXPECT_EQ(a.perplexity->stride, b.perplexity->stride);
+    }
+    ASSERT_EQ(a.tasks.size(), b.tasks.size());
+    for (std::size_t t = 0; t < a.tasks.size(); ++t) {
+        EXPECT_EQ(a.tasks[t].task, b.tasks[t].task);
+        EXPECT_EQ(a.tasks[t].n, b.tasks[t].n);
+        EXPECT_EQ(a.tasks[t].acc, b.tasks[t].acc);
+        EXPECT_EQ(a.tasks[t].accStderr, b.tasks[t].accStderr);
+        EXPECT_EQ(a.tasks[t].accNorm, b.tasks[t].accNorm);
+        EXPECT_EQ(a.tasks[t].accNormStderr, b.tasks[t].accNormStderr);
+        EXPECT_EQ(a.tasks[t].truncatedItems, b.tasks[t].truncatedItems);
+    }
+    ASSERT_EQ(a.decode.has_value(), b.decode.has_value());
+    if (!a.decode) return;
+    EXPECT_EQ(a.decode->kvHeads, b.decode->kvHeads);
+    EXPECT_EQ(a.decode->elementBytes, b.decode->elementBytes);
+    EXPECT_EQ(a.decode->kvCacheBytesPerToken, b.decode->kvCacheBytesPerToken);
+    ASSERT_EQ(a.decode->points.size(), b.decode->points.size());
+    for (std::size_t i = 0; i < a.decode->points.size(); ++i) {
+        const DecodeSpeedPoint &p = a.decode->points[i], &q = b.decode->points[i];
+        EXPECT_EQ(p.contextLength, q.contextLength);
+        EXPECT_EQ(p.tokensPerSecond, q.tokensPerSecond);
+        EXPECT_EQ(p.msPerToken, q.msPerToken);
+        EXPECT_EQ(p.medianMsPerToken, q.medianMsPerToken);
+        EXPECT_EQ(p.prefillSeconds, q.prefillSeconds);
+        EXPECT_EQ(p.kvCacheBytes, q.kvCacheBytes);
+        EXPECT_EQ(p.beyondMaxPositions, q.beyondMaxPositions);
+    }
+}
+
+TEST(RunFileEvaluation, AppendsEntriesAndReadsBackWhatWasWritten) {
+    const Calibrated c = calibratedModel(27);
+    const std::string path = scratchFolder("runfile-evaluation") + "/run.h5";
+    RunFile run = RunFile::create(path);
+    EXPECT_EQ(run.evaluationCount(), 0);
+    EXPECT_TRUE(run.readEvaluations().empty());
+    run.writeModelIdentity(modelIdentity(c.modelFolder));
+    run.writeTrainingHistory(smallHistory(3), kValidation, kSettings);
+
+    const EvaluationRecord first = evaluationRecord(c.modelFolder, "2026-11-27T09:30:00Z");
+    EvaluationRecord second = evaluationRecord(c.modelFolder, "");  // time set on append
+    second.models.pop_back();
+    second.warnings.clear();
+    EXPECT_EQ(run.appendEvaluation(first), 0);
+    EXPECT_EQ(run.appendEvaluation(second), 1);
+    run.writeTrainingHistory(smallHistory(4), kValidation, kSettings);  // keeps the evaluations
+
+    const RunFile again = RunFile::open(path);
+    EXPECT_EQ(again.evaluationCount(), 2);
+    const std::vector<EvaluationRecord> stored = again.readEvaluations();
+    ASSERT_EQ(stored.size(), 2u);
+    EXPECT_EQ(stored[0].time, first.time);
+    EXPECT_EQ(stored[0].settingsJson, first.settingsJson);
+    EXPECT_EQ(stored[0].warnings, first.warnings);
+    ASSERT_EQ(stored[0].models.size(), 2u);
+    expectSameModel(stored[0].models[0], first.models[0]);
+    expectSameModel(stored[0].models[1], first.models[1]);
+    EXPECT_EQ(stored[1].time.size(), std::string("2026-11-27T09:30:00Z").size());
+    EXPECT_EQ(stored[1].time.back(), 'Z');
+    EXPECT_TRUE(stored[1].warnings.empty());
+    ASSERT_EQ(stored[1].models.size(), 1u);
+    expectSameModel(stored[1].models[0], second.models[0]);
+    EXPECT_EQ(again.readTrainingHistory().history.size(), 4);
+    EXPECT_TRUE(again.hasModelIdentity());
+    EXPECT_FALSE(fs::exists(path + ".tmp"));
 }
 
 TEST(RunFileTraining, MissingOrMalformedTrainingIsAnInputErrorAndBadHistoriesAreNotWritten) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The training side of the studio: the metric hand-over buffer, the live plot's smoothing and
-// volume, the gate heatmap's history slider, and the training facade on a tiny real run: it
-// delivers progress and a verified export, pause stops the worker with a checkpoint, and the GUI
-// thread stays responsive (event-loop latency measured while the worker trains).
+// volume, the gate heatmap's history slider and its image/CSV export, and the training facade on
+// a tiny real run: it delivers progress and a verified export, pause stops the worker with a
+// checkpoint, and the GUI thread stays responsive (event-loop latency measured while the worker
+// trains).
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,10 +11,14 @@
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QFile>
+#include <QImage>
 #include <QLabel>
+#include <QMenu>
 #include <QSignalSpy>
 #include <QTimer>
 #include <gtest/gtest.h>
+#include <qcustomplot.h>
 
 #include "gateheatmap.h"
 #include "liveplot.h"
@@ -98,6 +103,52 @@ TEST(GateHeatmap, FollowsNewUpdatesUnlessScrubbedBack) {
     EXPECT_EQ(map.shownEntry(), 3);  // at the end again: follows
     map.appendGates(5, {1, 2});      // wrong size: ignored
     EXPECT_EQ(map.entryCount(), 4);
+}
+
+TEST(GateHeatmap, SavesTheShownUpdateAsImageAndCsvFromItsContextMenu) {
+    GateHeatmap map;
+    map.resize(420, 320);
+    map.show();  // laid out: the saved image has the widget's size
+    EXPECT_EQ(map.toCsv(), QStringLiteral("update,layer\n"));  // no shape, nothing shown
+    map.setShape(2, 3);
+    EXPECT_EQ(map.toCsv(), QStringLiteral("update,layer,0,1,2\n"));
+    map.appendGates(10, {1, 0.5, 0.25, 0, 0, 0.1});
+    map.appendGates(20, {0, 0, 0, 0, 0, 0});
+    map.showEntry(0);  // the CSV is the update shown, not the latest
+    const QString csv = QStringLiteral("update,layer,0,1,2\n10,0,1,0.5,0.25\n10,1,0,0,0.1\n");
+    EXPECT_EQ(map.toCsv(), csv);
+
+    const std::string folder = test::scratchFolder("gateheatmap-export");
+    const QString csvPath = QString::fromStdString(folder + "/gates.csv");
+    const QString png = QString::fromStdString(folder + "/gates.png");
+    const QString pdf = QString::fromStdString(folder + "/gates.pdf");
+    ASSERT_TRUE(map.saveCsv(csvPath));
+    QFile written(csvPath);
+    ASSERT_TRUE(written.open(QIODevice::ReadOnly));
+    EXPECT_EQ(QString::fromUtf8(written.readAll()), csv);
+    ASSERT_TRUE(map.saveImage(png));
+    const QImage image(png);
+    EXPECT_FALSE(image.isNull());
+    EXPECT_GT(image.width(), 100);
+    ASSERT_TRUE(map.saveImage(pdf));
+    QFile pdfFile(pdf);
+    ASSERT_TRUE(pdfFile.open(QIODevice::ReadOnly));
+    EXPECT_TRUE(pdfFile.read(5) == "%PDF-");
+    EXPECT_FALSE(map.saveCsv(QStringLiteral("/nonexistent-folder/gates.csv")));
+
+    // Right-click opens the same menu as the other plots (closed from a timer while it runs).
+    QStringList actions;
+    QTimer::singleShot(100, [&] {
+        if (auto* menu = map.plot()->findChild<QMenu*>()) {
+            for (const QAction* action : menu->actions()) actions << action->text();
+            menu->close();
+        }
+    });
+    Q_EMIT map.plot()->customContextMenuRequested(QPoint(20, 20));
+    EXPECT_EQ(map.plot()->contextMenuPolicy(), Qt::CustomContextMenu);
+    ASSERT_EQ(actions.size(), 2);
+    EXPECT_TRUE(actions[0].contains(QStringLiteral("PNG or PDF")));
+    EXPECT_TRUE(actions[1].contains(QStringLiteral("CSV")));
 }
 
 using test::TinyRunFolder;

@@ -6,18 +6,25 @@
 
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLocale>
 #include <QSlider>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include "plotexport.h"
+
 namespace gqa {
+namespace {
+/// Shortest text that reads back as the same double (exact, and 0.1 stays "0.1").
+constexpr int kShortest = QLocale::FloatingPointShortest;
+}  // namespace
 
 GateHeatmap::GateHeatmap(QWidget* parent) : QWidget(parent) {
     m_plot = new QCustomPlot(this);
     m_plot->plotLayout()->insertRow(0);
-    m_plot->plotLayout()->addElement(0, 0,
-                                     new QCPTextElement(m_plot, tr("Gates: 1 own head, 0 merged"),
-                                                        QFont("sans", 9, QFont::Bold)));
+    m_title = new QCPTextElement(m_plot, tr("Gates: 1 own head, 0 merged"),
+                                 QFont("sans", 9, QFont::Bold));
+    m_plot->plotLayout()->addElement(0, 0, m_title);
     m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
     auto* scale = new QCPColorScale(m_plot);
     m_plot->plotLayout()->addElement(1, 1, scale);
@@ -28,10 +35,18 @@ GateHeatmap::GateHeatmap(QWidget* parent) : QWidget(parent) {
     m_map->setInterpolate(false);
     m_plot->xAxis->setLabel(tr("head"));
     m_plot->yAxis->setLabel(tr("layer"));
+    for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis}) {  // ticks on cell centres only
+        auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+        ticker->setTickStep(1.0);
+        ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        axis->setTicker(ticker);
+        axis->setSubTicks(false);
+    }
     m_plot->yAxis->setRangeReversed(true);
     auto* margins = new QCPMarginGroup(m_plot);
     m_plot->axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
     scale->setMarginGroup(QCP::msBottom | QCP::msTop, margins);
+    addExportMenu(m_plot, [this] { return toCsv(); });
 
     m_slider = new QSlider(Qt::Horizontal, this);
     m_slider->setObjectName(QStringLiteral("gateHistorySlider"));
@@ -65,6 +80,7 @@ void GateHeatmap::clear() {
     m_slider->setRange(0, 0);
     m_map->data()->fill(std::numeric_limits<double>::quiet_NaN());
     m_label->setText(tr("no gates yet"));
+    m_title->setText(tr("Gates: 1 own head, 0 merged"));
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -96,6 +112,28 @@ double GateHeatmap::shownValue(int layer, int head) const {
     return m_map->data()->cell(head, layer);
 }
 
+QString GateHeatmap::toCsv() const {
+    QString csv = QStringLiteral("update,layer");
+    for (int h = 0; h < m_heads; ++h) csv += QLatin1Char(',') + QString::number(h);
+    csv += QLatin1Char('\n');
+    const int shown = shownEntry();
+    if (shown < 0) return csv;
+    const std::vector<double>& g = m_history[std::size_t(shown)];
+    const QString step = QString::number(m_steps[std::size_t(shown)], 'g', kShortest);
+    for (int l = 0; l < m_layers; ++l) {
+        csv += step + QLatin1Char(',') + QString::number(l);
+        for (int h = 0; h < m_heads; ++h)
+            csv +=
+                QLatin1Char(',') + QString::number(g[std::size_t(l * m_heads + h)], 'g', kShortest);
+        csv += QLatin1Char('\n');
+    }
+    return csv;
+}
+
+bool GateHeatmap::saveImage(const QString& path) { return savePlotImage(m_plot, path); }
+
+bool GateHeatmap::saveCsv(const QString& path) const { return saveText(path, toCsv()); }
+
 void GateHeatmap::draw(int index) {
     if (index < 0 || index >= int(m_history.size())) return;
     const std::vector<double>& g = m_history[std::size_t(index)];
@@ -107,6 +145,9 @@ void GateHeatmap::draw(int index) {
     mean /= double(std::max<std::size_t>(1, g.size()));
     m_label->setText(
         tr("update %1, mean gate %2").arg(m_steps[std::size_t(index)]).arg(mean, 0, 'f', 3));
+    // In the plot too, so that a saved image says which update it shows.
+    m_title->setText(
+        tr("Gates after update %1: 1 own head, 0 merged").arg(m_steps[std::size_t(index)]));
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -2,14 +2,17 @@
 #pragma once
 // The gates of a conversion run as a layer x head heatmap (0 = merged, 1 = original head), with a
 // slider that scrubs back through the recorded history. While the slider sits at the end it
-// follows new updates; moved back, it stays where the user put it.
+// follows new updates; moved back, it stays where the user put it. Right-click saves the map as
+// PNG/PDF and the shown update's gates as CSV (plotexport.h), as every plot of the studio does.
 
 #include <vector>
 
+#include <QString>
 #include <QWidget>
 
 class QCustomPlot;
 class QCPColorMap;
+class QCPTextElement;
 class QLabel;
 class QSlider;
 
@@ -32,11 +35,19 @@ public:
     double shownValue(int layer, int head) const;
     QCustomPlot* plot() const { return m_plot; }
 
+    /// The shown update's gates: a header "update,layer,0,1,..." (head indices), then one row per
+    /// layer; only the header when nothing is shown.
+    QString toCsv() const;
+    /// PNG or PDF by the extension / the CSV above; false when the file cannot be written.
+    bool saveImage(const QString& path);
+    bool saveCsv(const QString& path) const;
+
 private:
     void draw(int index);
 
     QCustomPlot* m_plot = nullptr;
     QCPColorMap* m_map = nullptr;
+    QCPTextElement* m_title = nullptr;
     QSlider* m_slider = nullptr;
     QLabel* m_label = nullptr;
     int m_layers = 0, m_heads = 0;

@@ -57,6 +57,7 @@ const std::vector<Command>& commands() {
         {"align", "training-free conversion: aligned MHA or merged GQA checkpoint", runAlign},
         {"train", "conversion training: gated merging of KV heads with distillation, export",
          runTrain},
+        {"export", "standard GQA model from a conversion training checkpoint, verified", runExport},
 #ifdef GQA_HAVE_REPORT
         {"report", "HTML and PDF report of a conversion run (figures, evaluation, export check)",
          runReport},

@@ -33,6 +33,7 @@ int runCalibrate(const std::vector<std::string>& args);
 int runAnalyze(const std::vector<std::string>& args);
 int runAlign(const std::vector<std::string>& args);
 int runTrain(const std::vector<std::string>& args);
+int runExport(const std::vector<std::string>& args);
 int runReport(const std::vector<std::string>& args);  ///< only with GQA_HAVE_REPORT
 int runConvert(const std::vector<std::string>& args);
 

@@ -2,7 +2,8 @@
 // The eval subcommand: any number of checkpoints side by side in one table (KV-cache size,
 // parameters, perplexity, multiple-choice accuracy, decode speed), as text, CSV or JSON. Every
 // model gets the same token ids (the first model's tokenizer), the same task items, the same
-// random decode contexts and the same device and dtype; models are loaded one at a time.
+// random decode contexts and the same device and dtype; models are loaded one at a time. With
+// --run the results are also appended to a run file's /evaluation group (docs/run-file.md).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "error.h"
 #include "multiplechoice.h"
 #include "perplexity.h"
+#include "runfile.h"
 #include "terminalprogress.h"
 #include "tokenizer.h"
 
@@ -45,14 +47,9 @@ private:
     std::string m_prefix;
 };
 
-struct ModelRow {
-    std::string name, folder;
-    std::int64_t kvHeads = 0, parameters = 0;
-    std::uint64_t kvBytesPerToken = 0;
-    std::optional<PerplexityResult> perplexity;
-    std::vector<MultipleChoiceResult> tasks;
-    std::optional<DecodeSpeedResult> decode;
-};
+/// One column set of the table; identity.modelFolder is the folder as given (absolute and with
+/// config text and checksum only in a run file's record).
+using ModelRow = EvaluatedModel;
 
 /// The folder's last component ("a/b/" gives "b"); the path as given when names would clash.
 std::vector<std::string> displayNames(const std::vector<std::string>& folders) {
@@ -157,7 +154,7 @@ void printText(const std::vector<ModelRow>& rows, const std::vector<std::int64_t
     std::vector<std::vector<std::string>> table{header};
     for (const ModelRow& r : rows) {
         std::vector<std::string> line{r.name, std::to_string(r.kvHeads),
-                                      std::to_string(r.kvBytesPerToken),
+                                      std::to_string(r.kvCacheBytesPerToken),
                                       std::to_string(r.parameters)};
         if (r.perplexity) line.push_back(fixed(r.perplexity->perplexity, 2));
         for (const auto& t : r.tasks) {
@@ -186,8 +183,8 @@ void writeCsv(const std::string& path, const std::vector<ModelRow>& rows,
             << ",decode_median_ms_per_token_" << n << ",kv_cache_bytes_" << n;
     out << "\n";
     for (const ModelRow& r : rows) {
-        out << csvField(r.name) << "," << csvField(r.folder) << "," << r.kvHeads << ","
-            << r.kvBytesPerToken << "," << r.parameters;
+        out << csvField(r.name) << "," << csvField(r.identity.modelFolder) << "," << r.kvHeads
+            << "," << r.kvCacheBytesPerToken << "," << r.parameters;
         if (const auto& p = r.perplexity)
             out << "," << csvNumber(p->perplexity) << "," << csvNumber(p->meanNll) << ","
                 << p->tokensScored << "," << p->contextLength << "," << p->stride;
@@ -205,9 +202,9 @@ void writeCsv(const std::string& path, const std::vector<ModelRow>& rows,
 
 Json rowJson(const ModelRow& r) {
     Json j{{"name", r.name},
-           {"folder", r.folder},
+           {"folder", r.identity.modelFolder},
            {"kv_heads", r.kvHeads},
-           {"kv_cache_bytes_per_token", r.kvBytesPerToken},
+           {"kv_cache_bytes_per_token", r.kvCacheBytesPerToken},
            {"parameters", r.parameters}};
     if (const auto& p = r.perplexity)
         j["perplexity"] = {{"perplexity", p->perplexity},        {"mean_nll", p->meanNll},
@@ -235,6 +232,18 @@ Json rowJson(const ModelRow& r) {
     j["decode"] = decode;
     return j;
 }
+
+/// Appends the evaluation to the run file with each model's identity (config.json text, absolute
+/// folder, tensor checksum); returns the entry's name.
+std::string recordEvaluation(RunFile& file, std::vector<ModelRow> rows, const Json& settings,
+                             const std::vector<std::string>& warnings) {
+    EvaluationRecord record;
+    record.settingsJson = settings.dump();
+    record.warnings = warnings;
+    for (ModelRow& r : rows) r.identity = modelIdentity(r.identity.modelFolder);
+    record.models = std::move(rows);
+    return RunFile::evaluationEntryName(file.appendEvaluation(record));
+}
 }  // namespace
 
 int runEval(const std::vector<std::string>& args) {
@@ -253,6 +262,10 @@ int runEval(const std::vector<std::string>& args) {
          {"decode-contexts", "LIST", "context lengths for decode speed, e.g. 256,1024,4096", ""},
          {"decode-steps", "N", "timed greedy decode steps per context (after 2 warm-up)", "32"},
          {"csv", "FILE", "also write the table as CSV", ""},
+         {"run", "FILE",
+          "append the results, settings and model identities to this run file's /evaluation "
+          "(created when missing)",
+          ""},
          deviceOption(),
          dtypeOption(),
          jsonOption(),
@@ -295,6 +308,9 @@ int runEval(const std::vector<std::string>& args) {
                                    folders[0] + "'s tokenizer is used for every model");
         }
 
+    std::optional<RunFile> runFile;  // checked now, written after the evaluation
+    if (a.has("run") && fs::exists(a.text("run"))) runFile = RunFile::open(a.text("run"));
+
     TerminalProgress progress(a.flag("quiet"));
     const std::vector<std::string> names = displayNames(folders);
     std::optional<Tokenizer> tokenizer;
@@ -313,9 +329,9 @@ int runEval(const std::vector<std::string>& args) {
         deviceText = model.device().str() + ", " + dtypeText(model.dtype());
         ModelRow row;
         row.name = names[m];
-        row.folder = folders[m];
+        row.identity.modelFolder = folders[m];
         row.kvHeads = model.layers.at(0).kProj.size(0) / model.config().headDim;
-        row.kvBytesPerToken =
+        row.kvCacheBytesPerToken =
             model.config().kvCacheBytesPerToken(row.kvHeads, torch::elementSize(model.dtype()));
         row.parameters = model.config().parameterCount();
         if (wantText) row.perplexity = perplexity(model, tokens, pplConfig, sink);
@@ -333,28 +349,45 @@ int runEval(const std::vector<std::string>& args) {
     }
     progress.finish();
 
+    Json settings{{"device", deviceText}};
+    if (wantText)
+        settings["perplexity_settings"] = {
+            {"text_file", fs::absolute(a.text("text-file")).string()},
+            {"context_length", rows.front().perplexity->contextLength},
+            {"stride", rows.front().perplexity->stride},
+            {"tokens", tokens.size()}};
+    if (!tasks.empty()) {
+        Json list = Json::array();
+        for (const auto& t : tasks)
+            list.push_back({{"name", t.name},
+                            {"path", fs::absolute(t.path).string()},
+                            {"items", t.items.size()}});
+        settings["task_settings"] = list;
+    }
+    if (!contexts.empty())
+        settings["decode_settings"] = {{"context_lengths", contexts},
+                                       {"steps", decodeConfig.steps},
+                                       {"warmup_steps", decodeConfig.warmupSteps},
+                                       {"seed", decodeConfig.seed}};
     if (a.has("csv")) writeCsv(a.text("csv"), rows, contexts);
+    if (a.has("run") && !runFile) runFile = RunFile::create(a.text("run"));
+    const std::string entry =
+        runFile ? recordEvaluation(*runFile, rows, settings, warnings) : std::string();
     if (a.flag("json")) {
-        Json j{{"device", deviceText}, {"warnings", warnings}};
-        if (wantText)
-            j["perplexity_settings"] = {{"text_file", a.text("text-file")},
-                                        {"context_length", rows.front().perplexity->contextLength},
-                                        {"stride", rows.front().perplexity->stride},
-                                        {"tokens", tokens.size()}};
-        if (!contexts.empty())
-            j["decode_settings"] = {{"context_lengths", contexts},
-                                    {"steps", decodeConfig.steps},
-                                    {"warmup_steps", decodeConfig.warmupSteps},
-                                    {"seed", decodeConfig.seed}};
+        Json j = settings;
+        j["warnings"] = warnings;
         Json models = Json::array();
         for (const auto& r : rows) models.push_back(rowJson(r));
         j["models"] = models;
+        if (!entry.empty()) j["run_file"] = {{"path", runFile->path()}, {"entry", entry}};
         std::cout << j.dump(2) << "\n";
     } else {
         printText(rows, contexts,
                   setupText(deviceText, rows.front(), a.text("text-file"), tasks,
                             contexts.empty() ? nullptr : &decodeConfig));
         for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
+        if (!entry.empty())
+            std::printf("recorded in %s as %s\n", runFile->path().c_str(), entry.c_str());
     }
     return kExitOk;
 }

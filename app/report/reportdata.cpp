@@ -127,6 +127,68 @@ void gatherTraining(ReportData& d, const RunFile& run) {
     }
 }
 
+QString fixed(double v, int decimals) {
+    return std::isfinite(v) ? QString::number(v, 'f', decimals) : QStringLiteral("–");
+}
+
+/// The lines above a stored evaluation's table, from its settings JSON.
+QStringList storedSetup(const EvaluationRecord& r) {
+    QStringList lines;
+    const Json s = Json::parse(r.settingsJson, nullptr, false);
+    if (!s.is_object()) return lines;
+    lines << QStringLiteral("device: %1").arg(qs(s.value("device", "")));
+    if (s.contains("perplexity_settings")) {
+        const Json& p = s["perplexity_settings"];
+        lines << QStringLiteral("perplexity: %1, %2 tokens, context %3, stride %4")
+                     .arg(qs(p.value("text_file", "")))
+                     .arg(p.value("tokens", 0))
+                     .arg(p.value("context_length", 0))
+                     .arg(p.value("stride", 0));
+    }
+    if (s.contains("task_settings"))
+        for (const Json& t : s["task_settings"])
+            lines << QStringLiteral("task %1: %2 items (%3)")
+                         .arg(qs(t.value("name", "")))
+                         .arg(t.value("items", 0))
+                         .arg(qs(t.value("path", "")));
+    if (s.contains("decode_settings"))
+        lines << QStringLiteral("decode: greedy, %1 timed steps per context length")
+                     .arg(s["decode_settings"].value("steps", 0));
+    for (const auto& w : r.warnings) lines << QStringLiteral("warning: %1").arg(qs(w));
+    return lines;
+}
+
+void gatherStoredEvaluations(ReportData& d, const RunFile& run) {
+    for (const EvaluationRecord& r : run.readEvaluations()) {
+        if (r.models.empty()) continue;
+        ReportStoredEvaluation e;
+        e.time = qs(r.time);
+        e.setup = storedSetup(r);
+        const EvaluatedModel& first = r.models.front();
+        e.header << QStringLiteral("model") << QStringLiteral("KV heads")
+                 << QStringLiteral("KV bytes/token");
+        if (first.perplexity) e.header << QStringLiteral("perplexity");
+        for (const auto& t : first.tasks)
+            e.header << qs(t.task) + QStringLiteral(" acc")
+                     << qs(t.task) + QStringLiteral(" acc_norm");
+        if (first.decode)
+            for (const auto& p : first.decode->points)
+                e.header << QStringLiteral("tok/s@%1").arg(p.contextLength);
+        for (const EvaluatedModel& m : r.models) {
+            QStringList row{qs(m.name), QString::number(m.kvHeads),
+                            QString::number(m.kvCacheBytesPerToken)};
+            if (m.perplexity) row << fixed(m.perplexity->perplexity, 2);
+            for (const auto& t : m.tasks)
+                row << fixed(t.acc, 3) + QStringLiteral(" ± ") + fixed(t.accStderr, 3)
+                    << fixed(t.accNorm, 3) + QStringLiteral(" ± ") + fixed(t.accNormStderr, 3);
+            if (m.decode)
+                for (const auto& p : m.decode->points) row << fixed(p.tokensPerSecond, 1);
+            e.rows.push_back(row);
+        }
+        d.storedEvaluations.push_back(std::move(e));
+    }
+}
+
 void gatherEvaluation(ReportData& d, const ModelConfig& original, const ReportConfig& config,
                       const ReportProgress& progress) {
     ReportEvaluationRow mha{
@@ -250,6 +312,7 @@ ReportData gatherReportData(const ReportConfig& config, const ReportProgress& pr
     if (d.groups <= 0 && d.exportFound)
         d.groups = int(ModelConfig::fromFile(local(d.exportFolder + "/config.json")).numKvHeads);
 
+    gatherStoredEvaluations(d, run);
     step(progress, 0.05, QStringLiteral("analysing heads"));
     gatherAnalysis(d, run, config, progress);
     step(progress, 0.4, QStringLiteral("evaluating"));

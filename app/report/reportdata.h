@@ -5,7 +5,8 @@
 // library versions, the similarity before/after alignment and the chosen groups (re-derived with
 // analyzeHeads from the stored calibration statistics, for the run's G), the training curves and
 // gate trajectory, the export's verification, and an evaluation of the original MHA model against
-// the exported GQA model (perplexity on a bounded prefix of a text, KV-cache bytes per token).
+// the exported GQA model (perplexity on a bounded prefix of a text, KV-cache bytes per token),
+// plus the evaluations `gqa-cli eval --run` stored in the run file.
 // Gathering is the slow part (analysis, two perplexity runs); it runs without a display and
 // reports progress through ReportProgress, which may cancel (gqa::Cancelled). No torch or widget
 // types appear here so that the studio can hold the values.
@@ -43,6 +44,14 @@ struct ReportEvaluationRow {
     std::int64_t tokensScored = 0;
 };
 
+/// One evaluation stored in the run file by `gqa-cli eval --run`, as a ready table.
+struct ReportStoredEvaluation {
+    QString time;                   ///< UTC, as recorded
+    QStringList setup;              ///< what was measured and how, one line each
+    QStringList header;             ///< column names
+    std::vector<QStringList> rows;  ///< one per model
+};
+
 struct ReportLayerSimilarity {
     int layer = 0;
     int heads = 0;
@@ -75,6 +84,9 @@ struct ReportData {
     QString evaluationTextFile, evaluationNote;
     std::vector<ReportEvaluationRow> evaluation;
     QStringList notes;  ///< what was skipped and why
+
+    /// The evaluations stored in the run file, oldest first.
+    std::vector<ReportStoredEvaluation> storedEvaluations;
 
     std::vector<double> column(const std::string& name) const;
 };

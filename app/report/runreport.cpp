@@ -102,6 +102,21 @@ QString evaluationSection(const ReportData& d) {
         h += QStringLiteral("<p>Text: %1 (first tokens only).</p>").arg(esc(d.evaluationTextFile));
     if (!d.evaluationNote.isEmpty())
         h += QStringLiteral("<p><i>%1</i></p>").arg(esc(d.evaluationNote));
+    for (const auto& e : d.storedEvaluations) {
+        h += QStringLiteral("<h3>Stored evaluation, %1 (gqa-cli eval --run)</h3>").arg(esc(e.time));
+        h += list(e.setup);
+        h += QStringLiteral("<table border=\"1\" cellspacing=\"0\" cellpadding=\"3\"><tr>");
+        for (const QString& c : e.header) h += QStringLiteral("<th>%1</th>").arg(esc(c));
+        h += QStringLiteral("</tr>");
+        for (const QStringList& row : e.rows) {
+            h += QStringLiteral("<tr>");
+            for (int c = 0; c < row.size(); ++c)
+                h += QStringLiteral("<td%1>%2</td>")
+                         .arg(c == 0 ? QString() : QStringLiteral(" align=\"right\""), esc(row[c]));
+            h += QStringLiteral("</tr>");
+        }
+        h += QStringLiteral("</table>");
+    }
     return h;
 }
 

@@ -87,7 +87,19 @@ contains train_again "$work/train_again.out" '"resumed": true'
 cp "$work/run.h5" "$work/report-run.h5"
 check train_report_run 0 "$cli" train "$work/conv-report" --model "$work/aligned" --kv-heads 2 --train "$work/words.txt" --steps 3 --batch 2 --seq-len 16 --warmup 1 --bild-topk 4 --run "$work/report-run.h5" --quiet
 mv "$work/report-run.h5" "$work/conv-report/run.h5"
+# Evaluations recorded in the run file (appended), shown by the report.
+check eval_run 0 "$cli" eval "$work/aligned" "$work/conv-report/model" --text-file "$work/words.txt" --max-tokens 64 --context 16 --stride 8 --run "$work/conv-report/run.h5" --quiet
+contains eval_run "$work/eval_run.out" "as /evaluation/eval_000"
+check eval_run_again 0 "$cli" eval "$work/conv-report/model" --decode-contexts 8 --decode-steps 2 --run "$work/conv-report/run.h5" --json --quiet
+contains eval_run_again "$work/eval_run_again.out" '"entry": "/evaluation/eval_001"'
+check eval_run_foreign 2 "$cli" eval "$work/aligned" --run "$work/words.txt" --quiet
+contains eval_run_foreign "$work/eval_run_foreign.err" "not an HDF5 file"
+# export from the run folder: the model folder comes from the run file, the export is recorded in it.
+check export_run 0 "$cli" export "$work/conv-report" --run "$work/conv-report/run.h5" --json --quiet
+contains export_run "$work/export_run.out" '"export_verified": true'
 check report 0 "$cli" report "$work/conv-report" --max-tokens 512 --quiet
+contains report "$work/conv-report/report.html" "Stored evaluation"
+contains report "$work/conv-report/report.html" "tok/s@8"
 contains report "$work/conv-report/report.html" "G = 2"
 contains report "$work/conv-report/report.html" "verified"
 contains report "$work/conv-report/report.html" "<h2>Evaluation</h2>"
@@ -120,6 +132,22 @@ timeout --preserve-status -s INT 4 "$cli" train "$work/conv-int" --model "$work/
 rc=$?
 if [ "$rc" -ne 3 ]; then echo "FAIL train_interrupt: exit $rc, expected 3"; cat "$work/train_int.err"; failures=$((failures + 1)); else echo "ok   train_interrupt"; fi
 [ -f "$work/conv-int/checkpoint/trainer_state.json" ] || { echo "FAIL train_interrupt: no checkpoint"; failures=$((failures + 1)); }
+# export: a finished conversion in another dtype, with the tokenizer copied; an interrupted one
+# (gates still open) refused with exit 2 unless --force; a checkpoint that is no conversion.
+check export 0 "$cli" export "$work/conv/checkpoint" --out "$work/conv-export" --model "$work/aligned" --dtype bfloat16 --json --quiet
+contains export "$work/export.out" '"export_verified": true'
+contains export "$work/export.out" '"dtype": "bfloat16"'
+[ -f "$work/conv-export/tokenizer.model" ] || { echo "FAIL export: no tokenizer.model copied"; failures=$((failures + 1)); }
+check export_inspect 0 "$cli" inspect "$work/conv-export"
+contains export_inspect "$work/export_inspect.out" "KV heads 2 (GQA)"
+check export_open_gates 2 "$cli" export "$work/conv-int" --model "$work/aligned" --quiet
+contains export_open_gates "$work/export_open_gates.err" "gates are still open"
+contains export_open_gates "$work/export_open_gates.err" "layer 0 head 0"
+check export_forced 0 "$cli" export "$work/conv-int" --model "$work/aligned" --force --quiet
+contains export_forced "$work/export_forced.err" "warning: exported although"
+check export_not_model 2 "$cli" export "$work/conv" --model "$work/gqa2" --out "$work/x" --quiet  # GQA, not the MHA it started from
+contains export_not_model "$work/export_not_model.err" "not the model this checkpoint was trained from"
+check export_nothing 2 "$cli" export "$work/words.txt" --quiet
 
 # Pretraining: a few steps, then the same command again continues from the checkpoint.
 for i in $(seq 1 300); do echo "she said that the weather in the garden was very fine for a walk, number $i."; done > "$work/train.txt"
@@ -130,6 +158,8 @@ check pretrain 0 "${pretrain[@]}" --steps 4
 check pretrain_more 0 "${pretrain[@]}" --steps 6
 contains pretrain_more "$work/pretrain_more.out" '"resumed": true'
 check pretrain_model 0 "$cli" inspect "$work/pre/model"
+check export_pretrain 2 "$cli" export "$work/pre" --model "$work/pre/model" --out "$work/x" --quiet
+contains export_pretrain "$work/export_pretrain.err" "not a conversion training checkpoint"
 
 # Evaluation: two models side by side (the MHA and its GQA-2 alignment share the tokenizer).
 cat > "$work/task.jsonl" <<'JSONL'
