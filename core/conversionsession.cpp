@@ -169,6 +169,9 @@ void ConversionSession::save() {
         m_state.tensors = m_gates->state();
         for (auto& [name, tensor] : m_history.toTensors()) m_state.tensors[name] = tensor;
         m_state.extra["settings"] = conversionSettingsJson(m_c);
+        // Where `gqa-cli export` finds the tokenizer and generation config (not a setting:
+        // a moved folder must not stop a resume).
+        m_state.extra["model_folder"] = fs::absolute(m_c.studentFolder).string();
         m_state.extra["metric_names"] = m_history.metricNames;
         m_state.extra["lr_scale"] = m_lrScale;
         m_state.extra["last_sparsity"] = m_lastSparsity;

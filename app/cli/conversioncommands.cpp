@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The conversion training subcommand: gated merging of KV heads with distillation, then export.
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -15,11 +17,34 @@
 #include "runtime.h"
 #include "terminalprogress.h"
 #include "trainingcheckpoint.h"
+#include "trainingestimate.h"
+#include "trainingplan.h"
+#include "workerlauncher.h"
 
 namespace gqa::cli {
 namespace {
 nlohmann::json numberOrNull(double value) {
     return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
+
+/// The run's shape for the memory and time plan (trainingestimate.h).
+TrainingShape trainingShape(const ConversionTrainingConfig& c, int worldSize) {
+    TrainingShape s;
+    s.groups = c.groups;
+    s.scope = c.scope;
+    s.compute = c.compute == torch::kBFloat16 ? DType::BF16 : DType::F32;
+    s.batchSize = c.batchSize;
+    s.seqLen = c.seqLen;
+    s.gradAccumulation = c.gradAccumulation;
+    s.steps = c.steps;
+    s.checkpointActivations = c.checkpointActivations;
+    s.chunkPositions = c.loss.chunkPositions;
+    s.bildTopK = c.loss.bildTopK;
+    s.separateTeacher = !c.teacherFolder.empty() && c.teacherFolder != c.studentFolder;
+    s.worldSize = worldSize;
+    s.shardOptimizer = c.shardOptimizer;
+    s.cpu = c.device.is_cpu();
+    return s;
 }
 
 nlohmann::json resultJson(const ConversionTrainingResult& r) {
@@ -34,6 +59,7 @@ nlohmann::json resultJson(const ConversionTrainingResult& r) {
             {"frozen_parameters", r.frozenParameters},
             {"tokens_per_second", r.tokensPerSecond},
             {"peak_memory_mb", r.peakMemoryMb},
+            {"peak_tensor_memory_mb", r.peakTensorMb},
             {"rollbacks", r.rollbacks},
             {"final_gates", r.finalGates},
             {"final_validation_loss", numberOrNull(r.finalValidationLoss)},
@@ -52,6 +78,66 @@ int runTrain(const std::vector<std::string>& args) {
     const C defaults;
     const GateSettings gateDefaults;
     const DistillationSettings lossDefaults;
+    std::vector<OptionSpec> options{
+        {"model", "FOLDER", "MHA model whose groups are contiguous (align --keep-mha)", ""},
+        {"kv-heads", "G", "KV heads of the result (a divisor of the head count)", ""},
+        {"teacher", "FOLDER", "teacher model (default: --model, which computes the original)", ""},
+        {"train", "FILES", "comma-separated text files or folders of .txt files", ""},
+        {"train-jsonl", "FILE", "prompt/answer jsonl (instruction, input, output fields)", ""},
+        {"scope", "NAME",
+         "weights trained besides the merged heads and gates: merged, kv (k_proj/v_proj), "
+         "attention (+ q_proj/o_proj) or all; the rest is frozen",
+         trainScopeName(defaults.scope)},
+        {"no-activation-checkpointing", "",
+         "keep every layer's activations for backward (faster, more memory)", ""},
+        {"dry-run", "",
+         "print the memory and time plan and exit; needs only the model's config.json", ""},
+        {"model-config", "FILE", "config.json to plan for instead of --model's (--dry-run)", ""},
+        {"device-tflops", "X",
+         "effective TFLOP/s the device sustains, for the time in the plan (0: no time)", "0"},
+        {"shard-optimizer", "",
+         "ZeRO-1: divide the AdamW state across the ranks of a data-parallel run", ""},
+        {"run", "FILE", "HDF5 run file that records the training history (optional)", ""},
+        {"validation", "FILE", "held-out text for the validation loss (empty for none)", ""},
+        {"tokenizer", "FILE", "SentencePiece model (default: the model's tokenizer.model)", ""},
+        {"steps", "N", "optimiser updates", std::to_string(defaults.steps)},
+        {"batch", "N", "sequences per batch", std::to_string(defaults.batchSize)},
+        {"seq-len", "N", "tokens per sequence (jsonl: max example length)",
+         std::to_string(defaults.seqLen)},
+        {"grad-accum", "N", "batches per update", "1"},
+        {"lr", "X", "peak learning rate of the model", numberText(defaults.learningRate)},
+        {"merged-lr-scale", "X", "learning-rate multiple of the merged heads",
+         numberText(defaults.mergedLrScale)},
+        {"gate-lr", "X", "gate learning rate (0 = the scheme's default)", "0"},
+        {"multiplier-lr", "X", "Lagrange multiplier learning rate (hard-concrete)",
+         numberText(defaults.multiplierLearningRate)},
+        {"warmup", "N", "linear warmup updates", std::to_string(defaults.warmupSteps)},
+        {"weight-decay", "X", "AdamW weight decay on matrices", numberText(defaults.weightDecay)},
+        {"grad-clip", "X", "max gradient L2 norm (0 = off)", numberText(defaults.gradClip)},
+        {"gate-scheme", "NAME", "reference (the paper's code) or hard-concrete (Louizos et al.)",
+         gateSchemeName(gateDefaults.scheme)},
+        {"sparsity-warmup", "X", "fraction of the updates over which the target reaches 1",
+         numberText(gateDefaults.warmupRatio)},
+        {"prune-ratio", "X", "fraction of the updates after which all gates are 0",
+         numberText(gateDefaults.pruneRatio)},
+        {"kl-weight", "X", "weight of the full-vocabulary KL", numberText(lossDefaults.klWeight)},
+        {"bild-weight", "X", "weight of the BiLD loss", numberText(lossDefaults.bildWeight)},
+        {"lm-weight", "X", "weight of the cross-entropy", numberText(lossDefaults.lmWeight)},
+        {"bild-topk", "N", "top-k logits of BiLD", std::to_string(lossDefaults.bildTopK)},
+        {"bild-temperature", "X", "temperature of BiLD", numberText(lossDefaults.bildTemperature)},
+        dtypeOption(),
+        {"export-dtype", "TYPE", "dtype of the exported model (default: the model's)", ""},
+        {"eval-every", "N", "updates between validation losses",
+         std::to_string(defaults.evalEvery)},
+        {"eval-batches", "N", "validation batches", std::to_string(defaults.evalBatches)},
+        {"checkpoint-every", "N", "updates between checkpoints",
+         std::to_string(defaults.checkpointEvery)},
+        {"seed", "N", "seed of gates and data sampling", std::to_string(defaults.seed)},
+        {"no-export", "", "stop after training (no OUTPUT/model)", ""},
+        deviceOption(),
+        jsonOption(),
+        quietOption()};
+    for (const OptionSpec& o : rendezvousOptions()) options.push_back(o);
     Arguments a(
         "train",
         "Converts an MHA model with grouped heads into GQA by training (spec section 6): every "
@@ -60,62 +146,23 @@ int runTrain(const std::vector<std::string>& args) {
         "and the result is exported as a standard GQA checkpoint to OUTPUT/model and verified. "
         "--model is the output of `gqa-cli align --keep-mha` (or the original model for the "
         "mean-pool baseline). Checkpoints go to OUTPUT/checkpoint; Ctrl-C writes one and exits "
-        "with code 3; the same command resumes.",
-        {"output-folder"},
-        {{"model", "FOLDER", "MHA model whose groups are contiguous (align --keep-mha)", ""},
-         {"kv-heads", "G", "KV heads of the result (a divisor of the head count)", ""},
-         {"teacher", "FOLDER", "teacher model (default: --model, which computes the original)", ""},
-         {"train", "FILES", "comma-separated text files or folders of .txt files", ""},
-         {"train-jsonl", "FILE", "prompt/answer jsonl (instruction, input, output fields)", ""},
-         {"scope", "NAME",
-          "weights trained besides the merged heads and gates: merged, kv (k_proj/v_proj), "
-          "attention (+ q_proj/o_proj) or all; the rest is frozen",
-          trainScopeName(defaults.scope)},
-         {"no-activation-checkpointing", "",
-          "keep every layer's activations for backward (faster, more memory)", ""},
-         {"run", "FILE", "HDF5 run file that records the training history (optional)", ""},
-         {"validation", "FILE", "held-out text for the validation loss (empty for none)", ""},
-         {"tokenizer", "FILE", "SentencePiece model (default: the model's tokenizer.model)", ""},
-         {"steps", "N", "optimiser updates", std::to_string(defaults.steps)},
-         {"batch", "N", "sequences per batch", std::to_string(defaults.batchSize)},
-         {"seq-len", "N", "tokens per sequence (jsonl: max example length)",
-          std::to_string(defaults.seqLen)},
-         {"grad-accum", "N", "batches per update", "1"},
-         {"lr", "X", "peak learning rate of the model", numberText(defaults.learningRate)},
-         {"merged-lr-scale", "X", "learning-rate multiple of the merged heads",
-          numberText(defaults.mergedLrScale)},
-         {"gate-lr", "X", "gate learning rate (0 = the scheme's default)", "0"},
-         {"multiplier-lr", "X", "Lagrange multiplier learning rate (hard-concrete)",
-          numberText(defaults.multiplierLearningRate)},
-         {"warmup", "N", "linear warmup updates", std::to_string(defaults.warmupSteps)},
-         {"weight-decay", "X", "AdamW weight decay on matrices", numberText(defaults.weightDecay)},
-         {"grad-clip", "X", "max gradient L2 norm (0 = off)", numberText(defaults.gradClip)},
-         {"gate-scheme", "NAME", "reference (the paper's code) or hard-concrete (Louizos et al.)",
-          gateSchemeName(gateDefaults.scheme)},
-         {"sparsity-warmup", "X", "fraction of the updates over which the target reaches 1",
-          numberText(gateDefaults.warmupRatio)},
-         {"prune-ratio", "X", "fraction of the updates after which all gates are 0",
-          numberText(gateDefaults.pruneRatio)},
-         {"kl-weight", "X", "weight of the full-vocabulary KL", numberText(lossDefaults.klWeight)},
-         {"bild-weight", "X", "weight of the BiLD loss", numberText(lossDefaults.bildWeight)},
-         {"lm-weight", "X", "weight of the cross-entropy", numberText(lossDefaults.lmWeight)},
-         {"bild-topk", "N", "top-k logits of BiLD", std::to_string(lossDefaults.bildTopK)},
-         {"bild-temperature", "X", "temperature of BiLD", numberText(lossDefaults.bildTemperature)},
-         dtypeOption(),
-         {"export-dtype", "TYPE", "dtype of the exported model (default: the model's)", ""},
-         {"eval-every", "N", "updates between validation losses",
-          std::to_string(defaults.evalEvery)},
-         {"eval-batches", "N", "validation batches", std::to_string(defaults.evalBatches)},
-         {"checkpoint-every", "N", "updates between checkpoints",
-          std::to_string(defaults.checkpointEvery)},
-         {"seed", "N", "seed of gates and data sampling", std::to_string(defaults.seed)},
-         {"no-export", "", "stop after training (no OUTPUT/model)", ""},
-         deviceOption(),
-         jsonOption(),
-         quietOption()});
+        "with code 3; the same command resumes. Before training it prints the memory and time "
+        "plan; --dry-run prints only that (a config.json is enough, no weights). --nproc N "
+        "trains data-parallel over N local processes (c10d Gloo); --rank/--world-size/"
+        "--master-addr/--master-port join a run across machines.",
+        {"output-folder"}, options);
     if (parseOrHelp(a, args)) return kExitOk;
-    if (a.text("model").empty()) throw InputError("train needs --model");
+    const bool dryRun = a.flag("dry-run");
+    if (a.text("model").empty() && !(dryRun && !a.text("model-config").empty()))
+        throw InputError("train needs --model (or --dry-run with --model-config)");
     if (a.text("kv-heads").empty()) throw InputError("train needs --kv-heads");
+    const int nproc = nprocFromArguments(a);
+    const RendezvousSettings rendezvous = rendezvousFromArguments(a);
+    if (nproc > 1 && !dryRun) {
+        std::vector<std::string> argv{"train"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return launchLocalWorkers(nproc, argv, rendezvous);
+    }
 
     C config;
     config.outputDir = a.positional(0);
@@ -127,7 +174,7 @@ int runTrain(const std::vector<std::string>& args) {
     if (!a.text("train").empty())
         config.trainFiles = expandInputs(a.text("train"), config.validationFile);
     config.trainJsonl = a.text("train-jsonl");
-    if (config.trainFiles.empty() && config.trainJsonl.empty())
+    if (config.trainFiles.empty() && config.trainJsonl.empty() && !dryRun)
         throw InputError("train needs --train text files or --train-jsonl");
     config.tokenizerPath = a.text("tokenizer");
     const std::optional<TrainScope> scope = parseTrainScope(a.text("scope"));
@@ -164,9 +211,29 @@ int runTrain(const std::vector<std::string>& args) {
     config.checkpointEvery = a.integer("checkpoint-every");
     config.seed = static_cast<std::uint64_t>(a.integer("seed"));
     config.exportModel = !a.flag("no-export");
-    config.device = parseDevice(a.text("device"));
+    // A dry run plans for the device named, present or not (a GPU to rent, say).
+    const bool plannedOnGpu = a.text("device").rfind("cuda", 0) == 0;
+    if (!dryRun) config.device = parseDevice(a.text("device"));
 
+    config.shardOptimizer = a.flag("shard-optimizer");
+
+    // The plan, from the config alone: before anything is allocated, and all of a dry run.
+    const ModelConfig modelConfig = ModelConfig::fromFile(
+        !a.text("model-config").empty()
+            ? a.text("model-config")
+            : (std::filesystem::path(config.studentFolder) / "config.json").string());
+    const int worldSize = std::max(nproc, rendezvous.worldSize);
+    TrainingShape shape = trainingShape(config, worldSize);
+    if (dryRun) shape.cpu = !plannedOnGpu;
+    const TrainingPlan plan = planTraining(modelConfig, shape, a.number("device-tflops") * 1e12);
     const bool quiet = a.flag("quiet");
+    if (dryRun) {
+        printTrainingPlan(modelConfig, shape, plan, a.flag("json"), stdout);
+        return kExitOk;
+    }
+    if (rendezvous.worldSize > 1) config.communicator = connectGloo(rendezvous);
+    if (!quiet && rendezvous.rank == 0) printTrainingPlan(modelConfig, shape, plan, false, stderr);
+
     const std::string resumeFrom =
         findTrainingCheckpoint(conversionCheckpointFolder(config.outputDir));
     if (!quiet)
@@ -185,10 +252,10 @@ int runTrain(const std::vector<std::string>& args) {
     const std::vector<double> loss = r.history.column("loss");
     std::printf(
         "trained %lld updates (%s %lld), %lld trainable parameters (%lld frozen), %.0f "
-        "tokens/s, peak memory %.0f MB\n",
+        "tokens/s, peak memory %.0f MB (tensors %.0f MiB)\n",
         (long long)r.steps, r.resumed ? "resumed at" : "from", (long long)r.startStep,
         (long long)r.trainableParameters, (long long)r.frozenParameters, r.tokensPerSecond,
-        r.peakMemoryMb);
+        r.peakMemoryMb, r.peakTensorMb);
     if (!loss.empty()) std::printf("final loss %.4f\n", loss.back());
     if (std::isfinite(r.finalValidationLoss))
         std::printf("exported GQA model: validation loss %.4f (perplexity %.2f)\n",

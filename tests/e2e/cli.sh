@@ -183,6 +183,18 @@ check eval_bad_task 2 "$cli" eval "$work/mha" --tasks "$work/badtask.jsonl" --qu
 contains eval_bad_task "$work/eval_bad_task.err" "badtask.jsonl:2"
 check eval_no_model 2 "$cli" eval --decode-contexts 8
 
+# The memory plan of a 7B-shaped conversion, from its config.json alone (issue "Scale"):
+# GQA-8, bfloat16, 2048 tokens, micro-batch 8 fits one 80 GB GPU.
+config7b="$(dirname "$0")/../../resources/configs/llama-2-7b-shaped.json"
+check dry_run_7b 0 "$cli" train "$work/plan7b" --model-config "$config7b" --kv-heads 8 --dry-run \
+    --dtype bfloat16 --seq-len 2048 --batch 8 --device cuda --json
+total=$(sed -n 's/.*"total_bytes": *\([0-9.e+]*\).*/\1/p' "$work/dry_run_7b.out" | head -1)
+if awk -v t="$total" 'BEGIN { exit !(t > 1e9 && t < 80e9) }'; then echo "ok   dry_run_7b_under_80GB ($total bytes)"
+else echo "FAIL dry_run_7b_under_80GB: total_bytes '$total'"; failures=$((failures + 1)); fi
+[ -e "$work/plan7b" ] && { echo "FAIL dry_run_7b wrote $work/plan7b"; failures=$((failures + 1)); }
+check dry_run_trained_model 0 "$cli" train "$work/plan-mha" --model "$work/aligned" --kv-heads 2 --dry-run
+contains dry_run_trained_model "$work/dry_run_trained_model.out" "trainable"
+
 # Bad input: exit code 2 and a message naming the problem.
 check unknown_command 2 "$cli" frobnicate
 check unknown_option 2 "$cli" inspect "$work/mha" --frob

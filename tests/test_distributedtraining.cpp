@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The conversion training across ranks over real c10d Gloo process groups (each rank a thread
+// with its own group here; tests/e2e/distributed.sh runs separate processes): two ranks with
+// batch b end with the same weights as one process with batch 2b, with and without ZeRO-1
+// optimiser sharding, and a sharded run resumes onto the uninterrupted run's weights.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <functional>
+#include <thread>
+
+#include "conversiontraining.h"
+#include "error.h"
+#include "testsupport.h"
+
+namespace gqa::test {
+namespace {
+
+constexpr double kRankTolerance = 1e-5;  // float32 sums in another order
+constexpr double kRendezvousTimeout = 60.0;
+
+int unusedPort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t length = sizeof(address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+std::vector<std::int64_t> randomIds(std::int64_t n, std::int64_t vocab, std::uint64_t seed) {
+    torch::Generator g = at::detail::createCPUGenerator(seed);
+    const torch::Tensor t = torch::randint(vocab, {n}, g, torch::kLong);
+    return {t.data_ptr<std::int64_t>(), t.data_ptr<std::int64_t>() + n};
+}
+
+ConversionTrainingConfig run(const std::string& model, std::int64_t batch) {
+    ConversionTrainingConfig c;
+    c.studentFolder = model;
+    c.outputDir = scratchFolder("dp");
+    c.groups = 2;
+    c.scope = TrainScope::Attention;
+    c.trainTokens = randomIds(3000, tinyConfig().vocabSize, 8);
+    c.steps = 8;
+    c.batchSize = batch;
+    c.seqLen = 16;
+    c.warmupSteps = 2;
+    c.learningRate = 3e-3;
+    c.checkpointEvery = 3;
+    c.evalEvery = 0;
+    c.loss.bildTopK = 4;
+    c.exportModel = false;
+    // At the start the student is the teacher: the distillation gradient is rounding noise,
+    // which AdamW's first steps (g / (|g| + eps)) turn into lr-sized moves that differ with the
+    // summation order. The cross-entropy gives every run a real gradient from the first update.
+    c.loss.lmWeight = 1.0;
+    return c;
+}
+
+class StopAt final : public ProgressSink {
+public:
+    explicit StopAt(std::int64_t stopAfter) : m_stopAfter(stopAfter) {}
+    bool report(const ProgressUpdate& u) override {
+        for (const auto& [name, value] : u.metrics)
+            if (name == "step" && value >= double(m_stopAfter)) return false;
+        return true;
+    }
+
+private:
+    std::int64_t m_stopAfter;
+};
+
+/// Runs `config` on `world` ranks (threads); rank r's sink is sinks(r). Rethrows a rank's error.
+void runRanks(const ConversionTrainingConfig& config, int world,
+              const std::function<std::unique_ptr<ProgressSink>(int)>& sinks = {}) {
+    const int port = unusedPort();
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(world));
+    std::vector<std::thread> threads;
+    for (int rank = 0; rank < world; ++rank)
+        threads.emplace_back([&, rank] {
+            try {
+                RendezvousSettings s;
+                s.masterPort = port;
+                s.rank = rank;
+                s.worldSize = world;
+                s.timeoutSeconds = kRendezvousTimeout;
+                ConversionTrainingConfig c = config;
+                c.communicator = connectGloo(s);
+                std::unique_ptr<ProgressSink> sink =
+                    sinks ? sinks(rank) : std::make_unique<NullProgress>();
+                trainConversion(c, *sink);
+            } catch (...) {
+                errors[std::size_t(rank)] = std::current_exception();
+            }
+        });
+    for (std::thread& t : threads) t.join();
+    for (const std::exception_ptr& e : errors)
+        if (e) std::rethrow_exception(e);
+}
+
+/// Largest relative difference over every tensor of two training checkpoints.
+double checkpointDiff(const std::string& a, const std::string& b) {
+    const Checkpoint x = Checkpoint::load(conversionCheckpointFolder(a));
+    const Checkpoint y = Checkpoint::load(conversionCheckpointFolder(b));
+    double worst = 0.0;
+    for (const auto& [name, t] : x.tensors) worst = std::max(worst, relativeMaxDiff(t, y.at(name)));
+    return worst;
+}
+
+class DistributedTraining : public SeededTest {
+protected:
+    std::string model = writeRandomModel(tinyConfig(4), 41);
+};
+
+TEST_F(DistributedTraining, TwoRanksEqualOneProcessWithTheCombinedBatch) {
+    const ConversionTrainingConfig single = run(model, 4);
+    NullProgress progress;
+    trainConversion(single, progress);
+    for (bool shard : {false, true}) {
+        ConversionTrainingConfig two = run(model, 2);
+        two.shardOptimizer = shard;
+        runRanks(two, 2);
+        EXPECT_LT(checkpointDiff(two.outputDir, single.outputDir), kRankTolerance)
+            << (shard ? "ZeRO-1" : "replicated optimiser");
+    }
+    // The weights moved: the comparison is not between two untouched models.
+    const std::string q = "model.layers.0.self_attn.q_proj.weight";
+    EXPECT_GT(relativeMaxDiff(Checkpoint::load(conversionCheckpointFolder(single.outputDir)).at(q),
+                              Checkpoint::load(model).at(q)),
+              1e-3);
+}
+
+TEST_F(DistributedTraining, ShardedRunResumesOntoTheUninterruptedRun) {
+    ConversionTrainingConfig whole = run(model, 2);
+    whole.shardOptimizer = true;
+    runRanks(whole, 2);
+
+    ConversionTrainingConfig cut = run(model, 2);
+    cut.shardOptimizer = true;
+    EXPECT_THROW(runRanks(cut, 2, [](int) { return std::make_unique<StopAt>(5); }), Cancelled);
+    runRanks(cut, 2);
+    EXPECT_LT(checkpointDiff(cut.outputDir, whole.outputDir), kRankTolerance);
+
+    // Another world size cannot resume it.
+    ConversionTrainingConfig single = cut;
+    NullProgress progress;
+    EXPECT_THROW(trainConversion(single, progress), InputError);
+}
+
+}  // namespace
+}  // namespace gqa::test
