@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The guided conversion, scripted on the tiny model: next() through every page, waiting for the
+// The guided conversion, scripted on the tiny model and on the bundled demo model: next() through every page, waiting for the
 // calibration, the training and the evaluation, then checking the exported folder (config.json
 // with num_key_value_heads = G) and the two perplexities on the evaluate page. A second test
 // guards "nothing lost": Back during training pauses with a checkpoint, Next resumes, Cancel
@@ -54,16 +54,17 @@ void saveScreenshot(QWizard& wizard) {
                        QStringLiteral("/wizard-%1.png").arg(wizard.currentId()));
 }
 
-/// Model and calibration pages filled in for the tiny model; returns on the grouping page.
-void calibrate(ConversionWizard& wizard, const test::TinyRunFolder& folder,
-               const std::string& output) {
+/// Model and calibration pages filled in; returns on the grouping page with G = `groups`
+/// chosen among `choices` valid values.
+void calibrate(ConversionWizard& wizard, const std::string& textFile, const std::string& output,
+               int choices, int groups) {
     wizard.show();
     ASSERT_EQ(wizard.currentId(), ConversionWizard::ModelPageId);
     ASSERT_TRUE(waitUntil([&] { return wizard.currentPage()->isComplete(); }, 5000));
     saveScreenshot(wizard);
     wizard.next();
     ASSERT_EQ(wizard.currentId(), ConversionWizard::DataPageId);
-    child<QLineEdit>(wizard, "calibrationEdit")->setText(QString::fromStdString(folder.textFile()));
+    child<QLineEdit>(wizard, "calibrationEdit")->setText(QString::fromStdString(textFile));
     child<QSpinBox>(wizard, "calibrationSequencesSpin")->setValue(4);
     child<QLineEdit>(wizard, "outputEdit")->setText(QString::fromStdString(output));
     ASSERT_TRUE(wizard.currentPage()->isComplete());
@@ -74,18 +75,24 @@ void calibrate(ConversionWizard& wizard, const test::TinyRunFolder& folder,
     saveScreenshot(wizard);
     wizard.next();
     ASSERT_EQ(wizard.currentId(), ConversionWizard::GroupingPageId);
-    auto* groups = child<QComboBox>(wizard, "groupsCombo");
-    ASSERT_EQ(groups->count(), 2);  // G = 1, 2 for 4 heads
-    EXPECT_EQ(groups->currentData().toInt(), 2);
+    auto* combo = child<QComboBox>(wizard, "groupsCombo");
+    ASSERT_EQ(combo->count(), choices);  // the divisors of the head count below it
+    combo->setCurrentIndex(combo->findData(groups));
+    EXPECT_EQ(combo->currentData().toInt(), groups);
     saveScreenshot(wizard);
 }
 
-void enterSettings(ConversionWizard& wizard, int steps) {
+void calibrate(ConversionWizard& wizard, const test::TinyRunFolder& folder,
+               const std::string& output) {
+    calibrate(wizard, folder.textFile(), output, 2, 2);  // G = 1, 2 for 4 heads
+}
+
+void enterSettings(ConversionWizard& wizard, int steps, int seqLen = 16) {
     wizard.next();
     ASSERT_EQ(wizard.currentId(), ConversionWizard::SettingsPageId);
     child<QSpinBox>(wizard, "stepsSpin")->setValue(steps);
     child<QSpinBox>(wizard, "batchSpin")->setValue(2);
-    child<QSpinBox>(wizard, "seqLenSpin")->setValue(16);
+    child<QSpinBox>(wizard, "seqLenSpin")->setValue(seqLen);
     child<QDoubleSpinBox>(wizard, "learningRateSpin")->setValue(1e-3);
     EXPECT_TRUE(child<QLabel>(wizard, "estimateLabel")->text().contains(QStringLiteral("memory")));
     ASSERT_TRUE(wizard.currentPage()->isComplete());
@@ -132,18 +139,15 @@ TEST(ConversionWizard, OpensFromFileConvertWithTheOpenModel) {
     wizard->reject();
 }
 
-TEST(ConversionWizard, ConvertsTheTinyModelFromModelToExport) {
-    const test::TinyRunFolder folder;
-    const std::string output = test::scratchFolder("wizard") + "/run";
-    ConversionWizard wizard(QString::fromStdString(folder.model));
-    ASSERT_NO_FATAL_FAILURE(calibrate(wizard, folder, output));
-    ASSERT_NO_FATAL_FAILURE(enterSettings(wizard, 12));
+/// From the settings page: train, evaluate, export and write the report.
+void trainEvaluateExport(ConversionWizard& wizard, const std::string& output, int steps,
+                         int heads, int groups) {
     saveScreenshot(wizard);
     wizard.next();
     ASSERT_EQ(wizard.currentId(), ConversionWizard::TrainPageId);
     ASSERT_TRUE(waitUntil([&] { return wizard.currentPage()->isComplete(); }));
     saveScreenshot(wizard);
-    EXPECT_EQ(wizard.plan().outcome.steps, 12);
+    EXPECT_EQ(wizard.plan().outcome.steps, steps);
     EXPECT_TRUE(wizard.plan().outcome.exportVerified);
 
     wizard.next();
@@ -157,16 +161,16 @@ TEST(ConversionWizard, ConvertsTheTinyModelFromModelToExport) {
         EXPECT_TRUE(std::isfinite(ppl) && ppl > 1.0) << row;
     }
     const EvaluationResult& r = wizard.plan().evaluation;
-    EXPECT_EQ(r.original.kvHeads, 4);
-    EXPECT_EQ(r.exported.kvHeads, 2);
-    EXPECT_EQ(r.exported.kvBytesPerToken * 2, r.original.kvBytesPerToken);
+    EXPECT_EQ(r.original.kvHeads, heads);
+    EXPECT_EQ(r.exported.kvHeads, groups);
+    EXPECT_EQ(r.exported.kvBytesPerToken * heads, r.original.kvBytesPerToken * groups);
 
     wizard.next();
     ASSERT_EQ(wizard.currentId(), ConversionWizard::ExportPageId);
     saveScreenshot(wizard);
     const std::string exported = wizard.plan().outcome.exportFolder.toStdString();
     ASSERT_TRUE(std::filesystem::exists(exported + "/config.json"));
-    EXPECT_EQ(ModelConfig::fromFile(exported + "/config.json").numKvHeads, 2);
+    EXPECT_EQ(ModelConfig::fromFile(exported + "/config.json").numKvHeads, groups);
     EXPECT_TRUE(
         child<QLabel>(wizard, "exportSummary")->text().contains(QStringLiteral("Verified")));
     // The run report (app/report), gathered on a worker and written into the run folder.
@@ -178,6 +182,27 @@ TEST(ConversionWizard, ConvertsTheTinyModelFromModelToExport) {
         << report->text().toStdString();
     EXPECT_TRUE(std::filesystem::exists(output + "/report.html"));
     EXPECT_TRUE(wizard.validateCurrentPage());
+}
+
+TEST(ConversionWizard, ConvertsTheTinyModelFromModelToExport) {
+    const test::TinyRunFolder folder;
+    const std::string output = test::scratchFolder("wizard") + "/run";
+    ConversionWizard wizard(QString::fromStdString(folder.model));
+    ASSERT_NO_FATAL_FAILURE(calibrate(wizard, folder, output));
+    ASSERT_NO_FATAL_FAILURE(enterSettings(wizard, 12));
+    trainEvaluateExport(wizard, output, 12, 4, 2);
+}
+
+// The same on the bundled demo model (8 heads -> 2 KV heads, a few updates on Emma).
+TEST(ConversionWizard, ConvertsTheDemoModelFromModelToExport) {
+    const std::string source = GQA_SOURCE_DIR;
+    const std::string text = source + "/data/corpus/text/emma.txt";
+    if (!std::filesystem::exists(text)) GTEST_SKIP() << "corpus text absent: scripts/get-corpus.sh";
+    const std::string output = test::scratchFolder("wizard-demo") + "/run";
+    ConversionWizard wizard(QString::fromStdString(source + "/resources/models/demo"));
+    ASSERT_NO_FATAL_FAILURE(calibrate(wizard, text, output, 3, 2));  // G = 1, 2, 4
+    ASSERT_NO_FATAL_FAILURE(enterSettings(wizard, 6, 64));
+    trainEvaluateExport(wizard, output, 6, 8, 2);
 }
 
 TEST(ConversionWizard, BackAndCancelDuringTrainingPauseWithACheckpoint) {
