@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The guided conversion, scripted on the tiny model and on the bundled demo model: next() through every page, waiting for the
-// calibration, the training and the evaluation, then checking the exported folder (config.json
-// with num_key_value_heads = G) and the two perplexities on the evaluate page. A second test
-// guards "nothing lost": Back during training pauses with a checkpoint, Next resumes, Cancel
-// pauses again. With GQA_WIZARD_SCREENSHOTS=DIR each page is saved there as wizard-<n>.png.
+// The guided conversion, scripted on the tiny model and on the bundled demo model: next() through
+// every page, waiting for the calibration, the training and the evaluation, then checking the
+// exported folder (config.json with num_key_value_heads = G) and the two perplexities on the
+// evaluate page. A second test guards "nothing lost": Back during training pauses with a
+// checkpoint, Next resumes, Cancel pauses again. With GQA_WIZARD_SCREENSHOTS=DIR each page is
+// saved there as wizard-<n>.png.
 #include <cmath>
 #include <filesystem>
 
@@ -140,8 +141,8 @@ TEST(ConversionWizard, OpensFromFileConvertWithTheOpenModel) {
 }
 
 /// From the settings page: train, evaluate, export and write the report.
-void trainEvaluateExport(ConversionWizard& wizard, const std::string& output, int steps,
-                         int heads, int groups) {
+void trainEvaluateExport(ConversionWizard& wizard, const std::string& output, int steps, int heads,
+                         int groups) {
     saveScreenshot(wizard);
     wizard.next();
     ASSERT_EQ(wizard.currentId(), ConversionWizard::TrainPageId);
