@@ -36,13 +36,14 @@ check analyze 0 "$cli" analyze "$demo" --run "$run" --groups 2,4 --json --quiet
 contains analyze "$work/analyze.out" '"groups"'
 check align 0 "$cli" align "$demo" --run "$run" --groups 2 --keep-mha --out "$work/aligned" --quiet
 train=("$cli" train "$work/conv" --model "$work/aligned" --kv-heads 2 --train "$text/emma.txt"
-       --validation "$text/persuasion.txt" --steps 40 --batch 2 --seq-len 64 --warmup 1
+       --validation "$text/persuasion.txt" --steps 120 --batch 2 --seq-len 64 --warmup 1
        --checkpoint-every 5 --eval-every 20 --eval-batches 1 --run "$run")
 # Ctrl-C mid-run: a checkpoint, exit 3; the same command resumes and finishes.
 "${train[@]}" >"$work/train-cut.out" 2>"$work/train-cut.err" &
 pid=$!
 for _ in $(seq 1 600); do
-    grep -q "step=3" "$work/train-cut.err" 2>/dev/null && break
+    # Progress lines are time-based: any update from the third on will do.
+    grep -Eq "step=([3-9]|[1-9][0-9]+) " "$work/train-cut.err" 2>/dev/null && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
 done
