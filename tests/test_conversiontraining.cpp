@@ -17,12 +17,6 @@ namespace {
 
 constexpr double kResumeTolerance = 1e-5;  // float32 training, same operations in the same order
 
-std::vector<std::int64_t> randomIds(std::int64_t n, std::int64_t vocab, std::uint64_t seed) {
-    torch::Generator g = at::detail::createCPUGenerator(seed);
-    const torch::Tensor t = torch::randint(vocab, {n}, g, torch::kLong);
-    return {t.data_ptr<std::int64_t>(), t.data_ptr<std::int64_t>() + n};
-}
-
 ConversionTrainingConfig tinyRun(const std::string& model, const std::string& output) {
     ConversionTrainingConfig c;
     c.studentFolder = model;
@@ -41,20 +35,6 @@ ConversionTrainingConfig tinyRun(const std::string& model, const std::string& ou
     c.loss.bildTopK = 4;
     return c;
 }
-
-/// Stops the run after `stopAfter` updates.
-class StopAt final : public ProgressSink {
-public:
-    explicit StopAt(std::int64_t stopAfter) : m_stopAfter(stopAfter) {}
-    bool report(const ProgressUpdate& u) override {
-        for (const auto& [name, value] : u.metrics)
-            if (name == "step" && value >= double(m_stopAfter)) return false;
-        return true;
-    }
-
-private:
-    std::int64_t m_stopAfter;
-};
 
 class ConversionTrainingTest : public SeededTest {
 protected:

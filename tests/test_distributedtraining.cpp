@@ -33,12 +33,6 @@ int unusedPort() {
     return ntohs(address.sin_port);
 }
 
-std::vector<std::int64_t> randomIds(std::int64_t n, std::int64_t vocab, std::uint64_t seed) {
-    torch::Generator g = at::detail::createCPUGenerator(seed);
-    const torch::Tensor t = torch::randint(vocab, {n}, g, torch::kLong);
-    return {t.data_ptr<std::int64_t>(), t.data_ptr<std::int64_t>() + n};
-}
-
 ConversionTrainingConfig run(const std::string& model, std::int64_t batch) {
     ConversionTrainingConfig c;
     c.studentFolder = model;
@@ -61,19 +55,6 @@ ConversionTrainingConfig run(const std::string& model, std::int64_t batch) {
     c.loss.lmWeight = 1.0;
     return c;
 }
-
-class StopAt final : public ProgressSink {
-public:
-    explicit StopAt(std::int64_t stopAfter) : m_stopAfter(stopAfter) {}
-    bool report(const ProgressUpdate& u) override {
-        for (const auto& [name, value] : u.metrics)
-            if (name == "step" && value >= double(m_stopAfter)) return false;
-        return true;
-    }
-
-private:
-    std::int64_t m_stopAfter;
-};
 
 /// Runs `config` on `world` ranks (threads); rank r's sink is sinks(r). Rethrows a rank's error.
 void runRanks(const ConversionTrainingConfig& config, int world,

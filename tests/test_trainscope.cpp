@@ -10,12 +10,6 @@
 namespace gqa::test {
 namespace {
 
-std::vector<std::int64_t> randomIds(std::int64_t n, std::int64_t vocab, std::uint64_t seed) {
-    torch::Generator g = at::detail::createCPUGenerator(seed);
-    const torch::Tensor t = torch::randint(vocab, {n}, g, torch::kLong);
-    return {t.data_ptr<std::int64_t>(), t.data_ptr<std::int64_t>() + n};
-}
-
 ConversionTrainingConfig scopedRun(const std::string& model, TrainScope scope) {
     ConversionTrainingConfig c;
     c.studentFolder = model;

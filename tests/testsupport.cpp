@@ -111,4 +111,10 @@ const std::string& sharedTinyTokenizerFolder() {
     return folder;
 }
 
+std::vector<std::int64_t> randomIds(std::int64_t n, std::int64_t vocab, std::uint64_t seed) {
+    torch::Generator g = at::detail::createCPUGenerator(seed);
+    const torch::Tensor t = torch::randint(vocab, {n}, g, torch::kLong);
+    return {t.data_ptr<std::int64_t>(), t.data_ptr<std::int64_t>() + n};
+}
+
 }  // namespace gqa::test

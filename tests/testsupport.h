@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "checkpoint.h"
+#include "progress.h"
 #include "modelconfig.h"
 
 namespace gqa::test {
@@ -33,6 +34,23 @@ void trainTinyTokenizer(const std::string& folder, const std::string& text);
 /// A folder holding a tiny BPE tokenizer.model trained once per test binary on generated
 /// English-like text (the same words in every test that needs one).
 const std::string& sharedTinyTokenizerFolder();
+
+/// n uniform token ids below `vocab` from a seeded generator (training data for tiny runs).
+std::vector<std::int64_t> randomIds(std::int64_t n, std::int64_t vocab, std::uint64_t seed);
+
+/// A progress sink that asks to stop once the "step" metric reaches `stopAfter`.
+class StopAt final : public ProgressSink {
+public:
+    explicit StopAt(std::int64_t stopAfter) : m_stopAfter(stopAfter) {}
+    bool report(const ProgressUpdate& u) override {
+        for (const auto& [name, value] : u.metrics)
+            if (name == "step" && value >= double(m_stopAfter)) return false;
+        return true;
+    }
+
+private:
+    std::int64_t m_stopAfter;
+};
 
 /// Max |a - b| relative to max(1, max |b|), computed in float64.
 double relativeMaxDiff(const torch::Tensor& a, const torch::Tensor& b);
