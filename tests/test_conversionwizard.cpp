@@ -176,9 +176,10 @@ void trainEvaluateExport(ConversionWizard& wizard, const std::string& output, in
         child<QLabel>(wizard, "exportSummary")->text().contains(QStringLiteral("Verified")));
     // The run report (app/report), gathered on a worker and written into the run folder.
     auto* report = child<QLabel>(wizard, "reportStatus");
-    child<QPushButton>(wizard, "writeReportButton")->click();
-    EXPECT_TRUE(
-        waitUntil([&] { return child<QPushButton>(wizard, "writeReportButton")->isEnabled(); }));
+    auto* writeReport = child<QPushButton>(wizard, "writeReportButton");
+    writeReport->click();
+    EXPECT_EQ(writeReport->text(), QStringLiteral("Cancel Report"));
+    EXPECT_TRUE(waitUntil([&] { return writeReport->text() == QStringLiteral("Write Report"); }));
     EXPECT_TRUE(report->text().startsWith(QStringLiteral("Report written")))
         << report->text().toStdString();
     EXPECT_TRUE(std::filesystem::exists(output + "/report.html"));

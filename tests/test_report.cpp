@@ -6,6 +6,7 @@
 #include <regex>
 #include <sstream>
 
+#include <QPushButton>
 #include <QSignalSpy>
 #include <gtest/gtest.h>
 
@@ -55,6 +56,21 @@ TEST(RunReport, WritesHtmlAndAMultiPagePdfForAFinishedRun) {
 
     QSignalSpy written(panel.reportTask(), &ReportTask::resultReady);
     QSignalSpy failed(panel.reportTask(), &ReportTask::failed);
+    QSignalSpy finished(panel.reportTask(), &ReportTask::finished);
+    // Cancelled at once: the report button reads "Cancel Report" meanwhile, nothing is written.
+    panel.writeReport();
+    auto* button = panel.findChild<QPushButton*>(QStringLiteral("reportButton"));
+    ASSERT_NE(button, nullptr);
+    EXPECT_EQ(button->text(), QStringLiteral("Cancel Report"));
+    button->click();
+    ASSERT_TRUE(finished.wait(120000));
+    ASSERT_EQ(failed.size(), 1);
+    EXPECT_TRUE(failed.front().front().toString().contains(QStringLiteral("cancelled")));
+    EXPECT_TRUE(written.isEmpty());
+    EXPECT_FALSE(std::filesystem::exists(out + "/report.html"));
+    EXPECT_EQ(button->text(), QStringLiteral("Report…"));
+    failed.clear();
+
     panel.writeReport();  // the last finished run
     ASSERT_TRUE(written.wait(120000))
         << (failed.isEmpty() ? "" : failed.front().front().toString().toStdString());

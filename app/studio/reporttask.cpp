@@ -2,32 +2,31 @@
 #include "reporttask.h"
 
 #include <exception>
-#include <memory>
 
 #include <QMetaObject>
-#include <QThread>
 
 namespace gqa {
 
 ReportTask::ReportTask(QObject* parent) : QObject(parent) { qRegisterMetaType<ReportResult>(); }
 
-ReportTask::~ReportTask() {
-    if (m_thread) {
-        m_thread->wait();
-        delete m_thread;
-    }
+ReportTask::~ReportTask() { cancel(); }
+
+void ReportTask::cancel() {
+    if (m_stop) m_stop->store(true);
 }
 
-void ReportTask::start(const ReportConfig& config) {
-    if (m_thread) return;
-    m_thread = QThread::create([this, config] {
+bool ReportTask::start(const ReportConfig& config) {
+    if (m_running) return false;
+    m_stop = std::make_shared<std::atomic_bool>(false);
+    auto stop = m_stop;
+    m_running = m_worker.start([this, config, stop] {
         try {
             auto data = std::make_shared<ReportData>(
-                gatherReportData(config, [this](double fraction, const QString& stage) {
+                gatherReportData(config, [this, stop](double fraction, const QString& stage) {
                     QMetaObject::invokeMethod(
                         this, [this, fraction, stage] { Q_EMIT progress(fraction, stage); },
                         Qt::QueuedConnection);
-                    return true;
+                    return !stop->load();
                 }));
             QMetaObject::invokeMethod(
                 this,
@@ -37,19 +36,26 @@ void ReportTask::start(const ReportConfig& config) {
                     } catch (const std::exception& e) {
                         Q_EMIT failed(QString::fromLocal8Bit(e.what()));
                     }
+                    end();
                 },
                 Qt::QueuedConnection);
         } catch (const std::exception& e) {
             const QString message = QString::fromLocal8Bit(e.what());
             QMetaObject::invokeMethod(
-                this, [this, message] { Q_EMIT failed(message); }, Qt::QueuedConnection);
+                this,
+                [this, message] {
+                    Q_EMIT failed(message);
+                    end();
+                },
+                Qt::QueuedConnection);
         }
     });
-    connect(m_thread, &QThread::finished, this, [this] {
-        m_thread->deleteLater();
-        m_thread = nullptr;
-    });
-    m_thread->start();
+    return m_running;
+}
+
+void ReportTask::end() {
+    m_running = false;
+    Q_EMIT finished();
 }
 
 }  // namespace gqa

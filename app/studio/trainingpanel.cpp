@@ -176,9 +176,14 @@ QWidget* TrainingPanel::buildForm() {
     };
     connect(openButton, &QPushButton::clicked, this, [pick] { pick(false); });
     connect(compareButton, &QPushButton::clicked, this, [pick] { pick(true); });
-    auto* reportButton = new QPushButton(tr("Report…"));
-    reportButton->setObjectName(QStringLiteral("reportButton"));
-    connect(reportButton, &QPushButton::clicked, this, [this] { writeReport(); });
+    m_reportButton = new QPushButton(tr("Report…"));
+    m_reportButton->setObjectName(QStringLiteral("reportButton"));
+    connect(m_reportButton, &QPushButton::clicked, this, [this] {
+        if (m_reportTask->isRunning())
+            m_reportTask->cancel();
+        else
+            writeReport();
+    });
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_startButton);
     buttons->addWidget(m_pauseButton);
@@ -186,7 +191,7 @@ QWidget* TrainingPanel::buildForm() {
     auto* runButtons = new QHBoxLayout;
     runButtons->addWidget(openButton);
     runButtons->addWidget(compareButton);
-    runButtons->addWidget(reportButton);
+    runButtons->addWidget(m_reportButton);
     form->addRow(runButtons);
 
     m_progress = new QProgressBar;
@@ -407,7 +412,7 @@ void TrainingPanel::writeReport(const QString& runFolder) {
         c.runFolder = QFileDialog::getExistingDirectory(this, tr("Run folder (holds run.h5)"));
     if (c.runFolder.isEmpty() || m_reportTask->isRunning()) return;
     m_status->setText(tr("Writing the report of %1…").arg(QDir::toNativeSeparators(c.runFolder)));
-    m_reportTask->start(c);
+    if (m_reportTask->start(c)) m_reportButton->setText(tr("Cancel Report"));
 }
 
 void TrainingPanel::connectReportTask() {
@@ -418,6 +423,8 @@ void TrainingPanel::connectReportTask() {
     connect(m_reportTask, &ReportTask::failed, this, [this](const QString& message) {
         m_status->setText(tr("Report failed: %1").arg(message));
     });
+    connect(m_reportTask, &ReportTask::finished, this,
+            [this] { m_reportButton->setText(tr("Report…")); });
     connect(m_reportTask, &ReportTask::resultReady, this, [this](const ReportResult& r) {
         m_status->setText(tr("Report written: %1").arg(QDir::toNativeSeparators(r.htmlPath)));
         if (QGuiApplication::platformName() != QLatin1String("offscreen"))

@@ -56,6 +56,7 @@ public:
     ReportTask* reportTask() const { return m_reportTask; }
     /// Writes the run report (docs/report.md) of a run folder on a worker thread and opens it
     /// (not under the offscreen platform); empty: the last finished run, else asks for a folder.
+    /// The Report button cancels it while it runs.
     void writeReport(const QString& runFolder = QString());
 
 public Q_SLOTS:
@@ -104,6 +105,7 @@ private:
     LivePlot* m_lrPlot = nullptr;
     LivePlot* m_speed = nullptr;
     GateHeatmap* m_gates = nullptr;
+    QPushButton* m_reportButton = nullptr;  ///< "Cancel Report" while a report is written
     ReportTask* m_reportTask = nullptr;
     QString m_lastRunFolder;
 };

@@ -20,7 +20,6 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableWidget>
-#include <QThread>
 #include <QTimer>
 #include <QUrl>
 #include <QVBoxLayout>
@@ -28,7 +27,7 @@
 #include "conversionestimate.h"
 #include "conversionwizard.h"
 #include "modelconfig.h"
-#include "runreport.h"
+#include "reporttask.h"
 
 namespace gqa {
 
@@ -394,6 +393,7 @@ WizardExportPage::WizardExportPage(ConversionWizard* wizard) : m_wizard(wizard) 
     layout->addLayout(buttons);
     layout->addWidget(m_reportStatus);
     layout->addStretch();
+    connectReportTask();
     connect(m_report, &QPushButton::clicked, this, &WizardExportPage::startReport);
     connect(m_open, &QPushButton::clicked, this, [this] {
         QDesktopServices::openUrl(QUrl::fromLocalFile(m_wizard->plan().outcome.exportFolder));
@@ -413,59 +413,35 @@ void WizardExportPage::initializePage() {
                  QDir::toNativeSeparators(o.runFile)));
 }
 
-WizardExportPage::~WizardExportPage() {
-    if (m_reportThread) {
-        m_stopReport->store(true);
-        m_reportThread->wait();
-    }
-}
+bool WizardExportPage::isWritingReport() const { return m_reportTask->isRunning(); }
 
 void WizardExportPage::startReport() {
-    if (m_reportThread) return;
+    if (m_reportTask->isRunning()) {
+        m_reportTask->cancel();
+        return;
+    }
     const ConversionPlan& plan = m_wizard->plan();
     ReportConfig config;
     config.runFolder = plan.outputFolder;
     config.exportFolder = plan.outcome.exportFolder;
     config.evaluationText = plan.settings.validationFile;
-    m_report->setEnabled(false);
     m_reportStatus->setText(tr("Gathering the report…"));
-    m_stopReport = std::make_shared<std::atomic_bool>(false);
-    auto stop = m_stopReport;
-    m_reportThread = QThread::create([this, config, stop] {
-        QString error;
-        ReportData data;
-        try {
-            data = gatherReportData(config, [this, stop](double f, const QString& stage) {
-                const QString text =
-                    tr("Gathering the report (%1%): %2").arg(int(f * 100)).arg(stage);
-                QMetaObject::invokeMethod(
-                    this, [this, text] { m_reportStatus->setText(text); }, Qt::QueuedConnection);
-                return !stop->load();
-            });
-        } catch (const std::exception& e) {
-            error = QString::fromLocal8Bit(e.what());
-        }
-        QMetaObject::invokeMethod(
-            this,
-            [this, data, config, error] {
-                QString text = error;
-                if (error.isEmpty()) {
-                    try {
-                        const ReportResult r = gqa::writeReport(data, config);
-                        text = tr("Report written: %1").arg(QDir::toNativeSeparators(r.htmlPath));
-                    } catch (const std::exception& e) {
-                        text = QString::fromLocal8Bit(e.what());
-                    }
-                }
-                m_reportStatus->setText(text);
-                m_report->setEnabled(true);
-                m_reportThread->wait();
-                m_reportThread->deleteLater();
-                m_reportThread = nullptr;
-            },
-            Qt::QueuedConnection);
+    if (m_reportTask->start(config)) m_report->setText(tr("Cancel Report"));
+}
+
+void WizardExportPage::connectReportTask() {
+    m_reportTask = new ReportTask(this);
+    connect(m_reportTask, &ReportTask::progress, this, [this](double f, const QString& stage) {
+        m_reportStatus->setText(tr("Gathering the report (%1%): %2").arg(int(f * 100)).arg(stage));
     });
-    m_reportThread->start();
+    connect(m_reportTask, &ReportTask::failed, this, [this](const QString& message) {
+        m_reportStatus->setText(tr("Report not written: %1").arg(message));
+    });
+    connect(m_reportTask, &ReportTask::resultReady, this, [this](const ReportResult& r) {
+        m_reportStatus->setText(tr("Report written: %1").arg(QDir::toNativeSeparators(r.htmlPath)));
+    });
+    connect(m_reportTask, &ReportTask::finished, this,
+            [this] { m_report->setText(tr("Write Report")); });
 }
 
 }  // namespace gqa

@@ -6,9 +6,6 @@
 // perplexity and KV-cache bytes per token of the original and the exported model) and the export
 // (folder, verification, Open Folder).
 
-#include <atomic>
-#include <memory>
-
 #include <QWizardPage>
 
 class QComboBox;
@@ -19,12 +16,12 @@ class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
-class QThread;
 class QTimer;
 
 namespace gqa {
 
 class ConversionWizard;
+class ReportTask;
 
 class WizardSettingsPage : public QWizardPage {
     Q_OBJECT
@@ -90,28 +87,26 @@ private:
     bool m_done = false;
 };
 
-/// Also offers "Write Report" (app/report: runreport.h): the report's data are gathered on a
-/// worker thread, then report.html/.pdf are drawn and written into the run folder.
+/// Also offers "Write Report" (a ReportTask: report.html/.pdf into the run folder); the button
+/// cancels the report while it is being gathered.
 class WizardExportPage : public QWizardPage {
     Q_OBJECT
 public:
     explicit WizardExportPage(ConversionWizard* wizard);
-    /// Stops and waits for a report still being gathered.
-    ~WizardExportPage() override;
     void initializePage() override;
     /// True while a report is being gathered or written.
-    bool isWritingReport() const { return m_reportThread != nullptr; }
+    bool isWritingReport() const;
 
 private:
     void startReport();
+    void connectReportTask();
 
     ConversionWizard* m_wizard;
     QLabel* m_summary = nullptr;
     QPushButton* m_open = nullptr;
     QPushButton* m_report = nullptr;
     QLabel* m_reportStatus = nullptr;
-    QThread* m_reportThread = nullptr;
-    std::shared_ptr<std::atomic_bool> m_stopReport;
+    ReportTask* m_reportTask = nullptr;
 };
 
 }  // namespace gqa
