@@ -9,6 +9,7 @@
 #include <memory>
 
 #include <QApplication>
+#include <QFileInfo>
 #include <QMouseEvent>
 #include <QSemaphore>
 #include <QSignalSpy>
@@ -449,6 +450,22 @@ TEST(HeadAnalysisTask, AMissingTokenizerFailsWithAMessage) {
     ASSERT_EQ(failed.count(), 1);
     EXPECT_TRUE(failed[0][0].toString().contains(QStringLiteral("tokenizer")))
         << failed[0][0].toString().toStdString();
+}
+
+// Two models in folders of the same name must not share (and overwrite) one run file; the same
+// folder spelled differently must find its own file again.
+TEST(HeadAnalysisTask, DefaultRunFilesAreDistinctForSameNamedModelFolders) {
+    const std::string root = test::scratchFolder("same-named-models");
+    std::filesystem::create_directories(root + "/a/model");
+    std::filesystem::create_directories(root + "/b/model");
+    const QString first = QString::fromStdString(root + "/a/model");
+    const QString second = QString::fromStdString(root + "/b/model");
+    EXPECT_NE(defaultRunFilePath(first), defaultRunFilePath(second));
+    EXPECT_EQ(defaultRunFilePath(first), defaultRunFilePath(first + QStringLiteral("/")));
+    EXPECT_EQ(defaultRunFilePath(first),
+              defaultRunFilePath(QString::fromStdString(root + "/b/../a/model")));
+    EXPECT_TRUE(
+        QFileInfo(defaultRunFilePath(first)).fileName().startsWith(QStringLiteral("model-")));
 }
 
 TEST(MainWindow, HasASimilarityTabThatFollowsTheOpenModel) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include <QCoreApplication>
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -117,10 +118,17 @@ SimilarityPair toPair(const SimilarityMatrices& m) {
 }  // namespace
 
 QString defaultRunFilePath(const QString& modelFolder) {
-    QString name = QFileInfo(QDir::cleanPath(modelFolder)).fileName();
+    const QFileInfo info(QDir::cleanPath(modelFolder));
+    QString name = info.fileName();
     if (name.isEmpty()) name = QStringLiteral("model");
+    // The folder's own path tells same-named models apart; canonical when it exists, so that
+    // "a/../b" and a symbolic link find the same file.
+    const QString path =
+        info.canonicalFilePath().isEmpty() ? info.absoluteFilePath() : info.canonicalFilePath();
+    const QString key = QString::fromLatin1(
+        QCryptographicHash::hash(path.toUtf8(), QCryptographicHash::Sha1).toHex().left(8));
     const QString base = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-    return QDir(base).filePath(QStringLiteral("runs/%1.h5").arg(name));
+    return QDir(base).filePath(QStringLiteral("runs/%1-%2.h5").arg(name, key));
 }
 
 QString defaultCalibrationText() {

@@ -31,7 +31,8 @@ struct HeadAnalysisRequest {
     bool reuseCalibration = true;
 };
 
-/// AppDataLocation/runs/<name of the model folder>.h5.
+/// AppDataLocation/runs/<name of the model folder>-<8 hex digits of the SHA-1 of its canonical
+/// path>.h5: one file per model folder, also when two folders have the same name.
 QString defaultRunFilePath(const QString& modelFolder);
 /// data/corpus/text/emma.txt found relative to the working directory, the executable (build
 /// tree) or the source tree; empty when none exists.
