@@ -51,6 +51,10 @@ public:
     /// into buckets of about 25 MB (PyTorch DDP's default), one collective per bucket, all
     /// buckets in flight at once.
     virtual void allReduceSum(std::vector<torch::Tensor>& tensors) = 0;
+    /// Sums every tensor across ranks into rank `root`'s tensors (bucketed like allReduceSum);
+    /// the other ranks' tensors hold unspecified values afterwards. With one root per owner this
+    /// is ZeRO-1's reduce-scatter (Gloo in LibTorch 1.13 has no reduce_scatter of its own).
+    virtual void reduceSum(std::vector<torch::Tensor>& tensors, int root) = 0;
     /// Overwrites every tensor with rank `root`'s values (bucketed like allReduceSum).
     virtual void broadcast(std::vector<torch::Tensor>& tensors, int root) = 0;
     virtual void barrier() = 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "dataparallel.h"
 #include "error.h"
 #include "lrschedule.h"
 #include "runfile.h"
@@ -292,6 +293,21 @@ std::vector<torch::Tensor> ConversionSession::optimizerParameters() const {
 void ConversionSession::zeroGradients() {
     for (const torch::Tensor& p : optimizerParameters())
         if (p.grad().defined()) p.mutable_grad().reset();
+}
+
+void ConversionSession::reduceGradients() {
+    if (!m_c.communicator) return;
+    const std::vector<torch::Tensor> params = trainableParameters();
+    if (sharded())
+        reduceGradientsToOwners(*m_c.communicator, params, m_owners);
+    else
+        allReduceGradients(*m_c.communicator, params);
+}
+
+double ConversionSession::clipGradients(double maxNorm) {
+    const std::vector<torch::Tensor> params = trainableParameters();
+    if (sharded()) return clipOwnedGradients(*m_c.communicator, params, m_owners, maxNorm);
+    return torch::nn::utils::clip_grad_norm_(params, maxNorm);
 }
 
 void ConversionSession::shareUpdatedParameters() {

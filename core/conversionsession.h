@@ -18,9 +18,10 @@
 // Data parallel: every rank holds the same session; rank 0 alone writes checkpoints and the run
 // file, and every rank restores from the same checkpoint. With shardOptimizer (ZeRO-1) each
 // optimiser parameter has one owning rank (balanced by size): only the owner keeps its AdamW
-// state and updates it, then broadcasts the new values (shareUpdatedParameters). Gradients are
-// still all-reduced in full (the clipping norm needs them); only the optimiser state, the
-// largest part of the trainable state, is divided. Rank 0's shard is the checkpoint's
+// state and updates it, then broadcasts the new values (shareUpdatedParameters: the all-gather).
+// Gradients are summed onto their owners only (reduceGradients: the reduce-scatter) and clipped
+// by a norm assembled from every owner's part (clipGradients), so a rank keeps the reduced
+// gradients and AdamW state of its share only. Rank 0's shard is the checkpoint's
 // optimizer.pt; rank r's is OUTPUT/optimizer-shards/rank-r-step-S.pt.
 
 #include <cstdint>
@@ -80,8 +81,14 @@ public:
     /// trainableParameters() and the Lagrange multipliers: everything AdamW updates.
     std::vector<torch::Tensor> optimizerParameters() const;
     /// Clears the gradients of every optimiser parameter (with ZeRO-1 the optimiser only knows
-    /// the parameters this rank owns, but every rank accumulates and all-reduces all of them).
+    /// the parameters this rank owns, but every rank accumulates all of them in backward).
     void zeroGradients();
+    /// With several ranks: sums the gradients of trainableParameters() across ranks, onto every
+    /// rank (replicated) or onto each parameter's owner (ZeRO-1).
+    void reduceGradients();
+    /// Clips the gradients of trainableParameters() to `maxNorm` (infinity: none) and returns
+    /// their norm before clipping; with ZeRO-1 the norm spans every rank's owned gradients.
+    double clipGradients(double maxNorm);
     /// ZeRO-1: after the optimiser step, every owner broadcasts the parameters it updated.
     void shareUpdatedParameters();
     bool sharded() const;

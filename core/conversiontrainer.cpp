@@ -118,8 +118,9 @@ struct UpdateSums {
 };
 
 /// Forward, distillation and backward of every micro-batch of update `step`; with several
-/// ranks, each takes its shard of the global batch and the gradients and sums are all-reduced,
-/// so that every rank ends with the combined batch's gradient (dataparallel.h).
+/// ranks, each takes its shard of the global batch, the sums are all-reduced and the gradients
+/// summed (onto every rank, or onto their owners with ZeRO-1), so that the combined batch's
+/// gradient is where the optimiser needs it (dataparallel.h).
 UpdateSums accumulateGradients(ConversionSession& session, const DistillData& data,
                                const ConversionTrainingConfig& config, std::int64_t step) {
     Communicator* comm = config.communicator.get();
@@ -148,7 +149,7 @@ UpdateSums accumulateGradients(ConversionSession& session, const DistillData& da
         sums.tokens += global.tokens();
     }
     if (comm) {
-        allReduceGradients(*comm, session.trainableParameters());
+        session.reduceGradients();
         std::vector<torch::Tensor> values{
             torch::tensor({sums.loss, sums.kl, sums.bild, sums.lm}, torch::kFloat64)};
         comm->allReduceSum(values);
@@ -281,8 +282,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
             poisoned = true;
             loss = std::numeric_limits<double>::quiet_NaN();
         }
-        const double gradNorm = torch::nn::utils::clip_grad_norm_(
-            session.trainableParameters(),
+        const double gradNorm = session.clipGradients(
             config.gradClip > 0.0 ? config.gradClip : std::numeric_limits<double>::infinity());
         if (!std::isfinite(loss) || !std::isfinite(gradNorm)) {
             if (result.rollbacks >= config.maxRollbacks)

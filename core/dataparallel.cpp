@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "dataparallel.h"
 
+#include <cmath>
+
 #include "error.h"
 
 namespace gqa {
@@ -52,6 +54,42 @@ void allReduceGradients(Communicator& communicator, const std::vector<torch::Ten
         grads.push_back(p.grad());
     }
     communicator.allReduceSum(grads);
+}
+
+void reduceGradientsToOwners(Communicator& communicator,
+                             const std::vector<torch::Tensor>& parameters,
+                             const std::vector<int>& owners) {
+    for (int root = 0; root < communicator.worldSize(); ++root) {
+        std::vector<torch::Tensor> grads;
+        for (std::size_t i = 0; i < parameters.size(); ++i) {
+            if (owners.at(i) != root) continue;
+            const torch::Tensor& p = parameters[i];
+            if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+            grads.push_back(p.grad());
+        }
+        if (!grads.empty()) communicator.reduceSum(grads, root);
+    }
+    for (std::size_t i = 0; i < parameters.size(); ++i)
+        if (owners[i] != communicator.rank()) parameters[i].mutable_grad().reset();
+}
+
+double clipOwnedGradients(Communicator& communicator, const std::vector<torch::Tensor>& parameters,
+                          const std::vector<int>& owners, double maxNorm) {
+    torch::NoGradGuard noGrad;
+    std::vector<torch::Tensor> owned;
+    for (std::size_t i = 0; i < parameters.size(); ++i)
+        if (owners.at(i) == communicator.rank() && parameters[i].grad().defined())
+            owned.push_back(parameters[i].grad());
+    torch::Tensor squares = torch::zeros({1}, torch::kFloat64);
+    for (const torch::Tensor& g : owned) squares += g.to(torch::kCPU, torch::kFloat64).pow(2).sum();
+    std::vector<torch::Tensor> total{squares};
+    communicator.allReduceSum(total);
+    const double norm = std::sqrt(total[0].item<double>());
+    // PyTorch's clip_grad_norm_: the 1e-6 keeps the coefficient finite for a zero gradient.
+    const double coefficient = maxNorm / (norm + 1e-6);
+    if (coefficient < 1.0)
+        for (const torch::Tensor& g : owned) g.mul_(coefficient);
+    return norm;
 }
 
 }  // namespace gqa

@@ -39,4 +39,18 @@ DistillationSettings shardLossSettings(const DistillationSettings& settings,
 /// created), so that every rank holds the combined batch's gradient.
 void allReduceGradients(Communicator& communicator, const std::vector<torch::Tensor>& parameters);
 
+/// ZeRO-1's reduce-scatter: sums each parameter's gradient across ranks onto its owning rank
+/// (owners[i] for parameters[i]); this rank's gradients of parameters it does not own are
+/// dropped (they are partial sums, and nothing reads them).
+void reduceGradientsToOwners(Communicator& communicator,
+                             const std::vector<torch::Tensor>& parameters,
+                             const std::vector<int>& owners);
+
+/// torch::nn::utils::clip_grad_norm_ for gradients held by their owners only: the 2-norm of all
+/// ranks' owned gradients together (one scalar all-reduce), each owned gradient scaled by
+/// min(1, maxNorm / (norm + 1e-6)) as PyTorch does. Returns the norm (NaN/inf propagate, the
+/// same on every rank).
+double clipOwnedGradients(Communicator& communicator, const std::vector<torch::Tensor>& parameters,
+                          const std::vector<int>& owners, double maxNorm);
+
 }  // namespace gqa

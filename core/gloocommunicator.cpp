@@ -78,6 +78,7 @@ public:
     int rank() const override { return m_rank; }
     int worldSize() const override { return m_worldSize; }
     void allReduceSum(std::vector<torch::Tensor>& tensors) override;
+    void reduceSum(std::vector<torch::Tensor>& tensors, int root) override;
     void broadcast(std::vector<torch::Tensor>& tensors, int root) override;
     void barrier() override;
 
@@ -87,6 +88,7 @@ private:
     void runBucketed(std::vector<torch::Tensor>& tensors, const std::string& what,
                      const Launch& launch);
     [[noreturn]] void fail(const std::string& what, const std::string& cause) const;
+    void checkRoot(const std::string& what, int root) const;
 
     int m_rank;
     int m_worldSize;
@@ -211,10 +213,25 @@ void GlooCommunicator::allReduceSum(std::vector<torch::Tensor>& tensors) {
     });
 }
 
-void GlooCommunicator::broadcast(std::vector<torch::Tensor>& tensors, int root) {
+void GlooCommunicator::reduceSum(std::vector<torch::Tensor>& tensors, int root) {
+    checkRoot("reduce", root);
+    runBucketed(tensors, "reduce", [this, root](std::vector<at::Tensor>& one) {
+        c10d::ReduceOptions options;
+        options.reduceOp = c10d::ReduceOp::SUM;
+        options.rootRank = root;
+        options.timeout = m_timeout;
+        return m_group->reduce(one, options);
+    });
+}
+
+void GlooCommunicator::checkRoot(const std::string& what, int root) const {
     if (root < 0 || root >= m_worldSize)
-        throw Error("broadcast from rank " + std::to_string(root) + " in a run of " +
+        throw Error(what + " to or from rank " + std::to_string(root) + " in a run of " +
                     std::to_string(m_worldSize));
+}
+
+void GlooCommunicator::broadcast(std::vector<torch::Tensor>& tensors, int root) {
+    checkRoot("broadcast", root);
     runBucketed(tensors, "broadcast", [this, root](std::vector<at::Tensor>& one) {
         c10d::BroadcastOptions options;
         options.rootRank = root;

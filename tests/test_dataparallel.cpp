@@ -2,6 +2,8 @@
 // The data-parallel split of the conversion training: the shards' weighted losses add up to the
 // combined batch's loss, and their gradients to its gradient, also when the shards hold unequal
 // numbers of KL, BiLD and LM positions (prompt/answer data).
+#include <future>
+
 #include "dataparallel.h"
 #include "error.h"
 #include "testsupport.h"
@@ -72,6 +74,57 @@ TEST_F(DataParallelTest, ShardsAreConsecutiveRowsAndMustDivideTheBatch) {
     EXPECT_TRUE(second.bildMask.equal(global.bildMask.narrow(0, 2, 2)));
     EXPECT_THROW(rankShard(global, 0, 3), Error);
     EXPECT_THROW(rankShard(global, 2, 2), Error);
+}
+
+// ZeRO-1's gradient path on two Gloo ranks (threads): each owner ends with the summed gradient of
+// its parameters, clipped exactly as clip_grad_norm_ clips the summed gradients of all of them;
+// the gradients a rank does not own are gone.
+TEST_F(DataParallelTest, OwnersGetTheSummedGradientsClippedByTheGlobalNorm) {
+    constexpr int kWorld = 2;
+    constexpr double kMaxNorm = 0.5;  // well below the norm of the sums: clipping happens
+    const std::vector<int> owners{0, 1, 1, 0};
+    const std::vector<std::vector<std::int64_t>> shapes{{3, 4}, {5}, {2, 2, 2}, {7}};
+    std::vector<std::vector<torch::Tensor>> params(kWorld);
+    for (int rank = 0; rank < kWorld; ++rank)
+        for (const auto& shape : shapes) {
+            torch::Tensor p = torch::zeros(shape, torch::requires_grad());
+            p.mutable_grad() = torch::randn(shape);
+            params[std::size_t(rank)].push_back(p);
+        }
+    std::vector<torch::Tensor> expected;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+        torch::Tensor p = torch::zeros(shapes[i], torch::requires_grad());
+        p.mutable_grad() = params[0][i].grad() + params[1][i].grad();
+        expected.push_back(p);
+    }
+    const double expectedNorm = torch::nn::utils::clip_grad_norm_(expected, kMaxNorm);
+    ASSERT_GT(expectedNorm, 2 * kMaxNorm);
+
+    const int port = freeLocalPort();
+    std::vector<std::future<double>> ranks;
+    for (int rank = 0; rank < kWorld; ++rank)
+        ranks.push_back(std::async(std::launch::async, [&, rank] {
+            RendezvousSettings s;
+            s.masterPort = port;
+            s.rank = rank;
+            s.worldSize = kWorld;
+            s.timeoutSeconds = 30;
+            auto communicator = connectGloo(s);
+            reduceGradientsToOwners(*communicator, params[std::size_t(rank)], owners);
+            return clipOwnedGradients(*communicator, params[std::size_t(rank)], owners, kMaxNorm);
+        }));
+    for (int rank = 0; rank < kWorld; ++rank) {
+        EXPECT_NEAR(ranks[std::size_t(rank)].get(), expectedNorm, 1e-5 * expectedNorm);
+        for (std::size_t i = 0; i < shapes.size(); ++i) {
+            const torch::Tensor grad = params[std::size_t(rank)][i].grad();
+            if (owners[i] != rank) {
+                EXPECT_FALSE(grad.defined()) << "rank " << rank << " tensor " << i;
+                continue;
+            }
+            ASSERT_TRUE(grad.defined());
+            EXPECT_LT(relativeMaxDiff(grad, expected[i].grad()), 1e-6) << "tensor " << i;
+        }
+    }
 }
 
 }  // namespace

@@ -63,6 +63,8 @@ TEST(GlooCommunicator, ThreadsSumAndBroadcastMixedTensors) {
                                                     test::glooCaseTensors(1)};
     std::vector<std::vector<torch::Tensor>> copies = {test::glooCaseTensors(0),
                                                       test::glooCaseTensors(1)};
+    std::vector<std::vector<torch::Tensor>> reduced = {test::glooCaseTensors(0),
+                                                       test::glooCaseTensors(1)};
     const std::vector<torch::Tensor> expectedSum = test::glooCaseSum(kWorld);
     const std::vector<torch::Tensor> expectedCopy = test::glooCaseTensors(1);
     std::vector<std::future<void>> ranks;
@@ -73,9 +75,11 @@ TEST(GlooCommunicator, ThreadsSumAndBroadcastMixedTensors) {
             EXPECT_EQ(communicator->worldSize(), kWorld);
             communicator->allReduceSum(sums[rank]);
             communicator->broadcast(copies[rank], 1);
+            communicator->reduceSum(reduced[rank], 1);
             communicator->barrier();
         }));
     for (auto& r : ranks) r.get();
+    EXPECT_TRUE(test::glooCaseClose(reduced[1], expectedSum));  // the root only
     for (int rank = 0; rank < kWorld; ++rank) {
         EXPECT_TRUE(test::glooCaseClose(sums[rank], expectedSum)) << "rank " << rank;
         EXPECT_TRUE(test::glooCaseClose(copies[rank], expectedCopy)) << "rank " << rank;
