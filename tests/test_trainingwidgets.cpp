@@ -16,6 +16,7 @@
 #include <QLabel>
 #include <QMenu>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QTimer>
 #include <gtest/gtest.h>
 #include <qcustomplot.h>
@@ -229,6 +230,16 @@ TEST(TrainingPanel, OpensTheHistoryOfARunFile) {
     EXPECT_TRUE(panel.openRun(QString::fromStdString(output + "/run.h5"), true).isEmpty());
     EXPECT_EQ(panel.lossPlot()->pointCount(QStringLiteral("loss (compared)")), 8);
     EXPECT_FALSE(panel.openRun(QStringLiteral("/nonexistent/run.h5")).isEmpty());
+}
+
+// The smoothing slider smooths the measured curves only; schedules are drawn as they are.
+TEST(TrainingPanel, SmoothingLeavesTheExactCurvesAlone) {
+    TrainingPanel panel;
+    auto* slider = panel.findChild<QSlider*>(QStringLiteral("smoothingSlider"));
+    ASSERT_NE(slider, nullptr);
+    slider->setValue(50);
+    EXPECT_DOUBLE_EQ(panel.lossPlot()->smoothing(), 0.5);
+    EXPECT_DOUBLE_EQ(panel.sparsityPlot()->smoothing(), 0.0);
 }
 
 TEST(MainWindow, ClosingDuringARunAsksThenPausesWithACheckpoint) {

@@ -22,7 +22,7 @@ constexpr int kShortest = QLocale::FloatingPointShortest;
 GateHeatmap::GateHeatmap(QWidget* parent) : QWidget(parent) {
     m_plot = new QCustomPlot(this);
     m_plot->plotLayout()->insertRow(0);
-    m_title = new QCPTextElement(m_plot, tr("Gates: 1 own head, 0 merged"),
+    m_title = new QCPTextElement(m_plot, tr("Gates\n1 = own head, 0 = merged"),
                                  QFont("sans", 9, QFont::Bold));
     m_plot->plotLayout()->addElement(0, 0, m_title);
     m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
@@ -80,7 +80,7 @@ void GateHeatmap::clear() {
     m_slider->setRange(0, 0);
     m_map->data()->fill(std::numeric_limits<double>::quiet_NaN());
     m_label->setText(tr("no gates yet"));
-    m_title->setText(tr("Gates: 1 own head, 0 merged"));
+    m_title->setText(tr("Gates\n1 = own head, 0 = merged"));
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -147,7 +147,7 @@ void GateHeatmap::draw(int index) {
         tr("update %1, mean gate %2").arg(m_steps[std::size_t(index)]).arg(mean, 0, 'f', 3));
     // In the plot too, so that a saved image says which update it shows.
     m_title->setText(
-        tr("Gates after update %1: 1 own head, 0 merged").arg(m_steps[std::size_t(index)]));
+        tr("Gates after update %1\n1 = own head, 0 = merged").arg(m_steps[std::size_t(index)]));
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -9,6 +9,7 @@
 #include "headanalysistask.h"
 #include "mainwindow.h"
 #include "similaritypanel.h"
+#include "gateheatmap.h"
 #include "trainingpanel.h"
 
 #include <QLabel>
@@ -42,6 +43,14 @@ void prepareScenario(MainWindow& window, const ScreenshotScenario& scenario,
     if (scenario.trainSteps > 0) {
         TrainingPanel* training = window.trainingPanel();
         training->setRunLength(scenario.trainSteps, 2, 128);
+        // At the end every gate is 0; a quarter into the run shows them closing.
+        QObject::connect(
+            training, &TrainingPanel::runFinished, training,
+            [training] {
+                GateHeatmap* gates = training->gateHeatmap();
+                gates->showEntry(gates->entryCount() / 4);
+            },
+            Qt::SingleShotConnection);
         QObject::connect(training, &TrainingPanel::runFinished, training, ready,
                          Qt::SingleShotConnection);
         QObject::connect(training->runner(), &TrainingRunner::failed, training,

@@ -231,13 +231,17 @@ QWidget* TrainingPanel::buildPlots() {
     grid->setColumnStretch(1, 2);
     grid->setColumnStretch(2, 2);
 
+    // Only measured, noisy curves are smoothed: the learning rates, the target sparsity and the
+    // expected sparsity are exact values, and a moving average would only draw them late.
+    for (LivePlot* p : {m_sparsity, m_lrPlot}) p->setSmoothing(0.0);
     m_smoothing = new QSlider(Qt::Horizontal);
+    m_smoothing->setObjectName(QStringLiteral("smoothingSlider"));
     m_smoothing->setRange(0, 99);
     m_smoothing->setValue(90);
-    auto* label = new QLabel(tr("Smoothing (EMA) 0.90"));
+    auto* label = new QLabel(tr("Smoothing (EMA) of losses and tokens/s: 0.90"));
     connect(m_smoothing, &QSlider::valueChanged, this, [this, label](int v) {
-        label->setText(tr("Smoothing (EMA) %1").arg(v / 100.0, 0, 'f', 2));
-        for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->setSmoothing(v / 100.0);
+        label->setText(tr("Smoothing (EMA) of losses and tokens/s: %1").arg(v / 100.0, 0, 'f', 2));
+        for (LivePlot* p : {m_loss, m_speed}) p->setSmoothing(v / 100.0);
     });
     auto* row = new QHBoxLayout;
     row->addWidget(label);
