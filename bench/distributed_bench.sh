@@ -4,7 +4,11 @@
 # "Scale"): training tokens/s of the demo model with the same global batch (BATCH sequences) as
 #   (1) one process, 1 intra-op thread;
 #   (2) one process, all cores as intra-op threads (the default);
-#   (3) --nproc 2 Gloo processes, 1 intra-op thread each (the launcher's default split).
+#   (3) --nproc 2 Gloo processes, 1 intra-op thread each (the launcher's default split), the
+#       gradient all-reduce overlapped with backward in 25 MB buckets (the default);
+#   (4) the same with the all-reduce after backward (--no-overlap-reduce);
+#   (5) the same overlapped in 1 MB buckets (the demo's trainable gradients, about 3 MB, fill a
+#       single 25 MB bucket, which can only start when backward ends).
 # tokens/s is the trainer's own figure (all ranks' tokens over the update time); wall and CPU
 # (user + system, all processes) are the whole command (start-up, tokenization, rendezvous, final
 # checkpoint; no export). CPU / (wall x cores) shows how much of the machine the run really got:
@@ -47,4 +51,6 @@ echo "demo model, $steps updates x $batch x $seq tokens, $cores cores, load befo
 run one-process-1-thread 1 --batch "$batch"
 run one-process-$cores-threads "$cores" --batch "$batch"
 run two-processes-gloo 1 --batch $((batch / 2)) --nproc 2  # --batch is per rank
+run two-gloo-reduce-after 1 --batch $((batch / 2)) --nproc 2 --no-overlap-reduce
+run two-gloo-1mb-buckets 1 --batch $((batch / 2)) --nproc 2 --bucket-mb 1
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

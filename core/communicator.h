@@ -42,6 +42,15 @@ struct RendezvousSettings {
     double timeoutSeconds = kDefaultTimeoutSeconds;
 };
 
+/// A collective started without waiting (Communicator::startAllReduceSum). wait() blocks until it
+/// has completed and throws gqa::Error as the blocking collectives do; the destructor waits too
+/// (ignoring errors), so no collective outlives the tensor it works on.
+class PendingCollective {
+public:
+    virtual ~PendingCollective() = default;
+    virtual void wait() = 0;
+};
+
 class Communicator {
 public:
     virtual ~Communicator() = default;
@@ -58,6 +67,10 @@ public:
     /// Overwrites every tensor with rank `root`'s values (bucketed like allReduceSum).
     virtual void broadcast(std::vector<torch::Tensor>& tensors, int root) = 0;
     virtual void barrier() = 0;
+    /// Starts summing one contiguous CPU tensor in place across ranks and returns at once (for
+    /// overlapping the gradient reduction with backward: overlappedreduce.h). Ranks must start
+    /// their collectives in the same order.
+    virtual std::unique_ptr<PendingCollective> startAllReduceSum(const torch::Tensor& flat) = 0;
 };
 
 /// Joins the run described by `settings` (blocks until every rank has joined or the timeout

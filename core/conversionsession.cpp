@@ -304,6 +304,28 @@ void ConversionSession::reduceGradients() {
         allReduceGradients(*m_c.communicator, params);
 }
 
+bool ConversionSession::overlapsReduce() const {
+    return m_c.overlapReduce && m_c.communicator && m_c.communicator->worldSize() > 1 && !sharded();
+}
+
+std::unique_ptr<OverlappedReduce> ConversionSession::startOverlappedReduce() {
+    return std::make_unique<OverlappedReduce>(*m_c.communicator, trainableParameters(),
+                                              m_bucketOrder, m_c.reduceBucketBytes);
+}
+
+void ConversionSession::finishOverlappedReduce(OverlappedReduce& reduce) {
+    const std::vector<std::int64_t> arrival = reduce.finish();
+    if (!m_bucketOrder.empty()) return;
+    // Every rank must fill and start its buckets in one order: rank 0's (indices < 2^53 are
+    // exact in float64, which every collective handles).
+    std::vector<torch::Tensor> order{
+        torch::tensor(std::vector<double>(arrival.begin(), arrival.end()), torch::kFloat64)};
+    m_c.communicator->broadcast(order, 0);
+    const torch::Tensor shared = order[0].to(torch::kInt64);
+    m_bucketOrder.assign(shared.data_ptr<std::int64_t>(),
+                         shared.data_ptr<std::int64_t>() + shared.numel());
+}
+
 double ConversionSession::clipGradients(double maxNorm) {
     const std::vector<torch::Tensor> params = trainableParameters();
     if (sharded()) return clipOwnedGradients(*m_c.communicator, params, m_owners, maxNorm);

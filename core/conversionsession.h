@@ -36,6 +36,7 @@
 #include "conversiontraining.h"
 #include "gatedkvmodel.h"
 #include "kvgates.h"
+#include "overlappedreduce.h"
 #include "trainingcheckpoint.h"
 #include "traininghistory.h"
 
@@ -86,6 +87,14 @@ public:
     /// With several ranks: sums the gradients of trainableParameters() across ranks, onto every
     /// rank (replicated) or onto each parameter's owner (ZeRO-1).
     void reduceGradients();
+    /// Whether the all-reduce overlaps backward: several ranks, replicated AdamW state and
+    /// config.overlapReduce.
+    bool overlapsReduce() const;
+    /// Hooks the trainable parameters before the last backward of an update (overlappedreduce.h).
+    std::unique_ptr<OverlappedReduce> startOverlappedReduce();
+    /// After that backward: waits for the sums. After the first update, rank 0's arrival order
+    /// (broadcast) becomes every rank's bucket order.
+    void finishOverlappedReduce(OverlappedReduce& reduce);
     /// Clips the gradients of trainableParameters() to `maxNorm` (infinity: none) and returns
     /// their norm before clipping; with ZeRO-1 the norm spans every rank's owned gradients.
     double clipGradients(double maxNorm);
@@ -115,8 +124,9 @@ private:
     std::unique_ptr<KvGates> m_gates;
     std::unique_ptr<torch::optim::AdamW> m_optimizer;
     std::vector<double> m_baseLrs;
-    std::vector<bool> m_gateGroup;  ///< gate and multiplier groups stop moving after P
-    std::vector<int> m_owners;      ///< per optimizerParameters(): the owning rank (ZeRO-1)
+    std::vector<bool> m_gateGroup;            ///< gate and multiplier groups stop moving after P
+    std::vector<std::int64_t> m_bucketOrder;  ///< shared by all ranks; empty: reverse order
+    std::vector<int> m_owners;  ///< per optimizerParameters(): the owning rank (ZeRO-1)
     torch::Generator m_generator;
     TrainerState m_state;
     TrainingHistory m_history;

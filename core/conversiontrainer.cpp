@@ -114,7 +114,8 @@ nlohmann::json savedSettings(const std::string& folder) {
 /// What the micro-batches of one update measured, over the global batch.
 struct UpdateSums {
     double loss = 0.0, kl = 0.0, bild = 0.0, lm = 0.0;
-    std::int64_t tokens = 0;  ///< all ranks
+    std::int64_t tokens = 0;            ///< all ranks
+    int buckets = 0, bucketsEarly = 0;  ///< of the overlapped all-reduce
 };
 
 /// Forward, distillation and backward of every micro-batch of update `step`; with several
@@ -126,6 +127,7 @@ UpdateSums accumulateGradients(ConversionSession& session, const DistillData& da
     Communicator* comm = config.communicator.get();
     const int rank = comm ? comm->rank() : 0, world = comm ? comm->worldSize() : 1;
     UpdateSums sums;
+    std::unique_ptr<OverlappedReduce> overlapped;
     for (std::int64_t micro = 0; micro < config.gradAccumulation; ++micro) {
         const torch::Tensor z = session.gates().sample(step, true, session.generator());
         const DistillBatch global = data.sample(config.batchSize * world, session.generator());
@@ -141,6 +143,8 @@ UpdateSums accumulateGradients(ConversionSession& session, const DistillData& da
         const DistillationLoss loss = distillationLoss(
             hidden, session.student().model.lmHead.to(config.compute), teacherHidden,
             session.teacher().lmHead, batch, shardLossSettings(config.loss, shares));
+        if (micro + 1 == config.gradAccumulation && session.overlapsReduce())
+            overlapped = session.startOverlappedReduce();
         (loss.total / double(config.gradAccumulation)).backward();
         sums.loss += loss.total.item<double>();
         sums.kl += loss.kl.item<double>() * shares.kl;
@@ -149,7 +153,12 @@ UpdateSums accumulateGradients(ConversionSession& session, const DistillData& da
         sums.tokens += global.tokens();
     }
     if (comm) {
-        session.reduceGradients();
+        if (overlapped) {
+            session.finishOverlappedReduce(*overlapped);
+            sums.buckets = overlapped->bucketCount();
+            sums.bucketsEarly = overlapped->bucketsStartedEarly();
+        } else
+            session.reduceGradients();
         std::vector<torch::Tensor> values{
             torch::tensor({sums.loss, sums.kl, sums.bild, sums.lm}, torch::kFloat64)};
         comm->allReduceSum(values);
@@ -271,6 +280,8 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& config,
         session.zeroGradients();
         const UpdateSums sums = accumulateGradients(session, data, config, step);
         tokensSeen += sums.tokens;
+        result.reduceBuckets = sums.buckets;
+        result.reduceBucketsStartedEarly = sums.bucketsEarly;
         // After the all-reduce: the regulariser's gradient is the same on every rank.
         const torch::Tensor regularizer = session.gates().regularizer(step);
         if (regularizer.requires_grad()) regularizer.backward();

@@ -45,6 +45,7 @@
 #include <torch/torch.h>
 
 #include "communicator.h"
+#include "overlappedreduce.h"
 #include "distillation.h"
 #include "dtype.h"
 #include "kvgates.h"
@@ -113,6 +114,11 @@ struct ConversionTrainingConfig {
     std::shared_ptr<Communicator> communicator;
     /// ZeRO-1 with several ranks: AdamW state divided across ranks (conversionsession.h).
     bool shardOptimizer = false;
+    /// With several ranks and replicated AdamW state: all-reduce gradient buckets while the last
+    /// micro-batch's backward still runs (overlappedreduce.h) instead of after it.
+    bool overlapReduce = true;
+    /// Gradient bucket size of the overlapped all-reduce (PyTorch DDP's bucket_cap_mb).
+    std::int64_t reduceBucketBytes = OverlappedReduce::kDefaultBucketBytes;
     torch::ScalarType compute = torch::kFloat32;  ///< kFloat32 or kBFloat16 (float32 masters)
     std::optional<DType> exportDtype;             ///< default: the student's stored dtype
     std::int64_t checkpointEvery = 50;            ///< 0: only at the end / cancel
@@ -136,6 +142,9 @@ struct ConversionTrainingResult {
     double tokensPerSecond = 0.0;
     double peakMemoryMb = 0.0;  ///< process peak resident memory (CPU runs)
     double peakTensorMb = 0.0;  ///< peak of tensor memory on the device (memorytracker.h)
+    /// Overlapped all-reduce, last update: gradient buckets, and those started during backward.
+    int reduceBuckets = 0;
+    int reduceBucketsStartedEarly = 0;
     std::int64_t trainableParameters = 0;  ///< trained weights, merged heads, gate parameters
     std::int64_t frozenParameters = 0;
     int rollbacks = 0;

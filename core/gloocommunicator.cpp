@@ -81,13 +81,14 @@ public:
     void reduceSum(std::vector<torch::Tensor>& tensors, int root) override;
     void broadcast(std::vector<torch::Tensor>& tensors, int root) override;
     void barrier() override;
+    std::unique_ptr<PendingCollective> startAllReduceSum(const torch::Tensor& flat) override;
+    [[noreturn]] void fail(const std::string& what, const std::string& cause) const;
 
 private:
     using Launch = std::function<c10::intrusive_ptr<c10d::Work>(std::vector<at::Tensor>&)>;
 
     void runBucketed(std::vector<torch::Tensor>& tensors, const std::string& what,
                      const Launch& launch);
-    [[noreturn]] void fail(const std::string& what, const std::string& cause) const;
     void checkRoot(const std::string& what, int root) const;
 
     int m_rank;
@@ -238,6 +239,54 @@ void GlooCommunicator::broadcast(std::vector<torch::Tensor>& tensors, int root) 
         options.timeout = m_timeout;
         return m_group->broadcast(one, options);
     });
+}
+
+/// One all-reduce in flight; keeps its tensor alive until it has completed.
+class GlooPendingCollective final : public PendingCollective {
+public:
+    GlooPendingCollective(const GlooCommunicator& owner, c10::intrusive_ptr<c10d::Work> work,
+                          torch::Tensor tensor, std::chrono::milliseconds timeout)
+        : m_owner(owner),
+          m_work(std::move(work)),
+          m_tensor(std::move(tensor)),
+          m_timeout(timeout) {}
+    ~GlooPendingCollective() override {
+        if (!m_work) return;
+        try {
+            m_work->wait(m_timeout);
+        } catch (const std::exception&) {  // reported by wait() when the caller asks
+        }
+    }
+    void wait() override {
+        if (!m_work) return;
+        const auto work = std::move(m_work);
+        try {
+            work->wait(m_timeout);
+        } catch (const std::exception& e) {
+            m_owner.fail("all-reduce failed", causeText(e));
+        }
+    }
+
+private:
+    const GlooCommunicator& m_owner;
+    c10::intrusive_ptr<c10d::Work> m_work;
+    torch::Tensor m_tensor;
+    std::chrono::milliseconds m_timeout;
+};
+
+std::unique_ptr<PendingCollective> GlooCommunicator::startAllReduceSum(const torch::Tensor& flat) {
+    if (!flat.is_cpu() || !flat.is_contiguous())
+        throw Error("startAllReduceSum needs a contiguous CPU tensor");
+    std::vector<at::Tensor> one{flat};
+    c10d::AllreduceOptions options;
+    options.reduceOp = c10d::ReduceOp::SUM;
+    options.timeout = m_timeout;
+    try {
+        return std::make_unique<GlooPendingCollective>(*this, m_group->allreduce(one, options),
+                                                       flat, m_timeout);
+    } catch (const std::exception& e) {
+        fail("all-reduce failed", causeText(e));
+    }
 }
 
 void GlooCommunicator::barrier() {

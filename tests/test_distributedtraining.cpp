@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The conversion training across ranks over real c10d Gloo process groups (each rank a thread
 // with its own group here; tests/e2e/distributed.sh runs separate processes): two ranks with
-// batch b end with the same weights as one process with batch 2b, with and without ZeRO-1
-// optimiser sharding, and a sharded run resumes onto the uninterrupted run's weights.
+// batch b end with the same weights as one process with batch 2b, with the all-reduce during or
+// after backward, with gradient accumulation, with ZeRO-1 optimiser sharding, and a sharded run
+// resumes onto the uninterrupted run's weights.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -56,11 +57,14 @@ ConversionTrainingConfig run(const std::string& model, std::int64_t batch) {
     return c;
 }
 
-/// Runs `config` on `world` ranks (threads); rank r's sink is sinks(r). Rethrows a rank's error.
-void runRanks(const ConversionTrainingConfig& config, int world,
-              const std::function<std::unique_ptr<ProgressSink>(int)>& sinks = {}) {
+/// Runs `config` on `world` ranks (threads); rank r's sink is sinks(r). Rethrows a rank's error,
+/// else returns rank 0's result.
+ConversionTrainingResult runRanks(
+    const ConversionTrainingConfig& config, int world,
+    const std::function<std::unique_ptr<ProgressSink>(int)>& sinks = {}) {
     const int port = unusedPort();
     std::vector<std::exception_ptr> errors(static_cast<std::size_t>(world));
+    ConversionTrainingResult first;
     std::vector<std::thread> threads;
     for (int rank = 0; rank < world; ++rank)
         threads.emplace_back([&, rank] {
@@ -74,7 +78,8 @@ void runRanks(const ConversionTrainingConfig& config, int world,
                 c.communicator = connectGloo(s);
                 std::unique_ptr<ProgressSink> sink =
                     sinks ? sinks(rank) : std::make_unique<NullProgress>();
-                trainConversion(c, *sink);
+                ConversionTrainingResult r = trainConversion(c, *sink);
+                if (rank == 0) first = std::move(r);
             } catch (...) {
                 errors[std::size_t(rank)] = std::current_exception();
             }
@@ -82,6 +87,7 @@ void runRanks(const ConversionTrainingConfig& config, int world,
     for (std::thread& t : threads) t.join();
     for (const std::exception_ptr& e : errors)
         if (e) std::rethrow_exception(e);
+    return first;
 }
 
 /// Largest relative difference over every tensor of two training checkpoints.
@@ -99,15 +105,33 @@ protected:
 };
 
 TEST_F(DistributedTraining, TwoRanksEqualOneProcessWithTheCombinedBatch) {
-    const ConversionTrainingConfig single = run(model, 4);
+    ConversionTrainingConfig single = run(model, 4);
     NullProgress progress;
     trainConversion(single, progress);
-    for (bool shard : {false, true}) {
-        ConversionTrainingConfig two = run(model, 2);
-        two.shardOptimizer = shard;
-        runRanks(two, 2);
-        EXPECT_LT(checkpointDiff(two.outputDir, single.outputDir), kRankTolerance)
-            << (shard ? "ZeRO-1" : "replicated optimiser");
+    ConversionTrainingConfig accumulated = run(model, 2);
+    accumulated.gradAccumulation = 2;
+    trainConversion(accumulated, progress);
+    struct Variant {
+        const char* name;
+        bool shard, overlap;
+        std::int64_t accumulation;
+    };
+    for (const Variant& v : {Variant{"all-reduce overlapped with backward", false, true, 1},
+                             Variant{"all-reduce after backward", false, false, 1},
+                             Variant{"overlapped, 2 micro-batches", false, true, 2},
+                             Variant{"ZeRO-1", true, false, 1}}) {
+        ConversionTrainingConfig two = run(model, v.accumulation == 1 ? 2 : 1);
+        two.shardOptimizer = v.shard;
+        two.overlapReduce = v.overlap;
+        two.gradAccumulation = v.accumulation;
+        two.reduceBucketBytes = 4096;  // many buckets, most started during backward
+        const ConversionTrainingResult result = runRanks(two, 2);
+        if (v.overlap) {  // buckets did start while backward ran
+            EXPECT_GT(result.reduceBuckets, 1) << v.name;
+            EXPECT_GT(result.reduceBucketsStartedEarly, 0) << v.name;
+        }
+        const ConversionTrainingConfig& reference = v.accumulation == 1 ? single : accumulated;
+        EXPECT_LT(checkpointDiff(two.outputDir, reference.outputDir), kRankTolerance) << v.name;
     }
     // The weights moved: the comparison is not between two untouched models.
     const std::string q = "model.layers.0.self_attn.q_proj.weight";

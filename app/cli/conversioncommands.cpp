@@ -97,6 +97,10 @@ int runTrain(const std::vector<std::string>& args) {
          "effective TFLOP/s the device sustains, for the time in the plan (0: no time)", "0"},
         {"shard-optimizer", "",
          "ZeRO-1: divide the AdamW state across the ranks of a data-parallel run", ""},
+        {"no-overlap-reduce", "",
+         "all-reduce the gradients after backward instead of while it runs (data parallel)", ""},
+        {"bucket-mb", "X", "gradient bucket size of the overlapped all-reduce, MiB",
+         std::to_string(OverlappedReduce::kDefaultBucketBytes / (1024 * 1024))},
         {"run", "FILE", "HDF5 run file that records the training history (optional)", ""},
         {"validation", "FILE", "held-out text for the validation loss (empty for none)", ""},
         {"tokenizer", "FILE", "SentencePiece model (default: the model's tokenizer.model)", ""},
@@ -216,6 +220,10 @@ int runTrain(const std::vector<std::string>& args) {
     if (!dryRun) config.device = parseDevice(a.text("device"));
 
     config.shardOptimizer = a.flag("shard-optimizer");
+    config.overlapReduce = !a.flag("no-overlap-reduce");
+    const double bucketMb = a.number("bucket-mb");
+    if (!(bucketMb > 0.0)) throw InputError("--bucket-mb must be positive");
+    config.reduceBucketBytes = std::int64_t(bucketMb * 1024.0 * 1024.0);
 
     // The plan, from the config alone: before anything is allocated, and all of a dry run.
     const ModelConfig modelConfig = ModelConfig::fromFile(
