@@ -11,6 +11,10 @@
 #include <QApplication>
 #include <QFileInfo>
 #include <QMouseEvent>
+#include <QTableWidget>
+#include <QMimeData>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QSemaphore>
 #include <QSignalSpy>
 #include <QSlider>
@@ -304,6 +308,35 @@ TEST(GroupEditor, MovingAHeadSwapsToKeepGroupSizes) {
     EXPECT_EQ(editor.grouping(), (QVector<QVector<int>>{{1, 5}, {0, 3}, {2, 4}}));
     for (const auto& g : editor.grouping()) EXPECT_EQ(g.size(), 2);
     EXPECT_EQ(editor.groupOf(5), 0);
+}
+
+// Dropping head 0's number onto head 4's row moves head 0 into head 4's group.
+TEST(GroupEditor, DroppingAHeadOntoAnotherMovesItIntoThatGroup) {
+    GroupEditor editor;
+    editor.resize(300, 400);
+    editor.show();
+    editor.setGrouping({{0, 1}, {2, 3}, {4, 5}});
+    QSignalSpy edited(&editor, &GroupEditor::groupingEdited);
+    QTableWidget* table = editor.table();
+    auto drop = [&](int from, int onto) {
+        std::unique_ptr<QMimeData> mime(table->model()->mimeData({table->model()->index(from, 0)}));
+        const QPoint at = table->visualItemRect(table->item(onto, 0)).center();
+        // Qt delivers a drop to the widget that accepted the drag's enter event.
+        QDragEnterEvent enter(at, Qt::CopyAction | Qt::MoveAction, mime.get(), Qt::LeftButton,
+                              Qt::NoModifier);
+        QApplication::sendEvent(table->viewport(), &enter);
+        QDropEvent event(at, Qt::CopyAction | Qt::MoveAction, mime.get(), Qt::LeftButton,
+                         Qt::NoModifier);
+        QApplication::sendEvent(table->viewport(), &event);
+        return event.isAccepted();
+    };
+    EXPECT_TRUE(drop(0, 4));
+    ASSERT_EQ(edited.count(), 1);
+    EXPECT_EQ(editor.groupOf(0), 2);
+    EXPECT_EQ(editor.groupOf(4), 0);  // swapped back: every group keeps two heads
+    EXPECT_EQ(table->item(0, 0)->text(), QStringLiteral("0"));  // the table itself is unchanged
+    drop(0, 5);                                                 // same group: nothing happens
+    EXPECT_EQ(edited.count(), 1);
 }
 
 /// A tiny MHA model with a tokenizer of the same vocabulary, and its training text.

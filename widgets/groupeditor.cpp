@@ -2,9 +2,14 @@
 #include "groupeditor.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 
 #include <QComboBox>
+#include <QDataStream>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QMimeData>
 #include <QHeaderView>
 #include <QLabel>
 #include <QSignalBlocker>
@@ -14,6 +19,61 @@
 namespace gqa {
 namespace {
 QString groupName(int g) { return QObject::tr("group %1").arg(g); }
+
+/// The item views' own drag format: row, column and item data of each dragged cell.
+const QString kItemListMime = QStringLiteral("application/x-qabstractitemmodeldatalist");
+
+/// The head table: a head's number can be dragged onto another head's row, which asks to move
+/// the dragged head into that head's group. Nothing in the table itself moves (a copy drop).
+class HeadDropTable final : public QTableWidget {
+public:
+    using Dropped = std::function<void(int draggedHead, int ontoHead)>;
+    HeadDropTable(Dropped dropped, QWidget* parent)
+        : QTableWidget(0, 2, parent), m_dropped(std::move(dropped)) {
+        setDragEnabled(true);
+        setAcceptDrops(true);
+        viewport()->setAcceptDrops(true);
+        setDragDropMode(QAbstractItemView::DragDrop);
+        setDefaultDropAction(Qt::CopyAction);  // a move would clear the dragged cell
+        setSelectionMode(QAbstractItemView::SingleSelection);
+    }
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override { acceptHeads(event); }
+    void dragMoveEvent(QDragMoveEvent* event) override { acceptHeads(event); }
+    void dropEvent(QDropEvent* event) override {
+        const int from = draggedRow(event->mimeData());
+        const int onto = rowAt(event->position().toPoint().y());
+        if (from < 0 || onto < 0) {
+            event->ignore();
+            return;
+        }
+        event->setDropAction(Qt::CopyAction);
+        event->accept();
+        if (from != onto) m_dropped(from, onto);
+    }
+
+private:
+    static int draggedRow(const QMimeData* mime) {
+        if (!mime || !mime->hasFormat(kItemListMime)) return -1;
+        QByteArray bytes = mime->data(kItemListMime);
+        QDataStream stream(&bytes, QIODevice::ReadOnly);
+        int row = -1, column = -1;
+        QMap<int, QVariant> data;
+        stream >> row >> column >> data;
+        return stream.status() == QDataStream::Ok ? row : -1;
+    }
+    void acceptHeads(QDragMoveEvent* event) {
+        if (draggedRow(event->mimeData()) < 0) {
+            event->ignore();
+            return;
+        }
+        event->setDropAction(Qt::CopyAction);
+        event->accept();
+    }
+
+    Dropped m_dropped;
+};
 }  // namespace
 
 GroupEditor::GroupEditor(QWidget* parent) : QWidget(parent) {
@@ -23,14 +83,16 @@ GroupEditor::GroupEditor(QWidget* parent) : QWidget(parent) {
     m_summary->setObjectName(QStringLiteral("groupSummary"));
     m_summary->setWordWrap(true);
     layout->addWidget(m_summary);
-    m_table = new QTableWidget(0, 2, this);
+    m_table =
+        new HeadDropTable([this](int head, int onto) { moveHead(head, groupOf(onto)); }, this);
     m_table->setObjectName(QStringLiteral("groupEditorTable"));
     m_table->setHorizontalHeaderLabels({tr("Head"), tr("Group")});
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
-    m_table->setSelectionMode(QAbstractItemView::NoSelection);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setToolTip(
+        tr("Choose a head's group, or drag a head's number onto a head of another group."));
     layout->addWidget(m_table, 1);
 }
 

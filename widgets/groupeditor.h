@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Hand-editing of one layer's grouping: a table with one row per head and a group combo in each
-// row. Moving a head to another group swaps it with one member of that group, so every group keeps
-// its size (a valid GQA grouping at all times). The member swapped back is the one that gives the
-// best score when a scorer is set (the panel passes the core's grouping objective), else the
+// row; a head's number can also be dragged onto another head, which moves it into that head's
+// group. Moving a head to another group swaps it with one member of that group, so every group
+// keeps its size (a valid GQA grouping at all times). The member swapped back is the one that gives
+// the best score when a scorer is set (the panel passes the core's grouping objective), else the
 // target group's first member. Every edit emits groupingEdited with the new groups.
 
 #include <functional>
