@@ -8,6 +8,7 @@
 #include "error.h"
 #include "lrschedule.h"
 #include "runfile.h"
+#include "tensorconvert.h"
 #include "training.h"
 
 namespace gqa {
@@ -177,8 +178,11 @@ void ConversionSession::save() {
         m_state.extra["lr_scale"] = m_lrScale;
         m_state.extra["last_sparsity"] = m_lastSparsity;
         m_state.extra["rollbacks"] = m_result.rollbacks;
-        saveTrainingCheckpoint(m_result.checkpointFolder,
-                               m_student->toTrainingCheckpoint(DType::F32), *m_optimizer, m_state);
+        // Each weight as held: frozen ones in the compute dtype, trained ones in float32.
+        saveTrainingCheckpoint(
+            m_result.checkpointFolder,
+            m_student->toTrainingCheckpointAsHeld(fromTorch(frozenStorageDtype(m_c))), *m_optimizer,
+            m_state);
         writeRunFile({});
     }
     if (m_c.communicator) m_c.communicator->barrier();

@@ -116,6 +116,16 @@ Checkpoint GatedKvModel::toTrainingCheckpoint(DType dtype) const {
     return out;
 }
 
+Checkpoint GatedKvModel::toTrainingCheckpointAsHeld(DType configDtype) const {
+    Checkpoint out = model.toCheckpointAsHeld(configDtype);
+    out.config.numKvHeads = config().numHeads;
+    for (std::int64_t l = 0; l < config().numLayers; ++l) {
+        out.set(mergedKeyName(l), mergedKeys[l].detach().to(torch::kCPU).contiguous());
+        out.set(mergedValueName(l), mergedValues[l].detach().to(torch::kCPU).contiguous());
+    }
+    return out;
+}
+
 Checkpoint GatedKvModel::exportGqa(DType dtype) const {
     Checkpoint out = model.toCheckpoint(dtype);
     const torch::ScalarType st = toTorch(dtype);

@@ -65,6 +65,9 @@ public:
 
     /// The MHA weights plus the merged projections (mergedKeyName/mergedValueName), in `dtype`.
     Checkpoint toTrainingCheckpoint(DType dtype) const;
+    /// The same with every tensor in the dtype it is held in: a training checkpoint keeps
+    /// frozen weights in the compute dtype and trained ones (float32 masters) in float32.
+    Checkpoint toTrainingCheckpointAsHeld(DType configDtype) const;
     /// The GQA model at z = 0: k_proj/v_proj = merged heads, num_key_value_heads = G.
     Checkpoint exportGqa(DType dtype) const;
 

@@ -174,14 +174,23 @@ LlamaModel LlamaModel::castTo(torch::ScalarType dtype) const {
 }
 
 Checkpoint LlamaModel::toCheckpoint(DType dtype) const {
+    return checkpointOf(dtype, toTorch(dtype));
+}
+
+Checkpoint LlamaModel::toCheckpointAsHeld(DType configDtype) const {
+    return checkpointOf(configDtype, std::nullopt);
+}
+
+Checkpoint LlamaModel::checkpointOf(DType configDtype,
+                                    std::optional<torch::ScalarType> tensorDtype) const {
     Checkpoint out;
     out.config = m_config;
-    out.config.dtype = dtype;
+    out.config.dtype = configDtype;
     out.config.numKvHeads =
         layers.empty() ? m_config.numKvHeads : layers[0].kProj.size(0) / m_config.headDim;
-    const torch::ScalarType st = toTorch(dtype);
     auto put = [&](const std::string& name, const torch::Tensor& t) {
-        out.set(name, t.detach().to(torch::kCPU, st).contiguous());
+        out.set(name,
+                t.detach().to(torch::kCPU, tensorDtype.value_or(t.scalar_type())).contiguous());
     };
     put("model.embed_tokens.weight", embedTokens);
     for (std::int64_t l = 0; l < std::int64_t(layers.size()); ++l) {

@@ -10,6 +10,7 @@
 // which is Hugging Face's `repeat_kv`. The LM head is tied to the embeddings when the config says
 // so. Device (CPU/CUDA) and compute dtype (float64/float32/bfloat16) are chosen at run time.
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,8 +85,13 @@ public:
     /// The weights as a Checkpoint under standard Hugging Face names, stored in `dtype`.
     /// The config's numKvHeads follows the k_proj shapes.
     Checkpoint toCheckpoint(DType dtype) const;
+    /// The same with every tensor in the dtype it is held in (frozen bfloat16 weights next to
+    /// float32 masters during training); `configDtype` is what config.json records.
+    Checkpoint toCheckpointAsHeld(DType configDtype) const;
 
 private:
+    Checkpoint checkpointOf(DType configDtype, std::optional<torch::ScalarType> tensorDtype) const;
+
     ModelConfig m_config;
     torch::ScalarType m_dtype;
     torch::Device m_device;
