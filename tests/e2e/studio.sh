@@ -68,7 +68,7 @@ XDG_DATA_HOME="$out/xdg" timeout 120 xvfb-run -a "$GQA_STUDIO" --screenshot "$ou
 rc=$?
 [[ $rc -eq 0 ]] || fail "--tab similarity --analyse exited with $rc: $(tail -n 5 "$out/similarity.log")"
 [[ -f "$out/similarity.png" ]] || fail "no similarity screenshot"
-find "$out/xdg" -name 'tiny-analysed.h5' | grep -q . || fail "--analyse wrote no run file under $out/xdg"
+find "$out/xdg" -name 'tiny-analysed-*.h5' | grep -q . || fail "--analyse wrote no run file under $out/xdg"
 timeout 60 xvfb-run -a "$GQA_STUDIO" --screenshot "$out/bad-tab.png" --tab no-such-tab "$model" \
     >"$out/bad-tab.log" 2>&1 && fail "--tab with an unknown name succeeded"
 grep -q "no tab 'no-such-tab'" "$out/bad-tab.log" || fail "unknown --tab not reported: $(cat "$out/bad-tab.log")"
