@@ -83,6 +83,11 @@ GroupEditor::GroupEditor(QWidget* parent) : QWidget(parent) {
     m_summary->setObjectName(QStringLiteral("groupSummary"));
     m_summary->setWordWrap(true);
     layout->addWidget(m_summary);
+    auto* hint = new QLabel(tr("Pick a head's group, or drag its number onto a head of another "
+                               "group: the heads swap, so every group keeps its size."),
+                            this);
+    hint->setWordWrap(true);
+    layout->addWidget(hint);
     m_table =
         new HeadDropTable([this](int head, int onto) { moveHead(head, groupOf(onto)); }, this);
     m_table->setObjectName(QStringLiteral("groupEditorTable"));
