@@ -71,6 +71,9 @@ public:
     /// overlapping the gradient reduction with backward: overlappedreduce.h). Ranks must start
     /// their collectives in the same order.
     virtual std::unique_ptr<PendingCollective> startAllReduceSum(const torch::Tensor& flat) = 0;
+    /// The same for reduceSum: the sum lands in rank `root`'s tensor only.
+    virtual std::unique_ptr<PendingCollective> startReduceSum(const torch::Tensor& flat,
+                                                              int root) = 0;
 };
 
 /// Joins the run described by `settings` (blocks until every rank has joined or the timeout

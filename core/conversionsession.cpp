@@ -309,12 +309,17 @@ void ConversionSession::reduceGradients() {
 }
 
 bool ConversionSession::overlapsReduce() const {
-    return m_c.overlapReduce && m_c.communicator && m_c.communicator->worldSize() > 1 && !sharded();
+    return m_c.overlapReduce && m_c.communicator && m_c.communicator->worldSize() > 1;
 }
 
 std::unique_ptr<OverlappedReduce> ConversionSession::startOverlappedReduce() {
-    return std::make_unique<OverlappedReduce>(*m_c.communicator, trainableParameters(),
-                                              m_bucketOrder, m_c.reduceBucketBytes);
+    const std::vector<torch::Tensor> params = trainableParameters();
+    // ZeRO-1: m_owners follows optimizerParameters(), whose first entries are these.
+    std::vector<int> owners;
+    if (sharded())
+        owners.assign(m_owners.begin(), m_owners.begin() + std::ptrdiff_t(params.size()));
+    return std::make_unique<OverlappedReduce>(*m_c.communicator, params, m_bucketOrder,
+                                              m_c.reduceBucketBytes, std::move(owners));
 }
 
 void ConversionSession::finishOverlappedReduce(OverlappedReduce& reduce) {

@@ -87,8 +87,8 @@ public:
     /// With several ranks: sums the gradients of trainableParameters() across ranks, onto every
     /// rank (replicated) or onto each parameter's owner (ZeRO-1).
     void reduceGradients();
-    /// Whether the all-reduce overlaps backward: several ranks, replicated AdamW state and
-    /// config.overlapReduce.
+    /// Whether the gradient reduction overlaps backward: several ranks and config.overlapReduce
+    /// (with ZeRO-1 the buckets are reduced onto their owners).
     bool overlapsReduce() const;
     /// Hooks the trainable parameters before the last backward of an update (overlappedreduce.h).
     std::unique_ptr<OverlappedReduce> startOverlappedReduce();

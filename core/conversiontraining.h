@@ -114,8 +114,8 @@ struct ConversionTrainingConfig {
     std::shared_ptr<Communicator> communicator;
     /// ZeRO-1 with several ranks: AdamW state divided across ranks (conversionsession.h).
     bool shardOptimizer = false;
-    /// With several ranks and replicated AdamW state: all-reduce gradient buckets while the last
-    /// micro-batch's backward still runs (overlappedreduce.h) instead of after it.
+    /// With several ranks: sum gradient buckets across ranks (onto their owners with ZeRO-1)
+    /// while the last micro-batch's backward still runs (overlappedreduce.h), not after it.
     bool overlapReduce = true;
     /// Gradient bucket size of the overlapped all-reduce (PyTorch DDP's bucket_cap_mb).
     std::int64_t reduceBucketBytes = OverlappedReduce::kDefaultBucketBytes;

@@ -82,6 +82,7 @@ public:
     void broadcast(std::vector<torch::Tensor>& tensors, int root) override;
     void barrier() override;
     std::unique_ptr<PendingCollective> startAllReduceSum(const torch::Tensor& flat) override;
+    std::unique_ptr<PendingCollective> startReduceSum(const torch::Tensor& flat, int root) override;
     [[noreturn]] void fail(const std::string& what, const std::string& cause) const;
 
 private:
@@ -90,6 +91,8 @@ private:
     void runBucketed(std::vector<torch::Tensor>& tensors, const std::string& what,
                      const Launch& launch);
     void checkRoot(const std::string& what, int root) const;
+    /// An all-reduce (root < 0) or a reduce to `root`, started.
+    std::unique_ptr<PendingCollective> start(const torch::Tensor& flat, int root);
 
     int m_rank;
     int m_worldSize;
@@ -241,15 +244,16 @@ void GlooCommunicator::broadcast(std::vector<torch::Tensor>& tensors, int root) 
     });
 }
 
-/// One all-reduce in flight; keeps its tensor alive until it has completed.
+/// One started collective; keeps its tensor alive until it has completed.
 class GlooPendingCollective final : public PendingCollective {
 public:
     GlooPendingCollective(const GlooCommunicator& owner, c10::intrusive_ptr<c10d::Work> work,
-                          torch::Tensor tensor, std::chrono::milliseconds timeout)
+                          torch::Tensor tensor, std::chrono::milliseconds timeout, std::string what)
         : m_owner(owner),
           m_work(std::move(work)),
           m_tensor(std::move(tensor)),
-          m_timeout(timeout) {}
+          m_timeout(timeout),
+          m_what(std::move(what)) {}
     ~GlooPendingCollective() override {
         if (!m_work) return;
         try {
@@ -263,7 +267,7 @@ public:
         try {
             work->wait(m_timeout);
         } catch (const std::exception& e) {
-            m_owner.fail("all-reduce failed", causeText(e));
+            m_owner.fail(m_what + " failed", causeText(e));
         }
     }
 
@@ -272,20 +276,42 @@ private:
     c10::intrusive_ptr<c10d::Work> m_work;
     torch::Tensor m_tensor;
     std::chrono::milliseconds m_timeout;
+    std::string m_what;
 };
 
 std::unique_ptr<PendingCollective> GlooCommunicator::startAllReduceSum(const torch::Tensor& flat) {
+    return start(flat, -1);
+}
+
+std::unique_ptr<PendingCollective> GlooCommunicator::startReduceSum(const torch::Tensor& flat,
+                                                                    int root) {
+    checkRoot("reduce", root);
+    return start(flat, root);
+}
+
+std::unique_ptr<PendingCollective> GlooCommunicator::start(const torch::Tensor& flat, int root) {
     if (!flat.is_cpu() || !flat.is_contiguous())
-        throw Error("startAllReduceSum needs a contiguous CPU tensor");
+        throw Error("a started collective needs a contiguous CPU tensor");
     std::vector<at::Tensor> one{flat};
-    c10d::AllreduceOptions options;
-    options.reduceOp = c10d::ReduceOp::SUM;
-    options.timeout = m_timeout;
+    const std::string what = root < 0 ? "all-reduce" : "reduce";
     try {
-        return std::make_unique<GlooPendingCollective>(*this, m_group->allreduce(one, options),
-                                                       flat, m_timeout);
+        c10::intrusive_ptr<c10d::Work> work;
+        if (root < 0) {
+            c10d::AllreduceOptions options;
+            options.reduceOp = c10d::ReduceOp::SUM;
+            options.timeout = m_timeout;
+            work = m_group->allreduce(one, options);
+        } else {
+            c10d::ReduceOptions options;
+            options.reduceOp = c10d::ReduceOp::SUM;
+            options.rootRank = root;
+            options.timeout = m_timeout;
+            work = m_group->reduce(one, options);
+        }
+        return std::make_unique<GlooPendingCollective>(*this, std::move(work), flat, m_timeout,
+                                                       what);
     } catch (const std::exception& e) {
-        fail("all-reduce failed", causeText(e));
+        fail(what + " failed", causeText(e));
     }
 }
 

@@ -10,8 +10,11 @@ namespace gqa {
 
 OverlappedReduce::OverlappedReduce(Communicator& communicator,
                                    std::vector<torch::Tensor> parameters,
-                                   std::vector<std::int64_t> order, std::int64_t bucketBytes)
-    : m_communicator(communicator), m_parameters(std::move(parameters)) {
+                                   std::vector<std::int64_t> order, std::int64_t bucketBytes,
+                                   std::vector<int> owners)
+    : m_communicator(communicator),
+      m_parameters(std::move(parameters)),
+      m_owners(std::move(owners)) {
     const auto n = std::int64_t(m_parameters.size());
     if (order.empty()) {
         order.resize(std::size_t(n));
@@ -20,6 +23,8 @@ OverlappedReduce::OverlappedReduce(Communicator& communicator,
     std::vector<bool> seen(std::size_t(n), false);
     if (std::int64_t(order.size()) != n)
         throw Error("the gradient bucket order does not list every parameter once");
+    if (!m_owners.empty() && std::int64_t(m_owners.size()) != n)
+        throw Error("the gradient owners do not cover every parameter");
     for (std::int64_t i : order) {
         if (i < 0 || i >= n || seen[std::size_t(i)])
             throw Error("the gradient bucket order does not list every parameter once");
@@ -33,12 +38,14 @@ OverlappedReduce::OverlappedReduce(Communicator& communicator,
     for (std::int64_t i : order) {
         const torch::Tensor& p = m_parameters[std::size_t(i)];
         const std::int64_t size = p.numel() * std::int64_t(p.element_size());
+        const int owner = m_owners.empty() ? -1 : m_owners[std::size_t(i)];
         const bool newBucket =
-            m_buckets.empty() || bytes + size > bucketBytes ||
+            m_buckets.empty() || bytes + size > bucketBytes || m_buckets.back().owner != owner ||
             m_parameters[std::size_t(m_buckets.back().members.front())].scalar_type() !=
                 p.scalar_type();
         if (newBucket) {
             m_buckets.emplace_back();
+            m_buckets.back().owner = owner;
             bytes = 0;
         }
         Bucket& b = m_buckets.back();
@@ -90,7 +97,8 @@ void OverlappedReduce::fill(std::int64_t index, const torch::Tensor& gradient) {
 void OverlappedReduce::startReadyBuckets() {
     while (m_nextToStart < m_buckets.size() && m_buckets[m_nextToStart].missing == 0) {
         Bucket& b = m_buckets[m_nextToStart++];
-        b.pending = m_communicator.startAllReduceSum(b.flat);
+        b.pending = b.owner < 0 ? m_communicator.startAllReduceSum(b.flat)
+                                : m_communicator.startReduceSum(b.flat, b.owner);
         if (!m_finishing) ++m_startedEarly;
     }
 }
@@ -110,6 +118,10 @@ std::vector<std::int64_t> OverlappedReduce::finish() {
     for (const Bucket& b : m_buckets)
         for (std::size_t k = 0; k < b.members.size(); ++k) {
             const torch::Tensor& p = m_parameters[std::size_t(b.members[k])];
+            if (b.owner >= 0 && b.owner != m_communicator.rank()) {
+                p.mutable_grad().reset();  // a partial sum, not this rank's to use
+                continue;
+            }
             const torch::Tensor sum =
                 b.flat.narrow(0, b.offsets[k], p.numel()).view(p.sizes()).to(p.device());
             if (p.grad().defined())

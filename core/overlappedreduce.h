@@ -8,6 +8,9 @@
 // all-reduce at once, while backward goes on with the layers below. finish() starts the buckets
 // of parameters that got no gradient (as zeros), waits, and writes the sums into the gradients.
 //
+// With ZeRO-1 (owners given) a bucket holds the parameters of one owner and is reduced onto it
+// (the reduce-scatter); finish() then keeps the sums of the owned parameters and drops the rest.
+//
 // Buckets are started strictly in their order, so every rank issues the same collectives in the
 // same order whatever order its gradients arrive in. The bucket order is a plan all ranks share:
 // the reverse parameter order at first, then the order in which rank 0's gradients arrived
@@ -30,17 +33,19 @@ public:
     static constexpr std::int64_t kDefaultBucketBytes = 25 * 1024 * 1024;
 
     /// `order`: the parameter indices in the order the buckets are filled (a permutation of
-    /// 0..parameters.size()-1; empty: reverse parameter order). Every rank must pass the same.
+    /// 0..parameters.size()-1; empty: reverse parameter order). `owners`: per parameter, the rank
+    /// its gradient is summed onto (ZeRO-1); empty: onto every rank. Every rank must pass the same.
     OverlappedReduce(Communicator& communicator, std::vector<torch::Tensor> parameters,
                      std::vector<std::int64_t> order = {},
-                     std::int64_t bucketBytes = kDefaultBucketBytes);
+                     std::int64_t bucketBytes = kDefaultBucketBytes, std::vector<int> owners = {});
     /// Removes the hooks and waits for collectives still in flight.
     ~OverlappedReduce();
     OverlappedReduce(const OverlappedReduce&) = delete;
     OverlappedReduce& operator=(const OverlappedReduce&) = delete;
 
-    /// After backward: every parameter's gradient becomes the sum across ranks. Returns the
-    /// indices of the parameters in the order their gradients arrived (those without one last).
+    /// After backward: every parameter's gradient becomes the sum across ranks (with owners: the
+    /// owned ones; the others' gradients are dropped). Returns the indices of the parameters in
+    /// the order their gradients arrived (those without one last).
     std::vector<std::int64_t> finish();
     /// How many buckets started their all-reduce while backward was still running.
     int bucketsStartedEarly() const { return m_startedEarly; }
@@ -52,6 +57,7 @@ private:
         std::vector<std::int64_t> offsets;  ///< of each member in `flat`
         torch::Tensor flat;                 ///< CPU, float32
         std::int64_t missing = 0;
+        int owner = -1;  ///< -1: all-reduce
         std::unique_ptr<PendingCollective> pending;
     };
     void arrived(std::int64_t index, const torch::Tensor& gradient);
@@ -60,6 +66,7 @@ private:
 
     Communicator& m_communicator;
     std::vector<torch::Tensor> m_parameters;
+    std::vector<int> m_owners;
     std::vector<unsigned> m_hooks;
     std::vector<Bucket> m_buckets;
     std::vector<std::int64_t> m_bucketOf;  ///< per parameter

@@ -119,7 +119,8 @@ TEST_F(DistributedTraining, TwoRanksEqualOneProcessWithTheCombinedBatch) {
     for (const Variant& v : {Variant{"all-reduce overlapped with backward", false, true, 1},
                              Variant{"all-reduce after backward", false, false, 1},
                              Variant{"overlapped, 2 micro-batches", false, true, 2},
-                             Variant{"ZeRO-1", true, false, 1}}) {
+                             Variant{"ZeRO-1, reduced after backward", true, false, 1},
+                             Variant{"ZeRO-1, reduced during backward", true, true, 1}}) {
         ConversionTrainingConfig two = run(model, v.accumulation == 1 ? 2 : 1);
         two.shardOptimizer = v.shard;
         two.overlapReduce = v.overlap;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The all-reduce overlapped with backward, on two Gloo ranks (threads): after finish() every
-// gradient is the sum across ranks of what each rank accumulated (earlier micro-batches
-// included), parameters without a gradient in the last backward count, buckets start while
-// backward runs, and a bucket order that is not a permutation is refused.
+// The gradient reduction overlapped with backward, on two Gloo ranks (threads): after finish()
+// every gradient (with ZeRO-1 owners: every owned one) is the sum across ranks of what each rank
+// accumulated (earlier micro-batches included), parameters without a gradient in the last backward
+// count, buckets start while backward runs, and a bucket order that is not a permutation is
+// refused.
 #include <future>
 
 #include "error.h"
@@ -38,7 +39,8 @@ struct Stack {
 
 class OverlappedReduceTest : public SeededTest {};
 
-TEST_F(OverlappedReduceTest, GradientsBecomeTheSumAcrossRanks) {
+/// Two ranks reduce `stack`'s gradients (owners empty: all-reduce; else ZeRO-1) and check them.
+void reduceOnTwoRanks(const std::vector<int>& owners) {
     const Stack stack;  // the same starting weights on both ranks
     std::vector<torch::Tensor> inputs;
     for (int r = 0; r < 2 * kWorld; ++r) inputs.push_back(torch::randn({5, kWidth}));
@@ -75,7 +77,7 @@ TEST_F(OverlappedReduceTest, GradientsBecomeTheSumAcrossRanks) {
             // One weight matrix per bucket, in the order backward reaches them (the reverse
             // parameter order would put `unused` first and hold every bucket back).
             OverlappedReduce reduce(*communicator, mine.parameters(), {3, 2, 1, 0, 4},
-                                    kWidth * kWidth * std::int64_t(sizeof(float)));
+                                    kWidth * kWidth * std::int64_t(sizeof(float)), owners);
             mine.loss(inputs[std::size_t(2 * rank + 1)], false).backward();
             const std::vector<std::int64_t> order = reduce.finish();
             EXPECT_EQ(order.size(), mine.parameters().size());
@@ -88,12 +90,24 @@ TEST_F(OverlappedReduceTest, GradientsBecomeTheSumAcrossRanks) {
     for (int rank = 0; rank < kWorld; ++rank) {
         const auto [grads, early] = ranks[std::size_t(rank)].get();
         ASSERT_EQ(grads.size(), expected.size());
-        for (std::size_t i = 0; i < grads.size(); ++i)
+        for (std::size_t i = 0; i < grads.size(); ++i) {
+            if (!owners.empty() && owners[i] != rank) {  // ZeRO-1: only the owner keeps it
+                EXPECT_FALSE(grads[i].defined()) << "rank " << rank << " parameter " << i;
+                continue;
+            }
+            ASSERT_TRUE(grads[i].defined());
             EXPECT_LT(relativeMaxDiff(grads[i], expected[i]), 1e-6)
                 << "rank " << rank << " parameter " << i;
+        }
         // Every weight's bucket starts during backward; `unused`'s in finish().
         EXPECT_EQ(early, int(kLayers)) << "rank " << rank;
     }
+}
+
+TEST_F(OverlappedReduceTest, GradientsBecomeTheSumAcrossRanks) { reduceOnTwoRanks({}); }
+
+TEST_F(OverlappedReduceTest, WithOwnersEachGradientIsSummedOntoItsOwnerOnly) {
+    reduceOnTwoRanks({0, 1, 1, 0, 1});
 }
 
 TEST_F(OverlappedReduceTest, RefusesABucketOrderThatIsNotAPermutation) {
@@ -105,6 +119,7 @@ TEST_F(OverlappedReduceTest, RefusesABucketOrderThatIsNotAPermutation) {
     const Stack stack;
     EXPECT_THROW(OverlappedReduce(*communicator, stack.parameters(), {0, 1, 2, 3, 3}), Error);
     EXPECT_THROW(OverlappedReduce(*communicator, stack.parameters(), {0, 1}), Error);
+    EXPECT_THROW(OverlappedReduce(*communicator, stack.parameters(), {}, 1024, {0, 0}), Error);
 }
 
 }  // namespace
