@@ -8,7 +8,8 @@
 #       gradient all-reduce overlapped with backward in 25 MB buckets (the default);
 #   (4) the same with the all-reduce after backward (--no-overlap-reduce);
 #   (5) the same overlapped in 1 MB buckets (the demo's trainable gradients, about 3 MB, fill a
-#       single 25 MB bucket, which can only start when backward ends).
+#       single 25 MB bucket, which can only start when backward ends);
+#   (6) ZeRO-1 (--shard-optimizer), 1 MB buckets reduced onto their owners during backward.
 # tokens/s is the trainer's own figure (all ranks' tokens over the update time); wall and CPU
 # (user + system, all processes) are the whole command (start-up, tokenization, rendezvous, final
 # checkpoint; no export). CPU / (wall x cores) shows how much of the machine the run really got:
@@ -53,4 +54,5 @@ run one-process-$cores-threads "$cores" --batch "$batch"
 run two-processes-gloo 1 --batch $((batch / 2)) --nproc 2  # --batch is per rank
 run two-gloo-reduce-after 1 --batch $((batch / 2)) --nproc 2 --no-overlap-reduce
 run two-gloo-1mb-buckets 1 --batch $((batch / 2)) --nproc 2 --bucket-mb 1
+run two-gloo-zero1-1mb 1 --batch $((batch / 2)) --nproc 2 --bucket-mb 1 --shard-optimizer
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
