@@ -207,7 +207,7 @@ TEST(ConversionWizard, ConvertsTheDemoModelFromModelToExport) {
     trainEvaluateExport(wizard, output, 6, 8, 2);
 }
 
-TEST(ConversionWizard, BackAndCancelDuringTrainingPauseWithACheckpoint) {
+TEST(ConversionWizard, BackAndCancelDuringTrainingAskThenPauseWithACheckpoint) {
     const test::TinyRunFolder folder;
     const std::string output = test::scratchFolder("wizard-pause") + "/run";
     ConversionWizard wizard(QString::fromStdString(folder.model));
@@ -228,8 +228,43 @@ TEST(ConversionWizard, BackAndCancelDuringTrainingPauseWithACheckpoint) {
     wizard.next();  // resumes from the checkpoint
     EXPECT_TRUE(runner->isRunning());
     QCoreApplication::processEvents(QEventLoop::AllEvents, 500);
+    int asked = 0;
+    wizard.setCloseConfirmer([&] { return ++asked == 2; });  // "no" first, then "yes"
     wizard.reject();
+    EXPECT_EQ(asked, 1);
+    EXPECT_TRUE(runner->isRunning());  // the user said no: training goes on
+    wizard.reject();
+    EXPECT_EQ(asked, 2);
     EXPECT_FALSE(runner->isRunning());
+    EXPECT_TRUE(std::filesystem::exists(output + "/checkpoint/trainer_state.json"));
+}
+
+// Quitting the studio while its wizard trains asks like the Training tab, then pauses the wizard's
+// run with a checkpoint.
+TEST(ConversionWizard, QuittingTheStudioWhileTheWizardTrainsAsksThenPauses) {
+    const test::TinyRunFolder folder;
+    const std::string output = test::scratchFolder("wizard-quit") + "/run";
+    MainWindow window;
+    ASSERT_TRUE(window.openModelFolder(QString::fromStdString(folder.model)));
+    window.findChild<QAction*>(QStringLiteral("convertAction"))->trigger();
+    auto* wizard = window.findChild<ConversionWizard*>();
+    ASSERT_NE(wizard, nullptr);
+    ASSERT_NO_FATAL_FAILURE(calibrate(*wizard, folder, output));
+    ASSERT_NO_FATAL_FAILURE(enterSettings(*wizard, 100000));
+    bool training = false;
+    QObject::connect(wizard->runner(), &TrainingRunner::progress, [&](double, const QString& s) {
+        training = training || s == QStringLiteral("conversion training");
+    });
+    wizard->next();
+    ASSERT_TRUE(wizard->runner()->isRunning());
+    ASSERT_TRUE(waitUntil([&] { return training; }));  // past alignment: updates are running
+    int asked = 0;
+    window.setCloseConfirmer([&] { return ++asked == 2; });  // "no" first, then "yes"
+    EXPECT_FALSE(window.close());
+    EXPECT_TRUE(wizard->runner()->isRunning());
+    EXPECT_TRUE(window.close());
+    EXPECT_EQ(asked, 2);
+    EXPECT_FALSE(wizard->runner()->isRunning());
     EXPECT_TRUE(std::filesystem::exists(output + "/checkpoint/trainer_state.json"));
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "conversionwizard.h"
 
+#include <QMessageBox>
+
 #include "headanalysistask.h"
 #include "wizardrunpages.h"
 #include "wizardsetuppages.h"
@@ -26,6 +28,12 @@ ConversionWizard::ConversionWizard(const QString& modelFolder, QWidget* parent) 
     setPage(ExportPageId, new WizardExportPage(this));
     setStartId(ModelPageId);
     resize(760, 600);
+    m_confirmClose = [this] {
+        return QMessageBox::question(this, tr("Training is running"),
+                                     tr("The conversion is training. Pause it (a checkpoint is "
+                                        "written; the same output folder resumes it) and close "
+                                        "the wizard?")) == QMessageBox::Yes;
+    };
 }
 
 ConversionWizard::~ConversionWizard() { stopWork(); }
@@ -50,6 +58,7 @@ void ConversionWizard::stopWork() {
 }
 
 void ConversionWizard::reject() {
+    if (m_runner->isRunning() && m_confirmClose && !m_confirmClose()) return;
     stopWork();
     QWizard::reject();
 }

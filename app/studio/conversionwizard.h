@@ -10,6 +10,8 @@
 // (the core writes a checkpoint; entering the Train page again resumes it) and cancels the
 // calibration or evaluation, so nothing already computed is lost.
 
+#include <functional>
+
 #include <QString>
 #include <QStringList>
 #include <QWizard>
@@ -60,13 +62,20 @@ public:
     bool isBusy() const;
     /// Pauses training (checkpoint), cancels the other tasks and waits for their workers.
     void stopWork();
+    /// Asked before Cancel stops a training run; true closes. Default: a message box. Tests
+    /// answer for the user.
+    void setCloseConfirmer(std::function<bool()> confirmer) {
+        m_confirmClose = std::move(confirmer);
+    }
 
 public Q_SLOTS:
-    /// Cancel / Escape / the close button: stops the work first (see stopWork).
+    /// Cancel / Escape / the close button: while training runs, asks first; then stops the work
+    /// (see stopWork) and closes.
     void reject() override;
 
 private:
     ConversionPlan m_plan;
+    std::function<bool()> m_confirmClose;
     HeadAnalysisTask* m_analysis = nullptr;
     TrainingRunner* m_runner = nullptr;
     EvaluationTask* m_evaluation = nullptr;

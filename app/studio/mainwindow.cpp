@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "mainwindow.h"
 
+#include <algorithm>
+
 #include <exception>
 
 #include <QAction>
@@ -200,7 +202,11 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    if (m_training->isRunning()) {
+    // Training runs in the Training tab or in an open conversion wizard.
+    const QList<ConversionWizard*> wizards = findChildren<ConversionWizard*>();
+    const bool wizardTraining = std::any_of(wizards.begin(), wizards.end(),
+                                            [](auto* w) { return w->runner()->isRunning(); });
+    if (m_training->isRunning() || wizardTraining) {
         if (!m_confirmClose || !m_confirmClose()) {
             event->ignore();
             return;
@@ -208,6 +214,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
         statusBar()->showMessage(tr("Pausing the run: writing a checkpoint…"));
         m_training->pauseRun();
         m_training->runner()->wait(-1);
+        for (ConversionWizard* w : wizards) w->stopWork();
     }
     if (m_rememberSession) {
         QSettings settings;
