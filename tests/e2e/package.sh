@@ -12,6 +12,8 @@
 #
 # Usage: GQA_BUILD_DIR=build [GQA_CPACK=cpack] package.sh OUTPUT_DIR
 set -uo pipefail
+# (grep -q in a pipe could exit before the writer finishes; with pipefail its SIGPIPE would fail a
+# passing check, so piped checks read all input with grep >/dev/null.)
 
 fail() {
     echo "package.sh: FAIL: $*" >&2
@@ -52,7 +54,7 @@ for package in libqt6widgets6 qt6-qpa-plugins libqcustomplot2.1-qt6 libtorch1.13
     [[ ", $depends," == *", $package"[\ ,]* ]] || fail "Depends lacks $package: $depends"
 done
 [[ $(dpkg-deb -f "$deb" Section) == science ]] || fail "Section is not science"
-dpkg-deb -f "$deb" Description | grep -q "grouped-query attention" || fail "no description"
+dpkg-deb -f "$deb" Description | grep "grouped-query attention" >/dev/null || fail "no description"
 
 dpkg -x "$deb" "$root" || fail "dpkg -x $deb failed"
 usr=$root/usr
@@ -65,10 +67,10 @@ for file in bin/gqa-cli bin/gqa-studio lib/gqa-studio/libgqa_spm.so \
     share/doc/gqa-studio/{copyright,changelog.Debian.gz}; do
     [[ -s $usr/$file ]] || fail "the package lacks /usr/$file"
 done
-zcat "$usr/share/man/man1/gqa-cli.1.gz" | grep -q '^\.SS inspect$' ||
+zcat "$usr/share/man/man1/gqa-cli.1.gz" | grep '^\.SS inspect$' >/dev/null ||
     fail "the gqa-cli manual page lacks the inspect command"
 for exe in gqa-cli gqa-studio; do
-    readelf -d "$usr/bin/$exe" | grep -q 'RUNPATH.*\[\$ORIGIN/\.\./lib\]' ||
+    readelf -d "$usr/bin/$exe" | grep 'RUNPATH.*\[\$ORIGIN/\.\./lib\]' >/dev/null ||
         fail "$exe has no RUNPATH \$ORIGIN/../lib: $(readelf -d "$usr/bin/$exe" | grep -E 'R(UN)?PATH')"
     ! grep -q -F "$build" "$usr/bin/$exe" || fail "$exe contains the build path $build"
 done
