@@ -32,36 +32,28 @@ OverlappedReduce::OverlappedReduce(Communicator& communicator,
     }
 
     m_bucketOf.assign(std::size_t(n), -1);
-    m_slotOf.assign(std::size_t(n), -1);
+    m_offsetOf.assign(std::size_t(n), -1);
     m_arrived.assign(std::size_t(n), false);
-    std::int64_t bytes = 0;
     for (std::int64_t i : order) {
         const torch::Tensor& p = m_parameters[std::size_t(i)];
-        const std::int64_t size = p.numel() * std::int64_t(p.element_size());
         const int owner = m_owners.empty() ? -1 : m_owners[std::size_t(i)];
         const bool newBucket =
-            m_buckets.empty() || bytes + size > bucketBytes || m_buckets.back().owner != owner ||
-            m_parameters[std::size_t(m_buckets.back().members.front())].scalar_type() !=
-                p.scalar_type();
+            m_buckets.empty() || m_buckets.back().owner != owner ||
+            m_buckets.back().dtype != p.scalar_type() ||
+            (m_buckets.back().elements + p.numel()) * std::int64_t(p.element_size()) > bucketBytes;
         if (newBucket) {
             m_buckets.emplace_back();
             m_buckets.back().owner = owner;
-            bytes = 0;
+            m_buckets.back().dtype = p.scalar_type();
         }
         Bucket& b = m_buckets.back();
         m_bucketOf[std::size_t(i)] = std::int64_t(m_buckets.size()) - 1;
-        m_slotOf[std::size_t(i)] = std::int64_t(b.members.size());
-        b.offsets.push_back(b.members.empty()
-                                ? 0
-                                : b.offsets.back() +
-                                      m_parameters[std::size_t(b.members.back())].numel());
+        m_offsetOf[std::size_t(i)] = b.elements;
         b.members.push_back(i);
-        bytes += size;
+        b.elements += p.numel();
     }
     for (Bucket& b : m_buckets) {
-        const torch::Tensor& last = m_parameters[std::size_t(b.members.back())];
-        b.flat = torch::zeros({b.offsets.back() + last.numel()},
-                              torch::TensorOptions().dtype(last.scalar_type()));
+        b.flat = torch::zeros({b.elements}, torch::TensorOptions().dtype(b.dtype));
         b.missing = std::int64_t(b.members.size());
     }
     for (std::int64_t i = 0; i < n; ++i)
@@ -88,8 +80,8 @@ void OverlappedReduce::arrived(std::int64_t index, const torch::Tensor& gradient
 
 void OverlappedReduce::fill(std::int64_t index, const torch::Tensor& gradient) {
     Bucket& b = m_buckets[std::size_t(m_bucketOf[std::size_t(index)])];
-    const std::int64_t slot = m_slotOf[std::size_t(index)];
-    b.flat.narrow(0, b.offsets[std::size_t(slot)], gradient.numel()).copy_(gradient.reshape({-1}));
+    b.flat.narrow(0, m_offsetOf[std::size_t(index)], gradient.numel())
+        .copy_(gradient.reshape({-1}));
     m_arrived[std::size_t(index)] = true;
     --b.missing;
 }
@@ -116,14 +108,15 @@ std::vector<std::int64_t> OverlappedReduce::finish() {
     startReadyBuckets();
     for (Bucket& b : m_buckets) b.pending->wait();
     for (const Bucket& b : m_buckets)
-        for (std::size_t k = 0; k < b.members.size(); ++k) {
-            const torch::Tensor& p = m_parameters[std::size_t(b.members[k])];
+        for (std::int64_t member : b.members) {
+            const torch::Tensor& p = m_parameters[std::size_t(member)];
             if (b.owner >= 0 && b.owner != m_communicator.rank()) {
                 p.mutable_grad().reset();  // a partial sum, not this rank's to use
                 continue;
             }
-            const torch::Tensor sum =
-                b.flat.narrow(0, b.offsets[k], p.numel()).view(p.sizes()).to(p.device());
+            const torch::Tensor sum = b.flat.narrow(0, m_offsetOf[std::size_t(member)], p.numel())
+                                          .view(p.sizes())
+                                          .to(p.device());
             if (p.grad().defined())
                 p.mutable_grad().copy_(sum);
             else

@@ -54,8 +54,9 @@ public:
 private:
     struct Bucket {
         std::vector<std::int64_t> members;  ///< parameter indices
-        std::vector<std::int64_t> offsets;  ///< of each member in `flat`
-        torch::Tensor flat;                 ///< CPU, float32
+        std::int64_t elements = 0;          ///< of all members together
+        torch::ScalarType dtype = torch::kFloat32;
+        torch::Tensor flat;  ///< CPU, `dtype`
         std::int64_t missing = 0;
         int owner = -1;  ///< -1: all-reduce
         std::unique_ptr<PendingCollective> pending;
@@ -70,7 +71,7 @@ private:
     std::vector<unsigned> m_hooks;
     std::vector<Bucket> m_buckets;
     std::vector<std::int64_t> m_bucketOf;  ///< per parameter
-    std::vector<std::int64_t> m_slotOf;    ///< per parameter: its place in its bucket
+    std::vector<std::int64_t> m_offsetOf;  ///< per parameter: where it starts in its bucket
     std::vector<bool> m_arrived;
     std::vector<std::int64_t> m_arrivalOrder;
     std::size_t m_nextToStart = 0;

@@ -7,6 +7,7 @@
 // saved there as wizard-<n>.png.
 #include <cmath>
 #include <filesystem>
+#include <memory>
 
 #include <QAction>
 #include <QApplication>
@@ -140,6 +141,19 @@ TEST(ConversionWizard, OpensFromFileConvertWithTheOpenModel) {
     wizard->reject();
 }
 
+/// From the settings page: starts training and waits until it is past alignment and running
+/// updates (pausing earlier leaves nothing to checkpoint).
+void startTrainingUpdates(ConversionWizard& wizard) {
+    auto training = std::make_shared<bool>(false);  // outlives this function's early returns
+    QObject::connect(wizard.runner(), &TrainingRunner::progress,
+                     [training](double, const QString& stage) {
+                         *training = *training || stage == QStringLiteral("conversion training");
+                     });
+    wizard.next();
+    ASSERT_TRUE(wizard.runner()->isRunning());
+    ASSERT_TRUE(waitUntil([&] { return *training; }));
+}
+
 /// From the settings page: train, evaluate, export and write the report.
 void trainEvaluateExport(ConversionWizard& wizard, const std::string& output, int steps, int heads,
                          int groups) {
@@ -214,13 +228,7 @@ TEST(ConversionWizard, BackAndCancelDuringTrainingAskThenPauseWithACheckpoint) {
     ASSERT_NO_FATAL_FAILURE(calibrate(wizard, folder, output));
     ASSERT_NO_FATAL_FAILURE(enterSettings(wizard, 100000));
     TrainingRunner* runner = wizard.runner();
-    bool training = false;
-    QObject::connect(runner, &TrainingRunner::progress, [&](double, const QString& stage) {
-        training = training || stage == QStringLiteral("conversion training");
-    });
-    wizard.next();
-    ASSERT_TRUE(runner->isRunning());
-    ASSERT_TRUE(waitUntil([&] { return training; }));
+    ASSERT_NO_FATAL_FAILURE(startTrainingUpdates(wizard));
     wizard.back();
     EXPECT_EQ(wizard.currentId(), ConversionWizard::SettingsPageId);
     ASSERT_TRUE(runner->wait(60000));
@@ -251,13 +259,7 @@ TEST(ConversionWizard, QuittingTheStudioWhileTheWizardTrainsAsksThenPauses) {
     ASSERT_NE(wizard, nullptr);
     ASSERT_NO_FATAL_FAILURE(calibrate(*wizard, folder, output));
     ASSERT_NO_FATAL_FAILURE(enterSettings(*wizard, 100000));
-    bool training = false;
-    QObject::connect(wizard->runner(), &TrainingRunner::progress, [&](double, const QString& s) {
-        training = training || s == QStringLiteral("conversion training");
-    });
-    wizard->next();
-    ASSERT_TRUE(wizard->runner()->isRunning());
-    ASSERT_TRUE(waitUntil([&] { return training; }));  // past alignment: updates are running
+    ASSERT_NO_FATAL_FAILURE(startTrainingUpdates(*wizard));
     int asked = 0;
     window.setCloseConfirmer([&] { return ++asked == 2; });  // "no" first, then "yes"
     EXPECT_FALSE(window.close());

@@ -104,12 +104,7 @@ TEST_F(DataParallelTest, OwnersGetTheSummedGradientsClippedByTheGlobalNorm) {
     std::vector<std::future<double>> ranks;
     for (int rank = 0; rank < kWorld; ++rank)
         ranks.push_back(std::async(std::launch::async, [&, rank] {
-            RendezvousSettings s;
-            s.masterPort = port;
-            s.rank = rank;
-            s.worldSize = kWorld;
-            s.timeoutSeconds = 30;
-            auto communicator = connectGloo(s);
+            auto communicator = connectGloo(localRendezvous(port, rank, kWorld, 30));
             reduceGradientsToOwners(*communicator, params[std::size_t(rank)], owners);
             return clipOwnedGradients(*communicator, params[std::size_t(rank)], owners, kMaxNorm);
         }));

@@ -4,10 +4,6 @@
 // batch b end with the same weights as one process with batch 2b, with the all-reduce during or
 // after backward, with gradient accumulation, with ZeRO-1 optimiser sharding, and a sharded run
 // resumes onto the uninterrupted run's weights.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <functional>
 #include <thread>
@@ -21,18 +17,6 @@ namespace {
 
 constexpr double kRankTolerance = 1e-5;  // float32 sums in another order
 constexpr double kRendezvousTimeout = 60.0;
-
-int unusedPort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t length = sizeof(address);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
 
 ConversionTrainingConfig run(const std::string& model, std::int64_t batch) {
     ConversionTrainingConfig c;
@@ -62,20 +46,16 @@ ConversionTrainingConfig run(const std::string& model, std::int64_t batch) {
 ConversionTrainingResult runRanks(
     const ConversionTrainingConfig& config, int world,
     const std::function<std::unique_ptr<ProgressSink>(int)>& sinks = {}) {
-    const int port = unusedPort();
+    const int port = freeLocalPort();
     std::vector<std::exception_ptr> errors(static_cast<std::size_t>(world));
     ConversionTrainingResult first;
     std::vector<std::thread> threads;
     for (int rank = 0; rank < world; ++rank)
         threads.emplace_back([&, rank] {
             try {
-                RendezvousSettings s;
-                s.masterPort = port;
-                s.rank = rank;
-                s.worldSize = world;
-                s.timeoutSeconds = kRendezvousTimeout;
                 ConversionTrainingConfig c = config;
-                c.communicator = connectGloo(s);
+                c.communicator =
+                    connectGloo(localRendezvous(port, rank, world, kRendezvousTimeout));
                 std::unique_ptr<ProgressSink> sink =
                     sinks ? sinks(rank) : std::make_unique<NullProgress>();
                 ConversionTrainingResult r = trainConversion(c, *sink);

@@ -19,6 +19,7 @@
 #include "communicator.h"
 #include "error.h"
 #include "gloocases.h"
+#include "testsupport.h"
 
 extern char** environ;
 
@@ -31,23 +32,16 @@ double secondsSince(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-RendezvousSettings localSettings(int port, int rank, int worldSize, double timeoutSeconds) {
-    RendezvousSettings s;
-    s.masterPort = port;
-    s.rank = rank;
-    s.worldSize = worldSize;
-    s.timeoutSeconds = timeoutSeconds;
-    return s;
-}
+using test::localRendezvous;
 
 TEST(GlooCommunicator, RejectsSettingsThatDescribeNoRun) {
-    EXPECT_THROW(connectGloo(localSettings(freeLocalPort(), 2, 2, 5)), InputError);
-    EXPECT_THROW(connectGloo(localSettings(0, 0, 1, 5)), InputError);
-    EXPECT_THROW(connectGloo(localSettings(freeLocalPort(), 0, 1, 0)), InputError);
+    EXPECT_THROW(connectGloo(localRendezvous(freeLocalPort(), 2, 2, 5)), InputError);
+    EXPECT_THROW(connectGloo(localRendezvous(0, 0, 1, 5)), InputError);
+    EXPECT_THROW(connectGloo(localRendezvous(freeLocalPort(), 0, 1, 0)), InputError);
 }
 
 TEST(GlooCommunicator, GroupOfOneLeavesValues) {
-    auto communicator = connectGloo(localSettings(freeLocalPort(), 0, 1, 5));
+    auto communicator = connectGloo(localRendezvous(freeLocalPort(), 0, 1, 5));
     std::vector<torch::Tensor> tensors = test::glooCaseTensors(0);
     communicator->allReduceSum(tensors);
     communicator->broadcast(tensors, 0);
@@ -70,7 +64,7 @@ TEST(GlooCommunicator, ThreadsSumAndBroadcastMixedTensors) {
     std::vector<std::future<void>> ranks;
     for (int rank = 0; rank < kWorld; ++rank)
         ranks.push_back(std::async(std::launch::async, [&, rank] {
-            auto communicator = connectGloo(localSettings(port, rank, kWorld, 30));
+            auto communicator = connectGloo(localRendezvous(port, rank, kWorld, 30));
             EXPECT_EQ(communicator->rank(), rank);
             EXPECT_EQ(communicator->worldSize(), kWorld);
             communicator->allReduceSum(sums[rank]);
@@ -99,7 +93,7 @@ TEST(GlooCommunicator, ThreadsSumCudaTensors_CUDA) {
     std::vector<std::future<void>> ranks;
     for (int rank = 0; rank < kWorld; ++rank)
         ranks.push_back(std::async(std::launch::async, [&, rank] {
-            connectGloo(localSettings(port, rank, kWorld, 30))->allReduceSum(sums[rank]);
+            connectGloo(localRendezvous(port, rank, kWorld, 30))->allReduceSum(sums[rank]);
         }));
     for (auto& r : ranks) r.get();
     for (int rank = 0; rank < kWorld; ++rank) {
@@ -116,7 +110,7 @@ TEST(GlooCommunicator, MissingRankFailsRendezvousWithinTimeout) {
     constexpr double kTimeout = 2.0;
     const auto start = Clock::now();
     try {
-        connectGloo(localSettings(freeLocalPort(), 0, 2, kTimeout));
+        connectGloo(localRendezvous(freeLocalPort(), 0, 2, kTimeout));
         FAIL() << "joined a run of two without the second rank";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("rank 0 of 2"), std::string::npos) << e.what();
@@ -129,10 +123,10 @@ TEST(GlooCommunicator, SilentPeerMakesCollectiveTimeOut) {
     const int port = freeLocalPort();
     std::promise<void> rank0Done;
     auto silent = std::async(std::launch::async, [&] {
-        auto communicator = connectGloo(localSettings(port, 1, 2, kTimeout));
+        auto communicator = connectGloo(localRendezvous(port, 1, 2, kTimeout));
         rank0Done.get_future().wait();  // joins, then never takes part in a collective
     });
-    auto communicator = connectGloo(localSettings(port, 0, 2, kTimeout));
+    auto communicator = connectGloo(localRendezvous(port, 0, 2, kTimeout));
     std::vector<torch::Tensor> tensors = {torch::ones({4})};
     const auto start = Clock::now();
     EXPECT_THROW(communicator->allReduceSum(tensors), Error);

@@ -19,10 +19,22 @@ constexpr std::int64_t kWidth = 16, kLayers = 4;
 /// A small stack of layers; `unused` takes no part in the last backward.
 struct Stack {
     std::vector<torch::Tensor> weights;
-    torch::Tensor unused = torch::randn({3}, torch::requires_grad());
-    Stack() {
+    torch::Tensor unused;
+
+    static Stack random() {
+        Stack s;
         for (std::int64_t i = 0; i < kLayers; ++i)
-            weights.push_back(torch::randn({kWidth, kWidth}, torch::requires_grad()));
+            s.weights.push_back(torch::randn({kWidth, kWidth}, torch::requires_grad()));
+        s.unused = torch::randn({3}, torch::requires_grad());
+        return s;
+    }
+    /// Fresh leaves with the same values (and gradients of their own).
+    Stack copy() const {
+        Stack s;
+        for (const torch::Tensor& w : weights)
+            s.weights.push_back(w.detach().clone().requires_grad_());
+        s.unused = unused.detach().clone().requires_grad_();
+        return s;
     }
     std::vector<torch::Tensor> parameters() const {
         std::vector<torch::Tensor> all = weights;
@@ -41,17 +53,14 @@ class OverlappedReduceTest : public SeededTest {};
 
 /// Two ranks reduce `stack`'s gradients (owners empty: all-reduce; else ZeRO-1) and check them.
 void reduceOnTwoRanks(const std::vector<int>& owners) {
-    const Stack stack;  // the same starting weights on both ranks
+    const Stack stack = Stack::random();  // the same starting weights on both ranks
     std::vector<torch::Tensor> inputs;
     for (int r = 0; r < 2 * kWorld; ++r) inputs.push_back(torch::randn({5, kWidth}));
 
     // What the ranks must end with: rank r runs micro-batches 2r (with `unused`) and 2r + 1.
     std::vector<torch::Tensor> expected;
     {
-        Stack copy;
-        for (std::size_t i = 0; i < copy.weights.size(); ++i)
-            copy.weights[i] = stack.weights[i].detach().clone().requires_grad_();
-        copy.unused = stack.unused.detach().clone().requires_grad_();
+        const Stack copy = stack.copy();
         for (int r = 0; r < kWorld; ++r) {
             copy.loss(inputs[std::size_t(2 * r)], true).backward();
             copy.loss(inputs[std::size_t(2 * r + 1)], false).backward();
@@ -63,16 +72,8 @@ void reduceOnTwoRanks(const std::vector<int>& owners) {
     std::vector<std::future<std::pair<std::vector<torch::Tensor>, int>>> ranks;
     for (int rank = 0; rank < kWorld; ++rank)
         ranks.push_back(std::async(std::launch::async, [&, rank] {
-            RendezvousSettings s;
-            s.masterPort = port;
-            s.rank = rank;
-            s.worldSize = kWorld;
-            s.timeoutSeconds = 30;
-            auto communicator = connectGloo(s);
-            Stack mine;
-            for (std::size_t i = 0; i < mine.weights.size(); ++i)
-                mine.weights[i] = stack.weights[i].detach().clone().requires_grad_();
-            mine.unused = stack.unused.detach().clone().requires_grad_();
+            auto communicator = connectGloo(localRendezvous(port, rank, kWorld, 30));
+            const Stack mine = stack.copy();
             mine.loss(inputs[std::size_t(2 * rank)], true).backward();  // earlier micro-batch
             // One weight matrix per bucket, in the order backward reaches them (the reverse
             // parameter order would put `unused` first and hold every bucket back).
@@ -111,12 +112,8 @@ TEST_F(OverlappedReduceTest, WithOwnersEachGradientIsSummedOntoItsOwnerOnly) {
 }
 
 TEST_F(OverlappedReduceTest, RefusesABucketOrderThatIsNotAPermutation) {
-    auto communicator = connectGloo([] {
-        RendezvousSettings s;
-        s.masterPort = freeLocalPort();
-        return s;
-    }());
-    const Stack stack;
+    auto communicator = connectGloo(localRendezvous(freeLocalPort(), 0, 1, 30));
+    const Stack stack = Stack::random();
     EXPECT_THROW(OverlappedReduce(*communicator, stack.parameters(), {0, 1, 2, 3, 3}), Error);
     EXPECT_THROW(OverlappedReduce(*communicator, stack.parameters(), {0, 1}), Error);
     EXPECT_THROW(OverlappedReduce(*communicator, stack.parameters(), {}, 1024, {0, 0}), Error);

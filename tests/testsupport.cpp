@@ -63,6 +63,15 @@ ScratchCleaner& cleaner() {
 }
 }  // namespace
 
+RendezvousSettings localRendezvous(int port, int rank, int worldSize, double timeoutSeconds) {
+    RendezvousSettings s;
+    s.masterPort = port;
+    s.rank = rank;
+    s.worldSize = worldSize;
+    s.timeoutSeconds = timeoutSeconds;
+    return s;
+}
+
 std::string scratchFolder(const std::string& hint) {
     static std::atomic<int> counter{0};
     fs::path p = cleaner().root / (hint + "-" + std::to_string(counter++));

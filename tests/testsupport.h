@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "checkpoint.h"
+#include "communicator.h"
 #include "progress.h"
 #include "modelconfig.h"
 
@@ -51,6 +52,9 @@ public:
 private:
     std::int64_t m_stopAfter;
 };
+
+/// Rendezvous settings for rank `rank` of `worldSize` on this machine (master 127.0.0.1:port).
+RendezvousSettings localRendezvous(int port, int rank, int worldSize, double timeoutSeconds);
 
 /// Max |a - b| relative to max(1, max |b|), computed in float64.
 double relativeMaxDiff(const torch::Tensor& a, const torch::Tensor& b);

@@ -78,22 +78,40 @@ same_run() {  # same_run NAME DTYPE LIST_TOLERANCE COMPARE_LIMITS...
 same_run same64 float64 1e-9 1e-6
 same_run same32 float32 1e-5 1e-5 0.01 2.4e-3
 
+# Sets array VAR to a two-rank training command writing to $work/DIR (the options every run below
+# shares).
+two_ranks() {  # two_ranks VAR DIR STEPS CHECKPOINT_EVERY COLLECTIVE_TIMEOUT
+    local -n into=$1
+    into=("$cli" train "$work/$2" --model "$work/mha" --kv-heads 2 --train "$work/words.txt"
+           --validation "" --steps "$3" --batch 4 --seq-len 64 --warmup 1 --bild-topk 4
+           --eval-every 0 --checkpoint-every "$4" --nproc 2 --collective-timeout "$5")
+}
+# Starts COMMAND in the background, sends SIGNAL to its rank 1 once the checkpoint of update 5 is
+# written, and waits for the launcher: sets rc and elapsed (seconds after the signal). Fails NAME
+# when no checkpoint comes within 120 s.
+signal_rank1() {  # signal_rank1 NAME DIR SIGNAL COMMAND...
+    local name=$1 dir=$2 signal=$3; shift 3
+    "$@" >"$work/$dir.out" 2>"$work/$dir.err" &
+    local launcher=$!
+    if ! wait_checkpoint "$work/$dir" 120 5; then
+        fail "$name: no checkpoint at update 5 within 120 s"; kill -KILL "$launcher"; cat "$work/$dir.err"
+        return 1
+    fi
+    local rank1
+    rank1=$(sed -n 's/.*rank 1 pid \([0-9]*\).*/\1/p' "$work/$dir.err" | head -1)
+    kill "-$signal" "$rank1"
+    local start=$SECONDS
+    wait "$launcher"; rc=$?
+    elapsed=$((SECONDS - start))
+    if [ "$rc" -eq 0 ]; then fail "$name: the run succeeded without rank 1"; else echo "ok   $name (exit $rc after ${elapsed} s)"; fi
+}
+
 # (b) SIGKILL of rank 1 mid-run: rank 0's next collective fails at once (closed connection), the
 # launcher reports both and exits non-zero well within the collective timeout; the same command
 # resumes from the last checkpoint with the same world size and finishes.
 timeout_s=30
-long=("$cli" train "$work/killed" --model "$work/mha" --kv-heads 2 --train "$work/words.txt"
-      --validation "" --steps 200 --batch 4 --seq-len 64 --warmup 1 --bild-topk 4 --eval-every 0
-      --checkpoint-every 5 --nproc 2 --collective-timeout "$timeout_s")
-"${long[@]}" >"$work/killed.out" 2>"$work/killed.err" &
-launcher=$!
-if wait_checkpoint "$work/killed" 120 5; then
-    rank1=$(sed -n 's/.*rank 1 pid \([0-9]*\).*/\1/p' "$work/killed.err" | head -1)
-    kill -KILL "$rank1"
-    start=$SECONDS
-    wait "$launcher"; rc=$?
-    elapsed=$((SECONDS - start))
-    if [ "$rc" -eq 0 ]; then fail "killed_rank: the run succeeded without rank 1"; else echo "ok   killed_rank (exit $rc after ${elapsed} s)"; fi
+two_ranks long killed 200 5 "$timeout_s"
+if signal_rank1 killed_rank killed KILL "${long[@]}"; then
     [ "$elapsed" -lt "$timeout_s" ] || fail "killed_rank: took ${elapsed} s, collective timeout ${timeout_s} s"
     contains killed_rank "$work/killed.err" "rank 1 was killed by signal 9"
     contains killed_rank "$work/killed.err" "rank 0 of 2"
@@ -101,37 +119,21 @@ if wait_checkpoint "$work/killed" 120 5; then
     contains killed_resume "$work/killed_resume.out" '"resumed": true'
     contains killed_resume "$work/killed_resume.out" '"export_verified": true'
     grep -q '"start_step": 0,' "$work/killed_resume.out" && fail "killed_resume: started from update 0"
-else
-    fail "killed_rank: no checkpoint at update 5 within 120 s"; kill -KILL "$launcher"; cat "$work/killed.err"
 fi
 
 # (b') A frozen rank 1 (SIGSTOP: alive, connections open, silent): rank 0 times out after the
 # collective timeout and the launcher kills rank 1 once it has had the timeout plus 10 s.
 short_timeout=5
-stalled=("$cli" train "$work/stalled" --model "$work/mha" --kv-heads 2 --train "$work/words.txt"
-         --validation "" --steps 200 --batch 4 --seq-len 64 --warmup 1 --bild-topk 4 --eval-every 0
-         --checkpoint-every 5 --nproc 2 --collective-timeout "$short_timeout")
-"${stalled[@]}" >"$work/stalled.out" 2>"$work/stalled.err" &
-launcher=$!
-if wait_checkpoint "$work/stalled" 120 5; then
-    rank1=$(sed -n 's/.*rank 1 pid \([0-9]*\).*/\1/p' "$work/stalled.err" | head -1)
-    kill -STOP "$rank1"
-    start=$SECONDS
-    wait "$launcher"; rc=$?
-    elapsed=$((SECONDS - start))
-    if [ "$rc" -eq 0 ]; then fail "stalled_rank: the run succeeded without rank 1"; else echo "ok   stalled_rank (exit $rc after ${elapsed} s)"; fi
+two_ranks stalled stalled 200 5 "$short_timeout"
+if signal_rank1 stalled_rank stalled STOP "${stalled[@]}"; then
     [ "$elapsed" -le $((short_timeout + 25)) ] || fail "stalled_rank: took ${elapsed} s"
     contains stalled_rank "$work/stalled.err" "rank 0 of 2"
     contains stalled_rank "$work/stalled.err" "killing rank 1"
-else
-    fail "stalled_rank: no checkpoint at update 5 within 120 s"; kill -KILL "$launcher"; cat "$work/stalled.err"
 fi
 
 # (c) SIGINT to the launcher (a terminal's Ctrl-C reaches it only): forwarded to every rank, which
 # agree on the update to stop at, checkpoint and exit 3; the same command resumes.
-interrupted=("$cli" train "$work/interrupted" --model "$work/mha" --kv-heads 2 --train "$work/words.txt"
-             --validation "" --steps 300 --batch 4 --seq-len 64 --warmup 1 --bild-topk 4 --eval-every 0
-             --checkpoint-every 0 --nproc 2 --collective-timeout "$timeout_s")
+two_ranks interrupted interrupted 300 0 "$timeout_s"
 "${interrupted[@]}" >"$work/interrupted.out" 2>"$work/interrupted.err" &
 launcher=$!
 if wait_checkpoint "$work/interrupted" 120 0 && sleep 1; then
