@@ -14,11 +14,11 @@
 
 #include <torch/torch.h>
 
-#include "calibration.h"
-#include "checkpoint.h"
-#include "llamamodel.h"
-#include "randominit.h"
-#include "runtime.h"
+#include "analysis/calibration.h"
+#include "io/checkpoint.h"
+#include "model/llamamodel.h"
+#include "model/randominit.h"
+#include "base/runtime.h"
 
 namespace {
 using Clock = std::chrono::steady_clock;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Data-parallel scaling of the conversion training on this machine (docs/benchmarks.md, issue
-# "Scale"): training tokens/s of the demo model with the same global batch (BATCH sequences) as
+# Data-parallel scaling of the conversion training on this machine (docs/benchmarks.md,
+# method §10): training tokens/s of the demo model with the same global batch (BATCH sequences) as
 #   (1) one process, 1 intra-op thread;
 #   (2) one process, all cores as intra-op threads (the default);
 #   (3) --nproc 2 Gloo processes, 1 intra-op thread each (the launcher's default split), the

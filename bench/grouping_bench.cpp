@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Partition-search benchmark: time and objective of the Reference and Strong searches on synthetic
-// 32-head similarity matrices (LLaMA-2-7B has 32 heads per layer, spec section 1).
+// 32-head similarity matrices (LLaMA-2-7B has 32 heads per layer, method §1).
 //
 // Usage: gqa_grouping_bench [seed]
 //   seed  seeds both the synthetic matrices and the searches (default 0)
@@ -13,11 +13,11 @@
 
 #include <torch/torch.h>
 
-#include "grouping.h"
+#include "analysis/grouping.h"
 
 namespace {
 
-/// Heads per layer of LLaMA-2-7B (spec section 1).
+/// Heads per layer of LLaMA-2-7B (method §1).
 constexpr std::int64_t kHeads = 32;
 /// Hidden groups of the planted matrix.
 constexpr std::int64_t kPlantedGroups = 4;

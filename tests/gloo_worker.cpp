@@ -18,8 +18,8 @@
 #include <string>
 #include <thread>
 
-#include "communicator.h"
-#include "error.h"
+#include "distributed/communicator.h"
+#include "base/error.h"
 #include "gloocases.h"
 
 namespace {

@@ -19,9 +19,9 @@
 #include <exception>
 #include <string>
 
-#include "error.h"
-#include "safetensors.h"
-#include "tensorconvert.h"
+#include "base/error.h"
+#include "io/safetensors.h"
+#include "io/tensorconvert.h"
 
 namespace {
 constexpr double kDefaultTolerance = 1e-6;

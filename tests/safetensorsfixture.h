@@ -18,8 +18,8 @@
 
 #include <gtest/gtest.h>
 
-#include "error.h"
-#include "safetensors.h"
+#include "base/error.h"
+#include "io/safetensors.h"
 
 namespace gqa::safetensorstest {
 

@@ -2,14 +2,14 @@
 // Function-preserving alignment and training-free merging: exact invariants in float64.
 #include <cmath>
 
-#include "alignment.h"
-#include "calibration.h"
-#include "error.h"
-#include "grouping.h"
-#include "llamamodel.h"
-#include "mergedgqa.h"
-#include "procrustes.h"
-#include "similarity.h"
+#include "alignment/alignment.h"
+#include "analysis/calibration.h"
+#include "base/error.h"
+#include "analysis/grouping.h"
+#include "model/llamamodel.h"
+#include "alignment/mergedgqa.h"
+#include "alignment/procrustes.h"
+#include "analysis/similarity.h"
 #include "testsupport.h"
 
 namespace gqa::test {

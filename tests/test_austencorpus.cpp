@@ -19,8 +19,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include "austencorpus.h"
-#include "error.h"
+#include "text/austencorpus.h"
+#include "base/error.h"
 
 namespace fs = std::filesystem;
 

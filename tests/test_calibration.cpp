@@ -9,12 +9,12 @@
 #include <functional>
 #include <map>
 
-#include "calibration.h"
-#include "error.h"
-#include "headstatistics.h"
+#include "analysis/calibration.h"
+#include "base/error.h"
+#include "analysis/headstatistics.h"
 #include "testsupport.h"
-#include "tokenizer.h"
-#include "tokenizertrainer.h"
+#include "text/tokenizer.h"
+#include "text/tokenizertrainer.h"
 
 namespace gqa::test {
 namespace {
@@ -45,7 +45,8 @@ struct CapturingObserver : AttentionObserver {
     }
 };
 
-/// [B, KV, T, d] -> the spec's per-head matrices X_h [N, d], tokens in (sequence, position) order.
+/// [B, KV, T, d] -> the per-head matrices X_h [N, d] of method §1, tokens in (sequence,
+/// position) order.
 std::vector<torch::Tensor> perHead(const torch::Tensor& x) {
     std::vector<torch::Tensor> out;
     for (std::int64_t h = 0; h < x.size(1); ++h)

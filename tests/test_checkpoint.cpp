@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "error.h"
-#include "safetensors.h"
-#include "tensorconvert.h"
+#include "base/error.h"
+#include "io/safetensors.h"
+#include "io/tensorconvert.h"
 #include "testsupport.h"
 
 namespace gqa::test {

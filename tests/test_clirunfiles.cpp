@@ -11,7 +11,7 @@
 #include "gateheatmap.h"
 #include "headanalysisworker.h"
 #include "liveplot.h"
-#include "progress.h"
+#include "base/progress.h"
 #include "testsupport.h"
 #include "tinyrunfolder.h"
 #include "trainingpanel.h"

@@ -5,12 +5,12 @@
 #include <cmath>
 #include <filesystem>
 
-#include "alignedmodel.h"
-#include "conversiontraining.h"
-#include "error.h"
-#include "runfile.h"
+#include "pipeline/alignedmodel.h"
+#include "training/conversiontraining.h"
+#include "base/error.h"
+#include "runfile/runfile.h"
 #include "testsupport.h"
-#include "trainingcheckpoint.h"
+#include "training/trainingcheckpoint.h"
 
 namespace gqa::test {
 namespace {
@@ -159,6 +159,51 @@ TEST_F(ConversionTrainingTest, RefusesBadSettings) {
     c = tinyRun(model, scratchFolder("conv-bad4"));
     c.trainTokens = {1, 2, 3, 999};
     EXPECT_THROW(trainConversion(c, progress), InputError);  // outside the vocabulary
+}
+
+}  // namespace
+}  // namespace gqa::test
+
+namespace gqa::test {
+namespace {
+
+// Re-running a finished run says so and trains nothing; a changed setting is named with its old
+// and new value; a run of another shape is refused in a sentence.
+TEST_F(ConversionTrainingTest, ReRunsSayWhatTheyDo) {
+    ConversionTrainingConfig c = tinyRun(model, scratchFolder("conv-rerun"));
+    c.steps = 4;
+    c.checkpointEvery = 0;
+    NullProgress quiet;
+    const ConversionTrainingResult first = trainConversion(c, quiet);
+    EXPECT_FALSE(first.alreadyComplete);
+    const ConversionTrainingResult again = trainConversion(c, quiet);
+    EXPECT_TRUE(again.resumed);
+    EXPECT_TRUE(again.alreadyComplete);
+    EXPECT_TRUE(again.warnings.empty());
+    EXPECT_TRUE(again.exportVerified);
+
+    c.learningRate = 2e-3;
+    const ConversionTrainingResult changed = trainConversion(c, quiet);
+    ASSERT_EQ(changed.warnings.size(), 1u);
+    EXPECT_NE(changed.warnings[0].find("lr 0.001 -> 0.002"), std::string::npos)
+        << changed.warnings[0];
+
+    c.groups = 1;
+    try {
+        trainConversion(c, quiet);
+        ADD_FAILURE() << "a run of another G resumed";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("whose groups is 2, not 1"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(SettingsDifferences, NamesEachChangedSettingWithBothValues) {
+    const nlohmann::json saved{{"lr", 0.001}, {"steps", 10}, {"gone", true}};
+    const nlohmann::json now{{"lr", 0.002}, {"steps", 10}, {"new", "x"}};
+    EXPECT_EQ(settingsDifferences(saved, now),
+              "gone true -> (none), lr 0.001 -> 0.002, new (none) -> \"x\"");
+    EXPECT_EQ(settingsDifferences(now, now), "");
 }
 
 }  // namespace

@@ -24,7 +24,7 @@
 #include "conversionestimate.h"
 #include "conversionwizard.h"
 #include "mainwindow.h"
-#include "modelconfig.h"
+#include "io/modelconfig.h"
 #include "tinyrunfolder.h"
 
 namespace gqa {
@@ -103,7 +103,7 @@ void enterSettings(ConversionWizard& wizard, int steps, int seqLen = 16) {
 TEST(ConversionEstimate, ShowsTheTrainingPlanAtAMeasuredCpuRate) {
     const ModelConfig c = test::tinyConfig(4);
     const ConversionEstimate e =
-        estimateConversion(c, 2, 100, 2, 16, QStringLiteral("float32"), QStringLiteral("cpu"));
+        estimateConversion(c, 2, 100, 2, 16, DType::F32, QStringLiteral("cpu"));
     TrainingShape shape;
     shape.groups = 2;
     shape.batchSize = 2;
@@ -119,11 +119,18 @@ TEST(ConversionEstimate, ShowsTheTrainingPlanAtAMeasuredCpuRate) {
     EXPECT_NEAR(e.seconds, 100 * plan.flopsPerUpdate / e.flopsPerSecond, 1e-9 * e.seconds);
     EXPECT_NEAR(e.seconds, 100 * 2 * 16 / e.tokensPerSecond, 1e-9 * e.seconds);
     const ConversionEstimate bf16 =
-        estimateConversion(c, 2, 100, 2, 16, QStringLiteral("bfloat16"), QStringLiteral("cpu"));
+        estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("cpu"));
     EXPECT_LT(bf16.seconds, e.seconds);
     EXPECT_FALSE(
-        estimateConversion(c, 2, 100, 2, 16, QStringLiteral("bfloat16"), QStringLiteral("cuda"))
+        estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("cuda"))
             .measuredRate);
+    // One device parser (core's): "cuda:1" plans for a GPU (it counted as CPU before), "auto"
+    // for whatever is present.
+    EXPECT_FALSE(estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("cuda:1"))
+                     .measuredRate);
+    EXPECT_EQ(estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("auto"))
+                  .measuredRate,
+              !torch::cuda::is_available());
 }
 
 TEST(ConversionWizard, OpensFromFileConvertWithTheOpenModel) {

@@ -4,8 +4,8 @@
 // numbers of KL, BiLD and LM positions (prompt/answer data).
 #include <future>
 
-#include "dataparallel.h"
-#include "error.h"
+#include "distributed/dataparallel.h"
+#include "base/error.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Decode-speed measurement: positive speeds, KV-cache bytes equal to the formula and proportional
 // to the KV heads, the warning beyond max positions, reproducible context ids, bad settings.
-#include "decodespeed.h"
-#include "error.h"
+#include "eval/decodespeed.h"
+#include "base/error.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -6,14 +6,14 @@
 // absent.
 #include <filesystem>
 
-#include "alignment.h"
-#include "calibration.h"
-#include "conversiontraining.h"
-#include "headanalysis.h"
-#include "mergedgqa.h"
-#include "perplexity.h"
+#include "alignment/alignment.h"
+#include "analysis/calibration.h"
+#include "training/conversiontraining.h"
+#include "analysis/headanalysis.h"
+#include "alignment/mergedgqa.h"
+#include "eval/perplexity.h"
 #include "testsupport.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gqa::test {
 namespace {

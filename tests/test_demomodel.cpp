@@ -8,14 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "alignment.h"
-#include "austencorpus.h"
-#include "calibration.h"
-#include "headanalysis.h"
-#include "generation.h"
-#include "perplexity.h"
+#include "alignment/alignment.h"
+#include "text/austencorpus.h"
+#include "analysis/calibration.h"
+#include "analysis/headanalysis.h"
+#include "model/generation.h"
+#include "eval/perplexity.h"
 #include "testsupport.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gqa::test {
 namespace {

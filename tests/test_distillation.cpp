@@ -7,8 +7,8 @@
 #include <numeric>
 #include <vector>
 
-#include "distillation.h"
-#include "error.h"
+#include "training/distillation.h"
+#include "base/error.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -6,10 +6,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "distilldata.h"
-#include "error.h"
+#include "training/distilldata.h"
+#include "base/error.h"
 #include "testsupport.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gqa::test {
 namespace {

@@ -8,8 +8,8 @@
 #include <functional>
 #include <thread>
 
-#include "conversiontraining.h"
-#include "error.h"
+#include "training/conversiontraining.h"
+#include "base/error.h"
 #include "testsupport.h"
 
 namespace gqa::test {

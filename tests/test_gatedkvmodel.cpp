@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The gated student of the conversion training: its two extremes are exact models (spec 6.1),
+// The gated student of the conversion training: its two extremes are exact models (method §6.1),
 // its gradients reach the gates and the merged heads, and the export reloads as the z = 0 model.
-#include "error.h"
-#include "gatedkvmodel.h"
-#include "gqaexport.h"
-#include "mergedgqa.h"
+#include "base/error.h"
+#include "training/gatedkvmodel.h"
+#include "training/gqaexport.h"
+#include "alignment/mergedgqa.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Generation with the KV cache equals recomputing the full prefix; sampling is seeded.
-#include "error.h"
-#include "generation.h"
+#include "base/error.h"
+#include "model/generation.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -16,8 +16,8 @@
 
 #include <gtest/gtest.h>
 
-#include "communicator.h"
-#include "error.h"
+#include "distributed/communicator.h"
+#include "base/error.h"
 #include "gloocases.h"
 #include "testsupport.h"
 

@@ -3,8 +3,8 @@
 // optima recovered, and the bookkeeping helpers (canonical order, validation).
 #include <random>
 
-#include "error.h"
-#include "grouping.h"
+#include "base/error.h"
+#include "analysis/grouping.h"
 #include "testsupport.h"
 
 namespace gqa::test {

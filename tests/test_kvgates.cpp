@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "error.h"
-#include "kvgates.h"
+#include "base/error.h"
+#include "training/kvgates.h"
 #include "testsupport.h"
 
 namespace gqa::test {
@@ -126,7 +126,7 @@ TEST(KvGates, ReferenceInitIsNearlyOpenWithSpecSparsity) {
     handSparsity /= n;
     EXPECT_NEAR(mean, 2.0, 0.02);  // lambda ~ N(6 T, 0.1)
     EXPECT_NEAR(std::sqrt(sq / n - mean * mean), 0.1, 0.015);
-    // Spec 6.2: s ~ 4.2e-4 at init (4.24e-4 at lambda = 2; the spread raises the mean a bit).
+    // Method §6.2: s ~ 4.2e-4 at init (4.24e-4 at lambda = 2; the spread raises the mean a bit).
     const double s = gates->expectedSparsity().item<double>();
     EXPECT_NEAR(s, handSparsity, 2e-6);
     EXPECT_GT(s, 4.0e-4);
@@ -149,7 +149,7 @@ TEST(KvGates, ReferenceInitIsNearlyOpenWithSpecSparsity) {
 }
 
 TEST(KvGates, ReferenceSampleAtLambdaTwoSpansSpecRange) {
-    // Spec 6.2: at lambda = 2, z in [0.99878, 1]: worst noise eps = 0.4 gives
+    // Method §6.2: at lambda = 2, z in [0.99878, 1]: worst noise eps = 0.4 gives
     // (sigmoid(6 + ln(0.4/0.6)) - 0.5) * 1.005 + 0.5 = 0.998777; z = 1 once logit(eps) >= -0.006,
     // i.e. eps >= 0.4985, about half the draws.
     auto gates = makeGates(GateScheme::Reference, 4, 8);

@@ -7,11 +7,11 @@
 #include <string>
 #include <unordered_set>
 
-#include "error.h"
-#include "gatedkvmodel.h"
-#include "kvcache.h"
-#include "layercheckpoint.h"
-#include "llamamodel.h"
+#include "base/error.h"
+#include "training/gatedkvmodel.h"
+#include "model/kvcache.h"
+#include "training/layercheckpoint.h"
+#include "model/llamamodel.h"
 #include "testsupport.h"
 
 namespace gqa::test {

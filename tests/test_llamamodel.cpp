@@ -2,8 +2,8 @@
 // Exactness of the batched Llama forward against a slow, independent per-token reference.
 #include <cmath>
 
-#include "error.h"
-#include "llamamodel.h"
+#include "base/error.h"
+#include "model/llamamodel.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -3,7 +3,7 @@
 // and free, a peak that stays until reset, and blocks from before install() never counted.
 #include <c10/core/CPUAllocator.h>
 
-#include "memorytracker.h"
+#include "base/memorytracker.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -2,8 +2,8 @@
 // config.json parsing: supported fields, defaults, and a clear refusal naming the field otherwise.
 #include <gtest/gtest.h>
 
-#include "error.h"
-#include "modelconfig.h"
+#include "base/error.h"
+#include "io/modelconfig.h"
 
 namespace gqa {
 namespace {

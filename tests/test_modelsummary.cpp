@@ -2,8 +2,8 @@
 // The header-only model summary used by the studio and `inspect`.
 #include <filesystem>
 
-#include "error.h"
-#include "modelsummary.h"
+#include "base/error.h"
+#include "io/modelsummary.h"
 #include "testsupport.h"
 
 namespace gqa::test {

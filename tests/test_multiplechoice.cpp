@@ -4,8 +4,8 @@
 // and the task file's refusals with line numbers.
 #include <cmath>
 
-#include "error.h"
-#include "multiplechoice.h"
+#include "base/error.h"
+#include "eval/multiplechoice.h"
 #include "testsupport.h"
 
 namespace gqa::test {

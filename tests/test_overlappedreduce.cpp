@@ -6,8 +6,8 @@
 // refused.
 #include <future>
 
-#include "error.h"
-#include "overlappedreduce.h"
+#include "base/error.h"
+#include "distributed/overlappedreduce.h"
 #include "testsupport.h"
 
 namespace gqa::test {

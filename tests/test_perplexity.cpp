@@ -2,8 +2,8 @@
 // Sliding-window perplexity against values computed by hand from independent forward passes.
 #include <cmath>
 
-#include "error.h"
-#include "perplexity.h"
+#include "base/error.h"
+#include "eval/perplexity.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -5,15 +5,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "error.h"
-#include "llamamodel.h"
-#include "lrschedule.h"
-#include "pretrainer.h"
+#include "base/error.h"
+#include "model/llamamodel.h"
+#include "training/lrschedule.h"
+#include "training/pretrainer.h"
 #include "testsupport.h"
-#include "tokendataset.h"
-#include "tokenizertrainer.h"
-#include "training.h"
-#include "trainingcheckpoint.h"
+#include "text/tokendataset.h"
+#include "text/tokenizertrainer.h"
+#include "training/training.h"
+#include "training/trainingcheckpoint.h"
 
 namespace gqa::test {
 namespace {

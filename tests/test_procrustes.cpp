@@ -3,15 +3,15 @@
 // rotations that commute with RoPE, which a general orthogonal matrix or a reflection does not.
 #include <cmath>
 
-#include "error.h"
-#include "procrustes.h"
+#include "base/error.h"
+#include "alignment/procrustes.h"
 #include "testsupport.h"
 
 namespace gqa::test {
 namespace {
 
 constexpr double kTight = 1e-10;
-/// RoPE base of Llama 2 (spec section 1).
+/// RoPE base of Llama 2 (method §1).
 constexpr double kRopeBase = 10000.0;
 
 torch::Tensor randomOrthogonal(std::int64_t d) {
@@ -19,7 +19,7 @@ torch::Tensor randomOrthogonal(std::int64_t d) {
     return std::get<0>(qr);
 }
 
-/// Spec section 1: plane (m, m + d/2) of v rotated by t * base^(-2m/d).
+/// Method §1: plane (m, m + d/2) of v rotated by t * base^(-2m/d).
 torch::Tensor rope(const torch::Tensor& v, std::int64_t t) {
     const std::int64_t d = v.size(0);
     torch::Tensor out = v.clone();

@@ -8,11 +8,11 @@
 #include <fstream>
 #include <functional>
 
-#include "calibration.h"
-#include "error.h"
-#include "runfile.h"
+#include "analysis/calibration.h"
+#include "base/error.h"
+#include "runfile/runfile.h"
 #include "testsupport.h"
-#include "traininghistory.h"
+#include "training/traininghistory.h"
 
 namespace gqa::test {
 namespace {

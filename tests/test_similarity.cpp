@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Head similarity from Gram statistics equals the definition computed on the raw token vectors.
-#include "error.h"
-#include "procrustes.h"
-#include "similarity.h"
+#include "base/error.h"
+#include "alignment/procrustes.h"
+#include "analysis/similarity.h"
 #include "testsupport.h"
 
 namespace gqa::test {
@@ -32,7 +32,7 @@ torch::Tensor randomHeads() {
            0.5 * torch::randn({1, kHeads, kHeadDim}, torch::kFloat64);
 }
 
-/// The definition (spec 4.2): align head i onto head j with Q fitted on the raw (dist) or
+/// The definition (method §4.2): align head i onto head j with Q fitted on the raw (dist) or
 /// unit-normalised (cos) token matrices, then average the per-token score.
 double directScore(const torch::Tensor& x, std::int64_t i, std::int64_t j, HeadKind kind,
                    Criterion criterion, bool align) {

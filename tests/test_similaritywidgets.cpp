@@ -33,7 +33,7 @@
 #include "mainwindow.h"
 #include "similaritypanel.h"
 #include "testsupport.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gqa {
 namespace {
@@ -211,8 +211,8 @@ TEST(SimilarityPanel, BeforeAndAfterShareOneColourRange) {
 
     // Another layer, kind and criterion: still one range for both.
     panel.setLayer(2);
-    panel.setKind(SimilarityKind::Keys);
-    panel.setCriterion(SimilarityCriterion::Cos);
+    panel.setKind(HeadKind::Keys);
+    panel.setCriterion(Criterion::Cos);
     EXPECT_EQ(panel.beforeMap()->colorRange(), panel.afterMap()->colorRange());
     EXPECT_TRUE(panel.beforeMap()->title().contains(QStringLiteral("Layer 2")));
 
@@ -396,7 +396,7 @@ TEST(HeadAnalysisTask, DeliversValuesOnATinyModelAndReusesTheCalibration) {
     ASSERT_EQ(data.groupings.size(), 2);  // G = 1 and 2 from analyzeHeads
     ASSERT_TRUE(data.statistics);
     for (const LayerSimilarity& layer : data.layers) {
-        const SimilarityPair& dist = layer.of(SimilarityKind::Values, SimilarityCriterion::Dist);
+        const SimilarityPair& dist = layer.of(HeadKind::Values, Criterion::Dist);
         ASSERT_EQ(dist.before.size(), 16);
         for (int i = 0; i < 4; ++i)
             for (int j = 0; j < 4; ++j) {
@@ -405,7 +405,7 @@ TEST(HeadAnalysisTask, DeliversValuesOnATinyModelAndReusesTheCalibration) {
                 EXPECT_GE(dist.after[i * 4 + j], dist.before[i * 4 + j] - 1e-9);
             }
         EXPECT_GE(dist.meanAfter, dist.meanBefore - 1e-12);
-        const SimilarityPair& cos = layer.of(SimilarityKind::Keys, SimilarityCriterion::Cos);
+        const SimilarityPair& cos = layer.of(HeadKind::Keys, Criterion::Cos);
         EXPECT_LE(cos.meanAfter, 1.0 + 1e-9);
         EXPECT_NE(cos.after, dist.after);
     }
@@ -413,7 +413,7 @@ TEST(HeadAnalysisTask, DeliversValuesOnATinyModelAndReusesTheCalibration) {
     // A grouping the analysis did not precompute (keys, cos) is searched in the background.
     GroupingTask grouping;
     QSignalSpy groupingReady(&grouping, &GroupingTask::resultReady);
-    grouping.request({data.statistics, 2, {SimilarityKind::Keys, SimilarityCriterion::Cos}});
+    grouping.request({data.statistics, 2, {HeadKind::Keys, Criterion::Cos}});
     ASSERT_TRUE(groupingReady.wait(kWaitMs));
     const auto g = groupingReady[0][1].value<GroupingData>();
     ASSERT_EQ(g.layers.size(), 2);
@@ -451,8 +451,8 @@ TEST(HeadAnalysisTask, DeliversValuesOnATinyModelAndReusesTheCalibration) {
     ASSERT_EQ(ready.count(), 2);
     const auto again = ready[1][0].value<HeadAnalysisData>();
     EXPECT_TRUE(again.reusedCalibration);
-    EXPECT_EQ(again.layers[1].of(SimilarityKind::Values, SimilarityCriterion::Dist).after,
-              data.layers[1].of(SimilarityKind::Values, SimilarityCriterion::Dist).after);
+    EXPECT_EQ(again.layers[1].of(HeadKind::Values, Criterion::Dist).after,
+              data.layers[1].of(HeadKind::Values, Criterion::Dist).after);
 }
 
 TEST(HeadAnalysisTask, CancelStopsTheRun) {

@@ -4,11 +4,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "error.h"
-#include "modelconfig.h"
+#include "base/error.h"
+#include "io/modelconfig.h"
 #include "testsupport.h"
-#include "tokenizer.h"
-#include "tokenizertrainer.h"
+#include "text/tokenizer.h"
+#include "text/tokenizertrainer.h"
 
 namespace gqa::test {
 namespace {

@@ -15,10 +15,10 @@
 
 #include <gtest/gtest.h>
 
-#include "error.h"
-#include "progress.h"
-#include "tokenizer.h"
-#include "tokenizertrainer.h"
+#include "base/error.h"
+#include "base/progress.h"
+#include "text/tokenizer.h"
+#include "text/tokenizertrainer.h"
 
 namespace fs = std::filesystem;
 

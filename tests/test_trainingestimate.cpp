@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <map>
 
-#include "conversionsession.h"
-#include "conversiontraining.h"
-#include "error.h"
-#include "memorytracker.h"
-#include "tensorconvert.h"
+#include "training/conversionsession.h"
+#include "training/conversiontraining.h"
+#include "base/error.h"
+#include "base/memorytracker.h"
+#include "io/tensorconvert.h"
 #include "testsupport.h"
-#include "trainingestimate.h"
+#include "training/trainingestimate.h"
 
 namespace gqa::test {
 namespace {
@@ -109,6 +109,27 @@ TEST(TrainingEstimate, CountsStateByDtypeAndRankAndTimeByRate) {
 
     shape.groups = 5;
     EXPECT_THROW(planTraining(c, shape, 0.0), InputError);
+}
+
+// Summaries group the plan's items by their typed category, not by matching their names.
+TEST(TrainingEstimate, EveryHeldItemHasItsCategory) {
+    TrainingShape shape;
+    shape.groups = 8;
+    shape.compute = DType::BF16;
+    const TrainingPlan plan = planTraining(llama2_7b(), shape, 0.0);
+    auto categoryOf = [&](const std::string& name) {
+        for (const MemoryItem& item : plan.memory)
+            if (item.name == name) return item.category;
+        ADD_FAILURE() << "no item " << name;
+        return MemoryCategory::Activations;
+    };
+    EXPECT_EQ(categoryOf("frozen weights"), MemoryCategory::Weights);
+    EXPECT_EQ(categoryOf("trainable masters"), MemoryCategory::Weights);
+    EXPECT_EQ(categoryOf("gradients"), MemoryCategory::Optimizer);
+    EXPECT_EQ(categoryOf("AdamW state"), MemoryCategory::Optimizer);
+    EXPECT_EQ(categoryOf("teacher"), MemoryCategory::Teacher);
+    EXPECT_EQ(categoryOf("working set"), MemoryCategory::Activations);
+    EXPECT_STREQ(memoryCategoryName(MemoryCategory::Optimizer), "optimizer");
 }
 
 TEST(TrainingEstimate, Llama2_7bToGqa8FitsOne80GbGpu) {

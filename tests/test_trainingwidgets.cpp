@@ -29,6 +29,9 @@
 #include "tinyrunfolder.h"
 #include "trainingpanel.h"
 #include "trainingrunner.h"
+#include "trainingsettingsform.h"
+#include "io/tensorconvert.h"
+#include "training/conversiontraining.h"
 
 namespace gqa {
 namespace {
@@ -198,7 +201,7 @@ TEST(TrainingRunner, PauseStopsTheWorkerWithACheckpointAndStartResumes) {
     const TinyRunFolder folder;
     const std::string output = test::scratchFolder("runner-pause") + "/out";
     TrainingRunner runner;
-    QSignalSpy paused(&runner, &TrainingRunner::paused);
+    QSignalSpy paused(&runner, &TrainingRunner::cancelled);
     QSignalSpy finished(&runner, &TrainingRunner::finished);
     runner.start(folder.settings(100000, output));
     std::size_t samples = 0;
@@ -261,6 +264,45 @@ TEST(MainWindow, ClosingDuringARunAsksThenPausesWithACheckpoint) {
     EXPECT_EQ(asked, 2);
     EXPECT_FALSE(panel->isRunning());
     EXPECT_TRUE(std::filesystem::exists(output + "/checkpoint/trainer_state.json"));
+}
+
+}  // namespace
+}  // namespace gqa
+
+namespace gqa {
+namespace {
+
+// The studio's defaults are core's: a change of a default in ConversionTrainingConfig shows up
+// here instead of the two drifting apart.
+TEST(TrainingSettingsForm, DefaultsAreCoresAndBothFrontEndsShareTheForm) {
+    const TrainingSettings studio;
+    const ConversionTrainingConfig core;
+    EXPECT_EQ(studio.steps, core.steps);
+    EXPECT_EQ(studio.batchSize, core.batchSize);
+    EXPECT_EQ(studio.seqLen, core.seqLen);
+    EXPECT_DOUBLE_EQ(studio.learningRate, core.learningRate);
+    EXPECT_EQ(studio.gateScheme, core.gates.scheme);
+    EXPECT_EQ(toTorch(studio.compute), core.compute);
+    EXPECT_EQ(studio.checkpointEvery, core.checkpointEvery);
+    EXPECT_EQ(studio.evalEvery, core.evalEvery);
+
+    TrainingSettingsForm form;
+    TrainingSettings shown;
+    shown.steps = 1;
+    form.apply(shown);
+    EXPECT_EQ(shown.steps, core.steps);
+    shown.steps = 77;
+    shown.gateScheme = GateScheme::HardConcrete;
+    shown.compute = DType::BF16;
+    form.setSettings(shown);
+    TrainingSettings back;
+    form.apply(back);
+    EXPECT_EQ(back.steps, 77);
+    EXPECT_EQ(back.gateScheme, GateScheme::HardConcrete);
+    EXPECT_EQ(back.compute, DType::BF16);
+
+    TrainingPanel panel;
+    EXPECT_NE(panel.findChild<TrainingSettingsForm*>(), nullptr);
 }
 
 }  // namespace

@@ -3,9 +3,9 @@
 // (plus merged heads and gates) change; the teacher built from the student's frozen weights and
 // the original trained projections computes exactly the original model; frozen weights are
 // stored in the compute dtype.
-#include "conversionsession.h"
-#include "conversiontraining.h"
-#include "error.h"
+#include "training/conversionsession.h"
+#include "training/conversiontraining.h"
+#include "base/error.h"
 #include "testsupport.h"
 
 namespace gqa::test {

@@ -7,10 +7,10 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "llamamodel.h"
-#include "modelsummary.h"
-#include "tensorconvert.h"
-#include "tokenizertrainer.h"
+#include "model/llamamodel.h"
+#include "io/modelsummary.h"
+#include "io/tensorconvert.h"
+#include "text/tokenizertrainer.h"
 
 namespace gqa::test {
 namespace fs = std::filesystem;

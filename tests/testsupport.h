@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "checkpoint.h"
-#include "communicator.h"
-#include "progress.h"
-#include "modelconfig.h"
+#include "io/checkpoint.h"
+#include "distributed/communicator.h"
+#include "base/progress.h"
+#include "io/modelconfig.h"
 
 namespace gqa::test {
 

@@ -10,7 +10,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
-#include "dtype.h"
+#include "base/dtype.h"
 #include "humanformat.h"
 
 namespace gqa {

@@ -7,7 +7,7 @@
 
 #include <QWidget>
 
-#include "modelconfig.h"
+#include "io/modelconfig.h"
 
 class QFormLayout;
 class QGroupBox;

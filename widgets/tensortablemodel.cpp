@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "dtype.h"
+#include "base/dtype.h"
 #include "humanformat.h"
 
 namespace gqa {

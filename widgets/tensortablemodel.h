@@ -9,7 +9,7 @@
 
 #include <QAbstractTableModel>
 
-#include "modelsummary.h"
+#include "io/modelsummary.h"
 
 namespace gqa {
 

@@ -8,15 +8,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include "calibration.h"
-#include "checkpoint.h"
+#include "analysis/calibration.h"
+#include "pipeline/alignedmodel.h"
+#include "pipeline/calibrationstore.h"
+#include "base/runtime.h"
+#include "io/checkpoint.h"
 #include "clioptions.h"
 #include "commands.h"
-#include "error.h"
-#include "headanalysis.h"
-#include "runfile.h"
+#include "base/error.h"
+#include "analysis/headanalysis.h"
+#include "runfile/runfile.h"
 #include "terminalprogress.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gqa::cli {
 namespace {
@@ -46,18 +49,6 @@ AnalysisConfig analysisConfig(const Arguments& a) {
     c.method = search == "reference" ? GroupSearchMethod::Reference : GroupSearchMethod::Strong;
     c.seed = static_cast<std::uint64_t>(a.integer("seed"));
     return c;
-}
-
-/// Statistics of the run file, checked to belong to this model folder.
-StoredCalibration storedStatistics(const std::string& runPath, const std::string& folder) {
-    RunFile run = RunFile::open(runPath);
-    if (!run.hasCalibration())
-        throw InputError(runPath + ": no calibration statistics; run `gqa-cli calibrate` first");
-    const ModelIdentity stored = run.readModelIdentity(), current = modelIdentity(folder);
-    if (stored.checksum != current.checksum || stored.configJson != current.configJson)
-        throw InputError(runPath + ": its statistics were computed for another model (" +
-                         stored.modelFolder + "); calibrate this one with a new run file");
-    return run.readCalibration();
 }
 
 /// Per-layer groupings from a JSON file: a list over layers of lists of groups of original head
@@ -121,38 +112,28 @@ int runCalibrate(const std::vector<std::string>& args) {
     if (parseOrHelp(a, args)) return kExitOk;
     const std::string folder = a.positional(0), runPath = a.text("run");
     TerminalProgress progress(a.flag("quiet"));
-    LlamaModel model = loadModel(folder, a, progress);
-    CalibrationConfig config;
-    config.inputFiles = splitList(a.text("inputs"));
-    if (config.inputFiles.empty()) throw InputError("--inputs names no calibration file");
-    config.modelFolder = folder;
-    config.numSequences = a.integer("sequences");
-    config.sequenceLength = a.integer("length");
-    config.batchSize = a.integer("batch");
-
-    if (fs::exists(runPath)) {
-        RunFile existing = RunFile::open(runPath);
-        CalibrationSettings wanted;
-        wanted.inputFiles = absoluteInputPaths(config.inputFiles);
-        wanted.inputChecksum = filesChecksum(config.inputFiles);
-        wanted.numSequences = config.numSequences;
-        wanted.sequenceLength = config.sequenceLength > 0 ? config.sequenceLength
-                                                          : defaultSequenceLength(model.config());
-        if (existing.calibrationMatches(folder, wanted)) {
-            std::printf("%s already holds these statistics for this model: reused\n",
-                        runPath.c_str());
-            return kExitOk;
-        }
-    }
-    const CalibrationResult result = calibrate(model, config, progress);
+    CalibrationRequest request;
+    request.modelFolder = folder;
+    request.inputFiles = splitList(a.text("inputs"));
+    if (request.inputFiles.empty()) throw InputError("--inputs names no calibration file");
+    request.sequences = a.integer("sequences");
+    request.sequenceLength = a.integer("length");
+    request.batchSize = a.integer("batch");
+    request.runFile = runPath;
+    request.device = parseDevice(a.text("device"));
+    request.dtype = parseComputeDtype(a.text("dtype"));
+    const CalibrationOutcome result = calibrateOrReuse(request, progress);
     progress.finish();
-    RunFile run = fs::exists(runPath) ? RunFile::open(runPath) : RunFile::create(runPath);
-    run.writeModelIdentity(modelIdentity(folder));
-    run.writeCalibration(result.settings, result.layers);
     for (const auto& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    const CalibrationSettings& s = result.statistics.settings;
+    if (result.reused) {
+        std::printf("%s already holds these statistics for this model: reused\n", runPath.c_str());
+        return kExitOk;
+    }
     std::printf("calibrated %lld sequences x %lld tokens (%lld tokens), %zu layers -> %s\n",
-                (long long)result.settings.numSequences, (long long)result.settings.sequenceLength,
-                (long long)result.tokens, result.layers.size(), runPath.c_str());
+                (long long)s.numSequences, (long long)s.sequenceLength,
+                (long long)(s.numSequences * s.sequenceLength), result.statistics.layers.size(),
+                runPath.c_str());
     return kExitOk;
 }
 
@@ -170,7 +151,7 @@ int runAnalyze(const std::vector<std::string>& args) {
                 "baseline), from the statistics in the run file.",
                 {"model-folder"}, options);
     if (parseOrHelp(a, args)) return kExitOk;
-    const StoredCalibration stats = storedStatistics(a.text("run"), a.positional(0));
+    const StoredCalibration stats = storedCalibrationFor(a.text("run"), a.positional(0));
     AnalysisConfig config = analysisConfig(a);
     config.groupCounts = splitIntegers(a.text("groups"), "groups");
     TerminalProgress progress(a.flag("quiet"));
@@ -182,13 +163,23 @@ int runAnalyze(const std::vector<std::string>& args) {
     if (a.has("csv")) {
         csv.open(a.text("csv"));
         if (!csv) throw InputError(a.text("csv") + ": cannot write");
-        csv << "layer,kv_heads,objective,consecutive_objective,exact,value_cost_aligned,"
-               "value_cost_meanpool,key_cost_aligned,key_cost_meanpool,groups\n";
+        // objective is the sum of in-group similarities under `criterion` (dist: negative mean
+        // squared distances; cos: mean cosines); costs are fractions of the signal lost.
+        csv << "layer,kv_heads,criterion,objective,consecutive_objective,exact,value_cost_aligned,"
+               "value_cost_least_squares,value_cost_meanpool,key_cost_aligned,"
+               "key_cost_least_squares,key_cost_meanpool,groups\n";
     }
+    // Under dist the similarities are negative mean squared distances (squared activation units
+    // per token: 0 is identical, more negative is further apart); under cos, mean cosines.
+    const bool dist = config.criterion == Criterion::Dist;
+    const char* measure = dist ? "negative mean squared distance between head outputs per token"
+                               : "mean cosine similarity of head outputs";
+    const char* shortName = dist ? "-msd" : "cos";
     if (!a.flag("json"))
         std::printf(
-            "layer  value sim before/after   key sim before/after   G  objective  "
-            "value cost aligned/mean-pool  key cost aligned/mean-pool\n");
+            "layer  value %s before/after  key %s before/after   G  objective  "
+            "value cost aligned/LS/mean-pool  key cost aligned/LS/mean-pool\n",
+            shortName, shortName);
     for (std::size_t l = 0; l < r.layers.size(); ++l) {
         const LayerAnalysis& layer = r.layers[l];
         Json choices = Json::array();
@@ -199,6 +190,7 @@ int runAnalyze(const std::vector<std::string>& args) {
                                {"consecutive_objective", c.consecutiveObjective},
                                {"exact", c.exact},
                                {"aligned_cost", costJson(c.alignedCost)},
+                               {"least_squares_cost", costJson(c.leastSquaresCost)},
                                {"meanpool_cost", costJson(c.baselineCost)}});
             if (csv.is_open()) {
                 std::string groups;
@@ -208,19 +200,22 @@ int runAnalyze(const std::vector<std::string>& args) {
                         groups += (i ? " " : "") + std::to_string(g[i]);
                     groups += "]";
                 }
-                csv << l << ',' << c.groups << ',' << c.objective << ',' << c.consecutiveObjective
-                    << ',' << c.exact << ',' << c.alignedCost.valueRelative << ','
-                    << c.baselineCost.valueRelative << ',' << c.alignedCost.keyRelative << ','
+                csv << l << ',' << c.groups << ',' << criterionName(config.criterion) << ','
+                    << c.objective << ',' << c.consecutiveObjective << ',' << c.exact << ','
+                    << c.alignedCost.valueRelative << ',' << c.leastSquaresCost.valueRelative
+                    << ',' << c.baselineCost.valueRelative << ',' << c.alignedCost.keyRelative
+                    << ',' << c.leastSquaresCost.keyRelative << ','
                     << c.baselineCost.keyRelative << ',' << groups << '\n';
             }
             if (!a.flag("json"))
                 std::printf(
-                    "%5zu  %9.4f %9.4f      %9.4f %9.4f  %3lld  %9.4f  %13.4f %10.4f  %11.4f "
-                    "%10.4f\n",
+                    "%5zu  %9.4f %9.4f      %9.4f %9.4f  %3lld  %9.4f  %9.4f %8.4f %9.4f  "
+                    "%9.4f %8.4f %9.4f\n",
                     l, meanOffDiagonal(layer.values.before), meanOffDiagonal(layer.values.after),
                     meanOffDiagonal(layer.keys.before), meanOffDiagonal(layer.keys.after),
                     (long long)c.groups, c.objective, c.alignedCost.valueRelative,
-                    c.baselineCost.valueRelative, c.alignedCost.keyRelative,
+                    c.leastSquaresCost.valueRelative, c.baselineCost.valueRelative,
+                    c.alignedCost.keyRelative, c.leastSquaresCost.keyRelative,
                     c.baselineCost.keyRelative);
         }
         layers.push_back(
@@ -233,15 +228,18 @@ int runAnalyze(const std::vector<std::string>& args) {
     }
     if (a.flag("json")) {
         std::cout << Json{{"criterion", criterionName(config.criterion)},
+                          {"similarity_measure", measure},
+                          {"cost_unit", "fraction of the heads' signal (0 = free, 1 = all lost)"},
                           {"group_by", headKindName(config.groupBy)},
                           {"layers", layers}}
                          .dump(2)
                   << "\n";
     } else {
         std::printf(
-            "costs are relative residuals of the merge (0 = free, 1 = all signal lost); "
-            "criterion %s, grouping by %s similarity after alignment\n",
-            criterionName(config.criterion), headKindName(config.groupBy));
+            "similarities (%s): %s; objective: their sum within groups; costs are relative "
+            "residuals of the merge (0 = free, 1 = all signal lost); grouping by %s similarity "
+            "after alignment\n",
+            shortName, measure, headKindName(config.groupBy));
     }
     return kExitOk;
 }
@@ -252,6 +250,10 @@ int runAlign(const std::vector<std::string>& args) {
         {"groups", "G", "number of KV heads of the result", ""},
         {"out", "DIR", "output model folder", ""},
         {"keep-mha", "", "write the aligned MHA model (no merge)", ""},
+        {"merge", "HOW",
+         "mean (the paper's: each group's keys and values averaged) or least-squares (also "
+         "refit each query head's q_proj/o_proj to the merged head, docs/method.md §7.2)",
+         "mean"},
         {"mean-pool", "", "baseline: consecutive heads, no alignment", ""},
         {"grouping", "HOW",
          "searched, consecutive, or a JSON file of "
@@ -268,40 +270,32 @@ int runAlign(const std::vector<std::string>& args) {
     if (!a.has("groups") || !a.has("out")) throw InputError("align needs --groups and --out");
     const std::string folder = a.positional(0), out = a.text("out");
     const std::int64_t groups = a.integer("groups");
-    const StoredCalibration stats = storedStatistics(a.text("run"), folder);
-    AnalysisConfig config = analysisConfig(a);
-    config.groupCounts = {groups};
-    TerminalProgress progress(a.flag("quiet"));
-    const bool meanPool = a.flag("mean-pool");
+    const StoredCalibration stats = storedCalibrationFor(a.text("run"), folder);
+    AlignRequest request;
+    request.modelFolder = folder;
+    request.groups = groups;
+    request.meanPool = a.flag("mean-pool");
+    request.analysis = analysisConfig(a);
     const std::string how = a.text("grouping");
-    AlignmentConfig alignment;
-    alignment.criterion = config.criterion;
-    std::vector<LayerAlignment> plan;
-    if (meanPool || how == "searched") {
-        AnalysisResult analysis;
-        if (!meanPool) analysis = analyzeHeads(stats.layers, config, progress);
-        plan = planAlignment(stats.layers, analysis, groups, meanPool, alignment);
-    } else {
+    if (how == "consecutive" || (request.meanPool && how == "searched")) {
+        request.grouping = GroupingSource::Consecutive;
+    } else if (how != "searched") {
+        request.grouping = GroupingSource::Given;
         const std::int64_t heads = stats.layers.at(0).values.heads;
-        if (groups < 1 || heads % groups != 0)
-            throw InputError("--groups " + std::to_string(groups) + " does not divide " +
-                             std::to_string(heads) + " heads");
-        const auto given =
-            how == "consecutive"
-                ? std::vector<Grouping>(stats.layers.size(), consecutiveGrouping(heads, groups))
-                : groupingsFromFile(how, stats.layers.size(), heads, groups);
-        for (std::size_t l = 0; l < stats.layers.size(); ++l)
-            plan.push_back(alignLayer(stats.layers[l], given[l], alignment));
+        request.givenGroupings = groupingsFromFile(how, stats.layers.size(), heads, groups);
     }
-    const Checkpoint original = Checkpoint::load(folder, progress);
+    request.keepMha = a.flag("keep-mha");
+    request.merge = parseMergeMethod(a.text("merge"));
+    request.outputFolder = out;
+    TerminalProgress progress(a.flag("quiet"));
+    const AlignResult result = writeAlignedModel(request, stats.layers, progress);
     progress.finish();
-    const Checkpoint aligned = alignCheckpoint(original, plan);
-    const Checkpoint result = a.flag("keep-mha") ? aligned : mergeToGqa(aligned, groups);
-    result.save(out, 0, folder);
-    Checkpoint::load(out);  // the export must reload as a valid checkpoint
-    std::printf("wrote %s: %s with %lld KV heads (%s)\n", out.c_str(),
-                a.flag("keep-mha") ? "aligned MHA" : "GQA", (long long)result.config.numKvHeads,
-                meanPool ? "mean-pool baseline" : "aligned");
+    const std::string kind = std::string(request.meanPool ? "mean-pool baseline" : "aligned") +
+                            (request.keepMha ? "" : std::string(", ") +
+                                                        mergeMethodName(request.merge) + " merge");
+    std::printf("wrote %s: %s with %lld KV heads (%s, %s)\n", out.c_str(),
+                request.keepMha ? "aligned MHA" : "GQA", (long long)result.kvHeads, kind.c_str(),
+                torchDtypeName(result.outputDtype).c_str());
     return kExitOk;
 }
 

@@ -3,7 +3,7 @@
 
 #include <sstream>
 
-#include "error.h"
+#include "base/error.h"
 
 namespace gqa::cli {
 

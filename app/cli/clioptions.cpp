@@ -8,9 +8,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "checkpoint.h"
-#include "error.h"
-#include "runtime.h"
+#include "io/checkpoint.h"
+#include "base/error.h"
+#include "base/runtime.h"
 
 namespace gqa::cli {
 

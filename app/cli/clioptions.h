@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "arguments.h"
-#include "llamamodel.h"
-#include "progress.h"
+#include "model/llamamodel.h"
+#include "base/progress.h"
 
 namespace gqa::cli {
 

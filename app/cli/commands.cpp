@@ -8,16 +8,16 @@
 
 #include "arguments.h"
 #include "clioptions.h"
-#include "checkpoint.h"
-#include "error.h"
-#include "generation.h"
-#include "llamamodel.h"
-#include "modelsummary.h"
-#include "perplexity.h"
-#include "randominit.h"
-#include "runtime.h"
+#include "io/checkpoint.h"
+#include "base/error.h"
+#include "model/generation.h"
+#include "model/llamamodel.h"
+#include "io/modelsummary.h"
+#include "eval/perplexity.h"
+#include "model/randominit.h"
+#include "base/runtime.h"
 #include "terminalprogress.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gqa::cli {
 namespace {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "training/conversiontraining.h"
+
 namespace gqa::cli {
 
 /// Exit codes (documented in `gqa-cli --help` and docs/cli.md).
@@ -37,4 +39,14 @@ int runExport(const std::vector<std::string>& args);
 int runReport(const std::vector<std::string>& args);  ///< only with GQA_HAVE_REPORT
 int runConvert(const std::vector<std::string>& args);
 
+class Arguments;
+/// `train`'s declared options (its training hyper-parameters come from core's one table,
+/// pipeline/trainingsettings.h), and the config they describe: exposed for unit tests of the
+/// option mapping. trainConfigFromArguments leaves the device at CPU for --dry-run.
+Arguments trainArguments();
+
+}  // namespace gqa::cli
+
+namespace gqa::cli {
+ConversionTrainingConfig trainConfigFromArguments(const Arguments& arguments);
 }  // namespace gqa::cli

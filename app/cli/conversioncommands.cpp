@@ -12,12 +12,14 @@
 #include "arguments.h"
 #include "clioptions.h"
 #include "commands.h"
-#include "conversiontraining.h"
-#include "error.h"
-#include "runtime.h"
+#include "base/metrics.h"
+#include "pipeline/trainingsettings.h"
+#include "training/conversiontraining.h"
+#include "base/error.h"
+#include "base/runtime.h"
 #include "terminalprogress.h"
-#include "trainingcheckpoint.h"
-#include "trainingestimate.h"
+#include "training/trainingcheckpoint.h"
+#include "training/trainingestimate.h"
 #include "trainingplan.h"
 #include "workerlauncher.h"
 
@@ -52,9 +54,9 @@ nlohmann::json resultJson(const ConversionTrainingResult& r) {
     for (const auto& [step, loss] : r.validationHistory) validation.push_back({step, loss});
     nlohmann::json metrics = nlohmann::json::object();
     for (const std::string& name : r.history.metricNames) metrics[name] = r.history.column(name);
-    return {{"steps", r.steps},
-            {"start_step", r.startStep},
+    return {{"start_step", r.startStep},
             {"resumed", r.resumed},
+            {"already_complete", r.alreadyComplete},
             {"trainable_parameters", r.trainableParameters},
             {"frozen_parameters", r.frozenParameters},
             {"tokens_per_second", r.tokensPerSecond},
@@ -73,21 +75,15 @@ nlohmann::json resultJson(const ConversionTrainingResult& r) {
 }
 }  // namespace
 
-int runTrain(const std::vector<std::string>& args) {
+Arguments trainArguments() {
     using C = ConversionTrainingConfig;
     const C defaults;
-    const GateSettings gateDefaults;
-    const DistillationSettings lossDefaults;
     std::vector<OptionSpec> options{
         {"model", "FOLDER", "MHA model whose groups are contiguous (align --keep-mha)", ""},
         {"kv-heads", "G", "KV heads of the result (a divisor of the head count)", ""},
         {"teacher", "FOLDER", "teacher model (default: --model, which computes the original)", ""},
         {"train", "FILES", "comma-separated text files or folders of .txt files", ""},
         {"train-jsonl", "FILE", "prompt/answer jsonl (instruction, input, output fields)", ""},
-        {"scope", "NAME",
-         "weights trained besides the merged heads and gates: merged, kv (k_proj/v_proj), "
-         "attention (+ q_proj/o_proj) or all; the rest is frozen",
-         trainScopeName(defaults.scope)},
         {"no-activation-checkpointing", "",
          "keep every layer's activations for backward (faster, more memory)", ""},
         {"dry-run", "",
@@ -104,47 +100,17 @@ int runTrain(const std::vector<std::string>& args) {
         {"run", "FILE", "HDF5 run file that records the training history (optional)", ""},
         {"validation", "FILE", "held-out text for the validation loss (empty for none)", ""},
         {"tokenizer", "FILE", "SentencePiece model (default: the model's tokenizer.model)", ""},
-        {"steps", "N", "optimiser updates", std::to_string(defaults.steps)},
-        {"batch", "N", "sequences per batch", std::to_string(defaults.batchSize)},
-        {"seq-len", "N", "tokens per sequence (jsonl: max example length)",
-         std::to_string(defaults.seqLen)},
-        {"grad-accum", "N", "batches per update", "1"},
-        {"lr", "X", "peak learning rate of the model", numberText(defaults.learningRate)},
-        {"merged-lr-scale", "X", "learning-rate multiple of the merged heads",
-         numberText(defaults.mergedLrScale)},
-        {"gate-lr", "X", "gate learning rate (0 = the scheme's default)", "0"},
-        {"multiplier-lr", "X", "Lagrange multiplier learning rate (hard-concrete)",
-         numberText(defaults.multiplierLearningRate)},
-        {"warmup", "N", "linear warmup updates", std::to_string(defaults.warmupSteps)},
-        {"weight-decay", "X", "AdamW weight decay on matrices", numberText(defaults.weightDecay)},
-        {"grad-clip", "X", "max gradient L2 norm (0 = off)", numberText(defaults.gradClip)},
-        {"gate-scheme", "NAME", "reference (the paper's code) or hard-concrete (Louizos et al.)",
-         gateSchemeName(gateDefaults.scheme)},
-        {"sparsity-warmup", "X", "fraction of the updates over which the target reaches 1",
-         numberText(gateDefaults.warmupRatio)},
-        {"prune-ratio", "X", "fraction of the updates after which all gates are 0",
-         numberText(gateDefaults.pruneRatio)},
-        {"kl-weight", "X", "weight of the full-vocabulary KL", numberText(lossDefaults.klWeight)},
-        {"bild-weight", "X", "weight of the BiLD loss", numberText(lossDefaults.bildWeight)},
-        {"lm-weight", "X", "weight of the cross-entropy", numberText(lossDefaults.lmWeight)},
-        {"bild-topk", "N", "top-k logits of BiLD", std::to_string(lossDefaults.bildTopK)},
-        {"bild-temperature", "X", "temperature of BiLD", numberText(lossDefaults.bildTemperature)},
-        dtypeOption(),
-        {"export-dtype", "TYPE", "dtype of the exported model (default: the model's)", ""},
-        {"eval-every", "N", "updates between validation losses",
-         std::to_string(defaults.evalEvery)},
-        {"eval-batches", "N", "validation batches", std::to_string(defaults.evalBatches)},
-        {"checkpoint-every", "N", "updates between checkpoints",
-         std::to_string(defaults.checkpointEvery)},
-        {"seed", "N", "seed of gates and data sampling", std::to_string(defaults.seed)},
         {"no-export", "", "stop after training (no OUTPUT/model)", ""},
         deviceOption(),
         jsonOption(),
         quietOption()};
+    // The training hyper-parameters: one table in core, shared with convert's JSON keys.
+    for (const TrainingSetting& s : trainingSettings())
+        options.push_back({s.name, s.valueName, s.help, s.text(defaults)});
     for (const OptionSpec& o : rendezvousOptions()) options.push_back(o);
-    Arguments a(
+    return Arguments(
         "train",
-        "Converts an MHA model with grouped heads into GQA by training (spec section 6): every "
+        "Converts an MHA model with grouped heads into GQA by training (docs/method.md §6): every "
         "original KV head is gated between itself and its group's merged head, the gates are "
         "driven to 0 by an L0 regulariser while the model is distilled from a frozen teacher, "
         "and the result is exported as a standard GQA checkpoint to OUTPUT/model and verified. "
@@ -155,6 +121,37 @@ int runTrain(const std::vector<std::string>& args) {
         "trains data-parallel over N local processes (c10d Gloo); --rank/--world-size/"
         "--master-addr/--master-port join a run across machines.",
         {"output-folder"}, options);
+}
+
+ConversionTrainingConfig trainConfigFromArguments(const Arguments& a) {
+    const bool dryRun = a.flag("dry-run");
+    ConversionTrainingConfig config;
+    config.outputDir = a.positional(0);
+    config.studentFolder = a.text("model");
+    config.groups = a.integer("kv-heads");
+    config.teacherFolder = a.text("teacher");
+    config.validationFile = a.text("validation");
+    config.runFile = a.text("run");
+    if (!a.text("train").empty())
+        config.trainFiles = expandInputs(a.text("train"), config.validationFile);
+    config.trainJsonl = a.text("train-jsonl");
+    if (config.trainFiles.empty() && config.trainJsonl.empty() && !dryRun)
+        throw InputError("train needs --train text files or --train-jsonl");
+    config.tokenizerPath = a.text("tokenizer");
+    for (const TrainingSetting& s : trainingSettings()) s.setText(config, a.text(s.name));
+    config.checkpointActivations = !a.flag("no-activation-checkpointing");
+    config.exportModel = !a.flag("no-export");
+    if (!dryRun) config.device = parseDevice(a.text("device"));
+    config.shardOptimizer = a.flag("shard-optimizer");
+    config.overlapReduce = !a.flag("no-overlap-reduce");
+    const double bucketMb = a.number("bucket-mb");
+    if (!(bucketMb > 0.0)) throw InputError("--bucket-mb must be positive");
+    config.reduceBucketBytes = std::int64_t(bucketMb * 1024.0 * 1024.0);
+    return config;
+}
+
+int runTrain(const std::vector<std::string>& args) {
+    Arguments a = trainArguments();
     if (parseOrHelp(a, args)) return kExitOk;
     const bool dryRun = a.flag("dry-run");
     if (a.text("model").empty() && !(dryRun && !a.text("model-config").empty()))
@@ -168,62 +165,9 @@ int runTrain(const std::vector<std::string>& args) {
         return launchLocalWorkers(nproc, argv, rendezvous);
     }
 
-    C config;
-    config.outputDir = a.positional(0);
-    config.studentFolder = a.text("model");
-    config.groups = a.integer("kv-heads");
-    config.teacherFolder = a.text("teacher");
-    config.validationFile = a.text("validation");
-    config.runFile = a.text("run");
-    if (!a.text("train").empty())
-        config.trainFiles = expandInputs(a.text("train"), config.validationFile);
-    config.trainJsonl = a.text("train-jsonl");
-    if (config.trainFiles.empty() && config.trainJsonl.empty() && !dryRun)
-        throw InputError("train needs --train text files or --train-jsonl");
-    config.tokenizerPath = a.text("tokenizer");
-    const std::optional<TrainScope> scope = parseTrainScope(a.text("scope"));
-    if (!scope) throw InputError("--scope must be merged, kv, attention or all");
-    config.scope = *scope;
-    config.checkpointActivations = !a.flag("no-activation-checkpointing");
-    config.steps = a.integer("steps");
-    config.batchSize = a.integer("batch");
-    config.seqLen = a.integer("seq-len");
-    config.gradAccumulation = a.integer("grad-accum");
-    config.learningRate = a.number("lr");
-    config.mergedLrScale = a.number("merged-lr-scale");
-    config.gateLearningRate = a.number("gate-lr");
-    config.multiplierLearningRate = a.number("multiplier-lr");
-    config.warmupSteps = a.integer("warmup");
-    config.weightDecay = a.number("weight-decay");
-    config.gradClip = a.number("grad-clip");
-    config.gates.scheme = parseGateScheme(a.text("gate-scheme"));
-    config.gates.warmupRatio = a.number("sparsity-warmup");
-    config.gates.pruneRatio = a.number("prune-ratio");
-    config.loss.klWeight = a.number("kl-weight");
-    config.loss.bildWeight = a.number("bild-weight");
-    config.loss.lmWeight = a.number("lm-weight");
-    config.loss.bildTopK = a.integer("bild-topk");
-    config.loss.bildTemperature = a.number("bild-temperature");
-    config.compute = parseComputeDtype(a.text("dtype"));
-    if (!a.text("export-dtype").empty()) {
-        config.exportDtype = dtypeFromTorchName(a.text("export-dtype"));
-        if (!config.exportDtype)
-            throw InputError("--export-dtype must be float32, bfloat16, float16 or float64");
-    }
-    config.evalEvery = a.integer("eval-every");
-    config.evalBatches = a.integer("eval-batches");
-    config.checkpointEvery = a.integer("checkpoint-every");
-    config.seed = static_cast<std::uint64_t>(a.integer("seed"));
-    config.exportModel = !a.flag("no-export");
+    ConversionTrainingConfig config = trainConfigFromArguments(a);
     // A dry run plans for the device named, present or not (a GPU to rent, say).
-    const bool plannedOnGpu = a.text("device").rfind("cuda", 0) == 0;
-    if (!dryRun) config.device = parseDevice(a.text("device"));
-
-    config.shardOptimizer = a.flag("shard-optimizer");
-    config.overlapReduce = !a.flag("no-overlap-reduce");
-    const double bucketMb = a.number("bucket-mb");
-    if (!(bucketMb > 0.0)) throw InputError("--bucket-mb must be positive");
-    config.reduceBucketBytes = std::int64_t(bucketMb * 1024.0 * 1024.0);
+    const bool plannedOnGpu = plansCuda(a.text("device"));
 
     // The plan, from the config alone: before anything is allocated, and all of a dry run.
     const ModelConfig modelConfig = ModelConfig::fromFile(
@@ -257,7 +201,16 @@ int runTrain(const std::vector<std::string>& args) {
         std::cout << resultJson(r).dump(2) << "\n";
         return kExitOk;
     }
-    const std::vector<double> loss = r.history.column("loss");
+    const std::vector<double> loss = r.history.column(metricKey(Metric::Loss));
+    if (r.alreadyComplete) {
+        std::printf("the run in %s was already complete (%lld updates): nothing was trained\n",
+                    config.outputDir.c_str(), (long long)r.steps);
+        if (config.exportModel)
+            std::printf(
+                "model written to %s again (verified: max relative logit difference %.2g)\n",
+                r.exportFolder.c_str(), r.exportMaxLogitDiff);
+        return kExitOk;
+    }
     std::printf(
         "trained %lld updates (%s %lld), %lld trainable parameters (%lld frozen), %.0f "
         "tokens/s, peak memory %.0f MB (tensors %.0f MiB)\n",

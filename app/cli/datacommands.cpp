@@ -7,13 +7,13 @@
 
 #include "arguments.h"
 #include "clioptions.h"
-#include "austencorpus.h"
-#include "checkpoint.h"
-#include "tensorconvert.h"
+#include "text/austencorpus.h"
+#include "io/checkpoint.h"
+#include "io/tensorconvert.h"
 #include "commands.h"
-#include "error.h"
+#include "base/error.h"
 #include "terminalprogress.h"
-#include "tokenizertrainer.h"
+#include "text/tokenizertrainer.h"
 
 namespace gqa::cli {
 
@@ -64,9 +64,7 @@ int runConvertDtype(const std::vector<std::string>& args) {
     const auto dtype = dtypeFromTorchName(a.text("dtype"));
     if (!dtype || *dtype == DType::F64)
         throw InputError("--dtype must be float32, bfloat16 or float16");
-    Checkpoint ck = Checkpoint::load(a.positional(0));
-    for (auto& [name, tensor] : ck.tensors) tensor = tensor.to(toTorch(*dtype)).contiguous();
-    ck.config.dtype = *dtype;
+    const Checkpoint ck = convertedTo(Checkpoint::load(a.positional(0)), *dtype);
     ck.save(a.positional(1), 0, a.positional(0));
     std::printf("wrote %s (%s)\n", a.positional(1).c_str(), torchDtypeName(*dtype).c_str());
     return kExitOk;

@@ -18,13 +18,14 @@
 
 #include "clioptions.h"
 #include "commands.h"
-#include "decodespeed.h"
-#include "error.h"
-#include "multiplechoice.h"
-#include "perplexity.h"
-#include "runfile.h"
+#include "eval/decodespeed.h"
+#include "base/error.h"
+#include "eval/multiplechoice.h"
+#include "eval/modelcomparison.h"
+#include "eval/perplexity.h"
+#include "runfile/runfile.h"
 #include "terminalprogress.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gqa::cli {
 namespace {
@@ -255,8 +256,10 @@ int runEval(const std::vector<std::string>& args) {
         "same tokens (the first model's tokenizer), the same device and dtype.",
         {"model-folder..."},
         {{"text-file", "FILE", "UTF-8 text for perplexity (none: no perplexity)", ""},
-         {"context", "N", "perplexity window length in tokens", "256"},
-         {"stride", "N", "tokens between perplexity window starts", "128"},
+         {"context", "N", "perplexity window length in tokens",
+          std::to_string(kComparisonContextLength)},
+         {"stride", "N", "tokens between perplexity window starts",
+          std::to_string(kComparisonContextLength / 2)},
          {"max-tokens", "N", "score only the first N tokens of the text (0 = all)", "0"},
          {"tasks", "FILES", "comma-separated multiple-choice task files (.jsonl)", ""},
          {"decode-contexts", "LIST", "context lengths for decode speed, e.g. 256,1024,4096", ""},
@@ -331,8 +334,9 @@ int runEval(const std::vector<std::string>& args) {
         row.name = names[m];
         row.identity.modelFolder = folders[m];
         row.kvHeads = model.layers.at(0).kProj.size(0) / model.config().headDim;
-        row.kvCacheBytesPerToken =
-            model.config().kvCacheBytesPerToken(row.kvHeads, torch::elementSize(model.dtype()));
+        // In the stored dtype, as every front end reports it (eval/modelcomparison.h), not in
+        // the dtype this evaluation computes in.
+        row.kvCacheBytesPerToken = storedKvCacheBytesPerToken(model.config());
         row.parameters = model.config().parameterCount();
         if (wantText) row.perplexity = perplexity(model, tokens, pplConfig, sink);
         for (const auto& task : tasks) {

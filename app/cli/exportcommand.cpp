@@ -14,13 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include "clioptions.h"
+#include "runfile/runfolder.h"
 #include "commands.h"
-#include "conversiontraining.h"
-#include "error.h"
-#include "gqaexport.h"
-#include "runfile.h"
+#include "training/conversiontraining.h"
+#include "base/error.h"
+#include "training/gqaexport.h"
+#include "runfile/runfile.h"
 #include "terminalprogress.h"
-#include "trainingcheckpoint.h"
+#include "training/trainingcheckpoint.h"
 
 namespace gqa::cli {
 namespace {
@@ -53,7 +54,10 @@ std::string resolveCheckpoint(const std::string& given) {
 std::string outputFolderOf(const std::string& checkpoint) {
     const fs::path p = fs::absolute(checkpoint).lexically_normal();
     const std::string name = p.filename().string();
-    return name == "checkpoint" || name == "checkpoint.old" ? p.parent_path().string() : "";
+    return name == RunFolder::kCheckpointName ||
+                   name == std::string(RunFolder::kCheckpointName) + ".old"
+               ? p.parent_path().string()
+               : "";
 }
 
 /// KV heads of the merged projections; InputError when the checkpoint has none.
@@ -172,7 +176,7 @@ int runExport(const std::vector<std::string>& args) {
         throw InputError(runFile + ": no /training recorded to add the export to");
     const std::string lookupRun = !runFile.empty() ? runFile
                                   : output.empty() ? ""
-                                                   : (fs::path(output) / "run.h5").string();
+                                                   : RunFolder(output).runFile();
     std::optional<DType> dtype;
     if (a.has("dtype")) {
         dtype = dtypeFromTorchName(a.text("dtype"));

@@ -6,8 +6,8 @@
 #include <iostream>
 
 #include "commands.h"
-#include "error.h"
-#include "runtime.h"
+#include "base/error.h"
+#include "base/runtime.h"
 #include "terminalprogress.h"
 
 namespace {

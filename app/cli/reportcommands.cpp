@@ -10,6 +10,7 @@
 #include "arguments.h"
 #include "clioptions.h"
 #include "commands.h"
+#include "eval/modelcomparison.h"
 #include "runreport.h"
 #include "terminalprogress.h"
 
@@ -27,7 +28,8 @@ int runReport(const std::vector<std::string>& args) {
          {"run", "FILE", "the run file (default: RUN_FOLDER/run.h5)", ""},
          {"export", "DIR", "the exported GQA model (default: from the run file)", ""},
          {"text", "FILE", "held-out text for perplexity (default: the calibration text)", ""},
-         {"max-tokens", "N", "perplexity on the first N tokens (0 = skip)", "4096"},
+         {"max-tokens", "N", "perplexity on the first N tokens (0 = skip)",
+          std::to_string(kComparisonMaxTokens)},
          {"no-pdf", "", "write only the HTML", ""},
          quietOption()});
     if (parseOrHelp(a, args)) return kExitOk;

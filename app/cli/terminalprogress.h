@@ -8,7 +8,7 @@
 #include <chrono>
 #include <string>
 
-#include "progress.h"
+#include "base/progress.h"
 
 namespace gqa::cli {
 

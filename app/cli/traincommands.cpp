@@ -11,12 +11,12 @@
 #include "arguments.h"
 #include "clioptions.h"
 #include "commands.h"
-#include "error.h"
-#include "pretrainer.h"
-#include "runtime.h"
+#include "base/error.h"
+#include "training/pretrainer.h"
+#include "base/runtime.h"
 #include "terminalprogress.h"
-#include "tokenizer.h"
-#include "trainingcheckpoint.h"
+#include "text/tokenizer.h"
+#include "training/trainingcheckpoint.h"
 
 namespace gqa::cli {
 namespace {
@@ -138,6 +138,7 @@ int runPretrain(const std::vector<std::string>& args) {
         nlohmann::json j{{"steps", r.steps},
                          {"start_step", r.startStep},
                          {"resumed", r.resumed},
+                         {"already_complete", r.alreadyComplete},
                          {"final_loss", r.finalLoss},
                          {"tokens_per_second", r.tokensPerSecond},
                          {"train_tokens", r.trainTokens},
@@ -149,6 +150,11 @@ int runPretrain(const std::vector<std::string>& args) {
                                          ? nlohmann::json()
                                          : nlohmann::json(r.finalValidationLoss);
         std::cout << j.dump(2) << "\n";
+    } else if (r.alreadyComplete) {
+        std::printf(
+            "the run in %s was already complete (%lld updates): nothing was trained\n"
+            "model written to %s\n",
+            config.outputDir.c_str(), (long long)r.steps, r.modelFolder.c_str());
     } else {
         std::printf(
             "trained %lld updates (%s step %lld) on %lld tokens: loss %.4f, validation "

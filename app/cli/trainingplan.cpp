@@ -46,7 +46,10 @@ std::string durationText(double seconds) {
 Json itemsJson(const std::vector<MemoryItem>& items) {
     Json list = Json::array();
     for (const MemoryItem& item : items)
-        list.push_back({{"name", item.name}, {"bytes", item.bytes}, {"detail", item.detail}});
+        list.push_back({{"name", item.name},
+                        {"bytes", item.bytes},
+                        {"detail", item.detail},
+                        {"category", memoryCategoryName(item.category)}});
     return list;
 }
 

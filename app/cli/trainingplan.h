@@ -15,8 +15,8 @@
 
 #include <cstdio>
 
-#include "modelconfig.h"
-#include "trainingestimate.h"
+#include "io/modelconfig.h"
+#include "training/trainingestimate.h"
 
 namespace gqa::cli {
 

@@ -20,7 +20,7 @@
 
 #include "clioptions.h"
 #include "commands.h"
-#include "error.h"
+#include "base/error.h"
 
 extern char** environ;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Data-parallel runs from the command line (issue "Scale"): the rendezvous options and a launcher
+// Data-parallel runs from the command line (method §10): the rendezvous options and a launcher
 // that starts the workers of a run on this machine, as torchrun does for Python.
 //
 //   gqa-cli train ... --nproc 2                       one machine: this process starts 2 workers
@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "arguments.h"
-#include "communicator.h"
+#include "distributed/communicator.h"
 
 namespace gqa::cli {
 

@@ -11,15 +11,17 @@
 #include <QtGlobal>
 #include <nlohmann/json.hpp>
 
-#include "checkpoint.h"
-#include "dtype.h"
-#include "error.h"
-#include "headanalysis.h"
-#include "llamamodel.h"
-#include "perplexity.h"
-#include "runfile.h"
-#include "tokenizer.h"
-#include "versions.h"
+#include "runfile/runfolder.h"
+#include "io/checkpoint.h"
+#include "base/dtype.h"
+#include "base/error.h"
+#include "analysis/headanalysis.h"
+#include "model/llamamodel.h"
+#include "eval/modelcomparison.h"
+#include "eval/perplexity.h"
+#include "runfile/runfile.h"
+#include "text/tokenizer.h"
+#include "base/versions.h"
 
 namespace gqa {
 namespace {
@@ -88,7 +90,11 @@ void gatherAnalysis(ReportData& d, const RunFile& run, const ReportConfig& confi
         const auto& m = a.groupBy == HeadKind::Keys ? r.layers[l].keys : r.layers[l].values;
         d.meanSimilarityBefore.push_back(meanOffDiagonal(m.before));
         d.meanSimilarityAfter.push_back(meanOffDiagonal(m.after));
-        d.groupings.push_back(r.choice(l, d.groups).grouping);
+        const GroupingChoice& choice = r.choice(l, d.groups);
+        d.groupings.push_back(choice.grouping);
+        auto mean = [](const MergeCost& c) { return 0.5 * (c.keyRelative + c.valueRelative); };
+        d.mergeCosts.push_back({mean(choice.baselineCost), mean(choice.alignedCost),
+                                mean(choice.leastSquaresCost)});
         if (std::find(picked.begin(), picked.end(), l) == picked.end()) continue;
         ReportLayerSimilarity sim;
         sim.layer = l;
@@ -191,19 +197,13 @@ void gatherStoredEvaluations(ReportData& d, const RunFile& run) {
 
 void gatherEvaluation(ReportData& d, const ModelConfig& original, const ReportConfig& config,
                       const ReportProgress& progress) {
-    ReportEvaluationRow mha{
-        QStringLiteral("original MHA"),
-        d.modelFolder,
-        original.numHeads,
-        original.kvCacheBytesPerToken(original.numHeads, dtypeSize(original.dtype)),
-        std::nan(""),
-        0};
+    ReportEvaluationRow mha{QStringLiteral("original MHA"),       d.modelFolder, original.numHeads,
+                            storedKvCacheBytesPerToken(original), std::nan(""),  0};
     d.evaluation.push_back(mha);
     if (d.exportFound) {
         const ModelConfig g = ModelConfig::fromFile(local(d.exportFolder + "/config.json"));
         d.evaluation.push_back({QStringLiteral("exported GQA"), d.exportFolder, g.numKvHeads,
-                                g.kvCacheBytesPerToken(g.numKvHeads, dtypeSize(g.dtype)),
-                                std::nan(""), 0});
+                                storedKvCacheBytesPerToken(g), std::nan(""), 0});
     }
     QString text = config.evaluationText;
     if (text.isEmpty() && !d.heldOutText.isEmpty() && QFileInfo::exists(d.heldOutText))
@@ -233,23 +233,19 @@ void gatherEvaluation(ReportData& d, const ModelConfig& original, const ReportCo
         return;
     }
     d.evaluationTextFile = text;
-    auto tokens =
-        Tokenizer::forModelFolder(local(d.modelFolder), original).encode(readTextFile(local(text)));
-    if (std::int64_t(tokens.size()) > config.maxTokens)
-        tokens.resize(std::size_t(config.maxTokens));
-    PerplexityConfig pc;
-    pc.contextLength = std::min<std::int64_t>(256, original.maxPositionEmbeddings);
-    pc.stride = pc.contextLength / 2;
+    // Core's one comparison (eval/modelcomparison.h): the wizard's protocol.
+    ComparisonConfig comparison;
+    for (const auto& row : d.evaluation) comparison.modelFolders.push_back(local(row.folder));
+    comparison.textFile = local(text);
+    comparison.maxTokens = config.maxTokens;
+    step(progress, 0.4, QStringLiteral("perplexity of the models"));
+    RangeSink sink(progress, 0.4, 0.9);
+    const ModelComparison compared = compareModels(comparison, sink);
     for (std::size_t i = 0; i < d.evaluation.size(); ++i) {
-        auto& row = d.evaluation[i];
-        step(progress, 0.4 + 0.25 * double(i),
-             QStringLiteral("perplexity of the %1").arg(row.name));
-        const LlamaModel model(Checkpoint::load(local(row.folder)), torch::kFloat32);
-        RangeSink sink(progress, 0.4 + 0.25 * double(i), 0.65 + 0.25 * double(i));
-        const PerplexityResult r = perplexity(model, tokens, pc, sink);
-        row.perplexity = r.perplexity;
-        row.tokensScored = r.tokensScored;
+        d.evaluation[i].perplexity = compared.models[i].perplexity.perplexity;
+        d.evaluation[i].tokensScored = compared.models[i].perplexity.tokensScored;
     }
+    d.evaluationProtocol = QString::fromStdString(compared.protocolText());
 }
 }  // namespace
 
@@ -265,8 +261,9 @@ std::vector<double> ReportData::column(const std::string& name) const {
 ReportData gatherReportData(const ReportConfig& config, const ReportProgress& progress) {
     ReportData d;
     d.runFolder = QDir(config.runFolder).absolutePath();
-    d.runFile = config.runFile.isEmpty() ? QDir(d.runFolder).filePath(QStringLiteral("run.h5"))
-                                         : config.runFile;
+    d.runFile = config.runFile.isEmpty()
+                    ? QString::fromStdString(RunFolder(local(d.runFolder)).runFile())
+                    : config.runFile;
     if (!QFileInfo::exists(d.runFile))
         throw InputError("no run file " + local(d.runFile) +
                          " (give a conversion training output folder)");
@@ -305,8 +302,10 @@ ReportData gatherReportData(const ReportConfig& config, const ReportProgress& pr
     d.exportFolder = config.exportFolder;
     gatherTraining(d, run);
     if (d.exportFolder.isEmpty() || !QFileInfo::exists(d.exportFolder + "/config.json"))
-        if (QFileInfo::exists(d.runFolder + "/model/config.json"))
-            d.exportFolder = d.runFolder + "/model";
+        if (const QString exported =
+                QString::fromStdString(RunFolder(local(d.runFolder)).exportedModel());
+            QFileInfo::exists(exported + "/config.json"))
+            d.exportFolder = exported;
     d.exportFound = QFileInfo::exists(d.exportFolder + "/config.json");
     if (!d.exportFound) d.notes << QStringLiteral("No exported GQA model was found.");
     if (d.groups <= 0 && d.exportFound)

@@ -30,8 +30,9 @@ struct ReportConfig {
     QString exportFolder;    ///< empty: the run file's result.export_folder, else <runFolder>/model
     QString outputFolder;    ///< empty: runFolder; report.html, report_files/, report.pdf go here
     QString evaluationText;  ///< empty: the first calibration input file (noted as not held out)
-    std::int64_t maxTokens = 4096;  ///< perplexity on at most this many tokens (0: skip)
-    int similarityLayers = 4;       ///< layers shown as before/after heatmaps (evenly spaced)
+    /// Perplexity on at most this many tokens (0: skip); the wizard's kComparisonMaxTokens.
+    std::int64_t maxTokens = 8192;
+    int similarityLayers = 4;  ///< layers shown as before/after heatmaps (evenly spaced)
     bool writePdf = true;
 };
 
@@ -72,6 +73,12 @@ struct ReportData {
     std::vector<ReportLayerSimilarity> similarity;
     std::vector<double> meanSimilarityBefore, meanSimilarityAfter;  ///< per layer
     std::vector<std::vector<std::vector<std::int64_t>>> groupings;  ///< per layer, per group
+    /// Per layer, the predicted merge cost at the run's G (share of K/V signal lost, mean of keys
+    /// and values): mean-pool (consecutive heads), aligned mean, least-squares merge.
+    struct LayerMergeCost {
+        double meanPool = 0.0, aligned = 0.0, leastSquares = 0.0;
+    };
+    std::vector<LayerMergeCost> mergeCosts;
 
     std::vector<std::string> metricNames;
     std::vector<std::vector<double>> metrics;           ///< rows as in the run file
@@ -82,6 +89,7 @@ struct ReportData {
     double exportMaxRelativeLogitDiff = 0.0;
 
     QString evaluationTextFile, evaluationNote;
+    QString evaluationProtocol;  ///< how the perplexities were measured (ModelComparison)
     std::vector<ReportEvaluationRow> evaluation;
     QStringList notes;  ///< what was skipped and why
 

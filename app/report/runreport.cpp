@@ -17,7 +17,8 @@
 #include <QTextDocument>
 #include <QUrl>
 
-#include "error.h"
+#include "base/metrics.h"
+#include "base/error.h"
 #include "reportfigures.h"
 
 namespace gqa {
@@ -99,7 +100,8 @@ QString evaluationSection(const ReportData& d) {
                  .arg(r.tokensScored);
     h += QStringLiteral("</table>");
     if (!d.evaluationTextFile.isEmpty())
-        h += QStringLiteral("<p>Text: %1 (first tokens only).</p>").arg(esc(d.evaluationTextFile));
+        h += QStringLiteral("<p>Text: %1; %2.</p>")
+                 .arg(esc(d.evaluationTextFile), esc(d.evaluationProtocol));
     if (!d.evaluationNote.isEmpty())
         h += QStringLiteral("<p><i>%1</i></p>").arg(esc(d.evaluationNote));
     for (const auto& e : d.storedEvaluations) {
@@ -178,24 +180,39 @@ QString similaritySection(const ReportData& d, Figures& figures) {
     }
     h += QStringLiteral("<h2>Chosen groups (G = %1)</h2>").arg(d.groups);
     h += QStringLiteral(
+        "<p>Predicted merge cost: the share of the heads' key/value signal lost when each group "
+        "is merged without training (mean of keys and values; 0% = free). Mean-pool: consecutive "
+        "heads averaged (the baseline); aligned: these groups aligned, then averaged (the "
+        "paper's); least-squares: aligned, averaged, and each query head's projections refitted "
+        "(docs/method.md &sect;7.2).</p>");
+    h += QStringLiteral(
         "<table border=\"1\" cellspacing=\"0\" cellpadding=\"2\"><tr><th>layer</th>"
-        "<th>groups of query heads sharing one KV head</th></tr>");
-    for (std::size_t l = 0; l < d.groupings.size(); ++l)
-        h += QStringLiteral("<tr><td align=\"right\">%1</td><td>%2</td></tr>")
+        "<th>groups of query heads sharing one KV head</th><th>mean-pool</th><th>aligned</th>"
+        "<th>least-squares</th></tr>");
+    auto pct = [](double f) { return QStringLiteral("%1%").arg(100.0 * f, 0, 'f', 1); };
+    for (std::size_t l = 0; l < d.groupings.size(); ++l) {
+        const bool costed = l < d.mergeCosts.size();
+        h += QStringLiteral(
+                 "<tr><td align=\"right\">%1</td><td>%2</td><td align=\"right\">%3</td>"
+                 "<td align=\"right\">%4</td><td align=\"right\">%5</td></tr>")
                  .arg(l)
-                 .arg(groupText(d.groupings[l]));
+                 .arg(groupText(d.groupings[l]),
+                      costed ? pct(d.mergeCosts[l].meanPool) : QString(),
+                      costed ? pct(d.mergeCosts[l].aligned) : QString(),
+                      costed ? pct(d.mergeCosts[l].leastSquares) : QString());
+    }
     return h + QStringLiteral("</table>");
 }
 
 QString trainingSection(const ReportData& d, Figures& figures) {
     if (d.metrics.empty()) return QStringLiteral("<h2>Training</h2><p>No training updates.</p>");
     QString h = QStringLiteral("<h2 style=\"page-break-before: always\">Training</h2>");
-    std::vector<double> steps = d.column("step");
+    std::vector<double> steps = d.column(metricKey(Metric::Step));
     if (steps.empty())
         for (std::size_t i = 0; i < d.metrics.size(); ++i) steps.push_back(double(i + 1));
     std::vector<Series> losses;
-    for (const char* name : {"loss", "kl", "bild", "lm", "regularizer"})
-        losses.push_back({QString::fromLatin1(name), d.column(name)});
+    for (Metric m : {Metric::Loss, Metric::Kl, Metric::Bild, Metric::Lm, Metric::Regularizer})
+        losses.push_back({QString::fromLatin1(metricKey(m)), d.column(metricKey(m))});
     if (!d.validation.empty()) {
         // Validation points on the update axis: NaN elsewhere.
         std::vector<double> v(steps.size(), std::nan(""));
@@ -210,17 +227,18 @@ QString trainingSection(const ReportData& d, Figures& figures) {
                                       losses, true, 600, 260));
     h += figures.add(
         QStringLiteral("sparsity"),
-        report::linePlot(QStringLiteral("Expected sparsity vs target"), QStringLiteral("update"),
-                         steps,
-                         {{QStringLiteral("sparsity"), d.column("sparsity")},
-                          {QStringLiteral("target"), d.column("target_sparsity"), true}},
-                         false, 600, 220));
+        report::linePlot(
+            QStringLiteral("Expected sparsity vs target"), QStringLiteral("update"), steps,
+            {{QStringLiteral("sparsity"), d.column(metricKey(Metric::Sparsity))},
+             {QStringLiteral("target"), d.column(metricKey(Metric::TargetSparsity)), true}},
+            false, 600, 220));
     h += figures.add(
         QStringLiteral("learning-rates"),
-        report::linePlot(QStringLiteral("Learning rates"), QStringLiteral("update"), steps,
-                         {{QStringLiteral("lr"), d.column("lr")},
-                          {QStringLiteral("lr_gates"), d.column("lr_gates")}},
-                         false, 600, 220));
+        report::linePlot(
+            QStringLiteral("Learning rates"), QStringLiteral("update"), steps,
+            {{QStringLiteral("lr"), d.column(metricKey(Metric::LearningRate))},
+             {QStringLiteral("lr_gates"), d.column(metricKey(Metric::GateLearningRate))}},
+            false, 600, 220));
     if (d.gates.empty() || d.layers <= 0 || d.heads <= 0) return h;
     h += QStringLiteral("<h2 style=\"page-break-before: always\">Gate trajectory</h2>");
     std::vector<Series> means;

@@ -18,8 +18,8 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
-#include "sentencepieceplugin.h"
-#include "versions.h"
+#include "text/sentencepieceplugin.h"
+#include "base/versions.h"
 
 namespace gqa {
 namespace {

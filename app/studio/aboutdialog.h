@@ -3,7 +3,7 @@
 // Help > About: the program's icon, name, version, purpose and licence, and the versions of the
 // libraries it runs on (Qt, LibTorch and what it computes on, the BLAS it loaded, HDF5,
 // QCustomPlot, the SentencePiece plug-in, the system), with a button that copies them as plain text
-// for bug reports. Library versions come from core/versions.h, so no torch header reaches the
+// for bug reports. Library versions come from core/base/versions.h, so no torch header reaches the
 // studio.
 
 #include <QDialog>

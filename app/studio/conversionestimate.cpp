@@ -3,7 +3,8 @@
 
 #include <algorithm>
 
-#include "modelconfig.h"
+#include "base/runtime.h"
+#include "io/modelconfig.h"
 
 namespace gqa {
 namespace {
@@ -50,32 +51,29 @@ double measuredCpuFlopsPerSecond(DType compute) {
 }  // namespace
 
 ConversionEstimate estimateConversion(const ModelConfig& config, int groups, int steps,
-                                      int batchSize, int seqLen, const QString& dtype,
+                                      int batchSize, int seqLen, DType compute,
                                       const QString& device, bool separateTeacher) {
     ConversionEstimate e;
     TrainingShape shape;
     shape.groups = groups;
-    shape.compute = dtype == QStringLiteral("bfloat16") ? DType::BF16 : DType::F32;
+    shape.compute = compute == DType::BF16 ? DType::BF16 : DType::F32;
     shape.batchSize = batchSize;
     shape.seqLen = seqLen;
     shape.steps = steps;
     shape.separateTeacher = separateTeacher;
-    shape.cpu = device != QStringLiteral("cuda");
+    // Core's one device parser: "cuda:1" is a GPU, "auto" is one when CUDA is available.
+    shape.cpu = !plansCuda(device.toStdString());
     e.measuredRate = shape.cpu;
     e.flopsPerSecond =
         shape.cpu ? measuredCpuFlopsPerSecond(shape.compute) : kAssumedGpuFlopsPerSecond;
     e.plan = planTraining(config, shape, e.flopsPerSecond);
     for (const MemoryItem& item : e.plan.memory) {
-        const std::string& n = item.name;
-        if (n == "loaded checkpoint" || n == "frozen weights" || n == "trainable masters" ||
-            n == "compute copies" || n == "training tokens")
-            e.weightBytes += item.bytes;
-        else if (n == "gradients" || n == "AdamW state")
-            e.optimizerBytes += item.bytes;
-        else if (n == "teacher")
-            e.teacherBytes += item.bytes;
-        else
-            e.activationBytes += item.bytes;
+        switch (item.category) {
+            case MemoryCategory::Weights: e.weightBytes += item.bytes; break;
+            case MemoryCategory::Optimizer: e.optimizerBytes += item.bytes; break;
+            case MemoryCategory::Teacher: e.teacherBytes += item.bytes; break;
+            case MemoryCategory::Activations: e.activationBytes += item.bytes; break;
+        }
     }
     e.seconds = e.plan.totalSeconds;
     e.tokensPerSecond =

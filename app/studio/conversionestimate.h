@@ -22,7 +22,7 @@
 
 #include <QString>
 
-#include "trainingestimate.h"
+#include "training/trainingestimate.h"
 
 namespace gqa {
 
@@ -41,10 +41,11 @@ struct ConversionEstimate {
     double totalBytes() const { return plan.totalBytes(); }
 };
 
-/// `dtype` "float32" or "bfloat16"; `device` "cpu", "cuda" or "auto" (counted as cpu);
-/// `separateTeacher`: a teacher folder other than the model's.
+/// `compute` F32 or BF16; `device` as core's parseDevice reads it ("cuda:1" and, with CUDA
+/// present, "auto" plan for a GPU); `separateTeacher`: a teacher folder other than the model's.
+/// InputError for a device that is not one.
 ConversionEstimate estimateConversion(const ModelConfig& config, int groups, int steps,
-                                      int batchSize, int seqLen, const QString& dtype,
+                                      int batchSize, int seqLen, DType compute,
                                       const QString& device, bool separateTeacher = false);
 
 /// "1.2 GiB", "340 MiB".

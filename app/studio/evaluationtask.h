@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // The wizard's evaluation as a GUI facade: start() scores the original model and the exported
-// GQA model on the same held-out text with core's sliding-window perplexity (core/perplexity.h;
-// at most maxTokens tokens, context min(256, max positions), stride half of it) on a worker
-// thread, and reads both models' KV-cache bytes per token from their config.json. Signals:
-// started, progress, then resultReady or failed, then finished. cancel() stops the worker at its
-// next progress report (failed("cancelled") follows). Only the value types below cross threads.
+// GQA model on the same held-out text by core's one model comparison (core/eval/modelcomparison.h:
+// the report uses the same protocol, and `gqa-cli eval` by default) on a worker thread. Signals:
+// as every WorkerTask (workertask.h): started, progress, then resultReady, failed or cancelled,
+// then finished. Only the value types below cross threads.
 
 #include <atomic>
 #include <memory>
@@ -14,15 +13,15 @@
 #include <QObject>
 #include <QString>
 
-#include "workerthread.h"
+#include "workertask.h"
 
 namespace gqa {
 
 struct EvaluationRequest {
     QString originalFolder;
     QString exportFolder;
-    QString textFile;  ///< held-out text, tokenized with the original model's tokenizer
-    int maxTokens = 8192;
+    QString textFile;      ///< held-out text, tokenized with the original model's tokenizer
+    int maxTokens = 8192;  ///< kComparisonMaxTokens
     QString device = QStringLiteral("cpu");
 };
 
@@ -36,32 +35,19 @@ struct ModelEvaluation {
 struct EvaluationResult {
     ModelEvaluation original;
     ModelEvaluation exported;
+    QString protocol;  ///< how the perplexities were measured, to show next to them
 };
 
-class EvaluationTask : public QObject {
+class EvaluationTask : public WorkerTask {
     Q_OBJECT
 public:
     explicit EvaluationTask(QObject* parent = nullptr);
-    /// Cancels and waits for the worker.
-    ~EvaluationTask() override;
 
+    /// Ignored while an evaluation runs.
     void start(const EvaluationRequest& request);
-    bool isRunning() const;
-    bool wait(int ms);
-
-public Q_SLOTS:
-    void cancel();
 
 Q_SIGNALS:
-    void started();
-    void progress(double fraction, const QString& stage);
     void resultReady(const gqa::EvaluationResult& result);
-    void failed(const QString& message);
-    void finished();
-
-private:
-    std::shared_ptr<std::atomic_bool> m_stop;
-    WorkerThread m_worker;  ///< last: destroyed (waited for) first
 };
 
 }  // namespace gqa

@@ -25,15 +25,18 @@ QString number(double v) { return QString::number(v, 'g', 5); }
 
 int driverIndex(const GroupingDriver& d) { return int(d.kind) * 2 + int(d.criterion); }
 
-QString costTip(const MergeCostValues& aligned, const MergeCostValues& baseline) {
+QString costTip(const LayerGrouping& l) {
     return QObject::tr(
                "Relative residual after merging (residual / energy):\n"
-               "keys: aligned %1, mean-pool %2\nvalues: aligned %3, mean-pool %4\n"
-               "Absolute residual per token: keys %5 vs %6, values %7 vs %8")
-        .arg(percent(aligned.keyRelative), percent(baseline.keyRelative),
-             percent(aligned.valueRelative), percent(baseline.valueRelative),
-             number(aligned.keyResidual), number(baseline.keyResidual),
-             number(aligned.valueResidual), number(baseline.valueResidual));
+               "keys: aligned %1, least-squares %2, mean-pool %3\n"
+               "values: aligned %4, least-squares %5, mean-pool %6\n"
+               "Absolute residual per token: keys %7 vs %8, values %9 vs %10")
+        .arg(percent(l.aligned.keyRelative), percent(l.leastSquares.keyRelative),
+             percent(l.baseline.keyRelative), percent(l.aligned.valueRelative),
+             percent(l.leastSquares.valueRelative), percent(l.baseline.valueRelative),
+             number(l.aligned.keyResidual), number(l.baseline.keyResidual),
+             number(l.aligned.valueResidual))
+        .arg(number(l.baseline.valueResidual));
 }
 }  // namespace
 
@@ -48,10 +51,10 @@ GroupingPane::GroupingPane(QWidget* parent) : QWidget(parent) {
     auto* driverRow = new QFormLayout;
     m_driverCombo = new QComboBox(groupingBox);
     m_driverCombo->setObjectName(QStringLiteral("groupingDriverCombo"));
-    for (SimilarityKind kind : {SimilarityKind::Keys, SimilarityKind::Values})
-        for (SimilarityCriterion c : {SimilarityCriterion::Dist, SimilarityCriterion::Cos})
+    for (HeadKind kind : {HeadKind::Keys, HeadKind::Values})
+        for (Criterion c : {Criterion::Dist, Criterion::Cos})
             m_driverCombo->addItem(
-                tr("%1 similarity, %2 (after alignment)").arg(kindName(kind), criterionName(c)),
+                tr("%1 similarity, %2 (after alignment)").arg(kindLabel(kind), criterionLabel(c)),
                 driverIndex({kind, c}));
     m_driverCombo->setToolTip(
         tr("Which similarity matrix the group search maximises within "
@@ -137,7 +140,7 @@ int GroupingPane::requestedGroups() const { return m_control->groupCount(); }
 
 GroupingDriver GroupingPane::driver() const {
     const int index = m_driverCombo->currentData().toInt();
-    return {SimilarityKind(index / 2), SimilarityCriterion(index % 2)};
+    return {HeadKind(index / 2), Criterion(index % 2)};
 }
 
 void GroupingPane::setCurrentLayer(int layer) {
@@ -204,10 +207,11 @@ void GroupingPane::updateLabels() {
         baseline > 0 ? tr(" (%1 less)").arg(percent(1.0 - aligned / baseline)) : QString();
     m_totalLabel->setText(
         tr("<b>All %1 layers, G = %2:</b> objective %3<br>merge cost (signal lost, mean of K "
-           "and V): <b>aligned %4</b> vs mean-pool %5%6")
+           "and V): <b>aligned %4</b> vs mean-pool %5%6; least-squares merge %7")
             .arg(m_grouping.layers.size())
             .arg(m_grouping.groups)
-            .arg(number(m_grouping.totalObjective()), percent(aligned), percent(baseline), saving));
+            .arg(number(m_grouping.totalObjective()), percent(aligned), percent(baseline), saving,
+                 percent(m_grouping.meanLeastSquaresCost())));
     if (m_layer < 0 || m_layer >= m_grouping.layers.size()) {
         m_layerLabel->clear();
         return;
@@ -224,7 +228,7 @@ void GroupingPane::updateLabels() {
                  notes.isEmpty() ? QString()
                                  : QStringLiteral(" — ") + notes.join(QStringLiteral(", ")),
                  percent(l.aligned.relative()), percent(l.baseline.relative())));
-    m_layerLabel->setToolTip(costTip(l.aligned, l.baseline));
+    m_layerLabel->setToolTip(costTip(l));
 }
 
 }  // namespace gqa

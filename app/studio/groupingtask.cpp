@@ -5,7 +5,7 @@
 
 #include <QMetaObject>
 
-#include "error.h"
+#include "base/error.h"
 #include "headstatisticsstore.h"
 
 namespace gqa {

@@ -17,6 +17,12 @@ double GroupingData::meanAlignedCost() const {
     return layers.isEmpty() ? 0.0 : sum / double(layers.size());
 }
 
+double GroupingData::meanLeastSquaresCost() const {
+    double sum = 0.0;
+    for (const auto& l : layers) sum += l.leastSquares.relative();
+    return layers.isEmpty() ? 0.0 : sum / double(layers.size());
+}
+
 double GroupingData::meanBaselineCost() const {
     double sum = 0.0;
     for (const auto& l : layers) sum += l.baseline.relative();
@@ -30,12 +36,12 @@ const GroupingData* HeadAnalysisData::precomputed(int groups, const GroupingDriv
     return nullptr;
 }
 
-QString kindName(SimilarityKind kind) {
-    return kind == SimilarityKind::Keys ? QObject::tr("keys") : QObject::tr("values");
+QString kindLabel(HeadKind kind) {
+    return kind == HeadKind::Keys ? QObject::tr("keys") : QObject::tr("values");
 }
 
-QString criterionName(SimilarityCriterion criterion) {
-    return criterion == SimilarityCriterion::Cos ? QStringLiteral("cos") : QStringLiteral("dist");
+QString criterionLabel(Criterion criterion) {
+    return criterion == Criterion::Cos ? QStringLiteral("cos") : QStringLiteral("dist");
 }
 
 }  // namespace gqa

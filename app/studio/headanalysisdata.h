@@ -13,17 +13,16 @@
 #include <QStringList>
 #include <QVector>
 
+#include "analysis/headkinds.h"
+
 namespace gqa {
 
 struct HeadStatisticsStore;
 
-enum class SimilarityKind { Keys = 0, Values = 1 };
-enum class SimilarityCriterion { Dist = 0, Cos = 1 };
-
 /// Which similarity matrix drives a grouping search.
 struct GroupingDriver {
-    SimilarityKind kind = SimilarityKind::Values;  ///< spec 13 default
-    SimilarityCriterion criterion = SimilarityCriterion::Dist;
+    HeadKind kind = HeadKind::Values;  ///< method §11 default
+    Criterion criterion = Criterion::Dist;
     bool operator==(const GroupingDriver& o) const {
         return kind == o.kind && criterion == o.criterion;
     }
@@ -38,10 +37,8 @@ struct SimilarityPair {
 };
 
 struct LayerSimilarity {
-    SimilarityPair pairs[2][2];  ///< [SimilarityKind][SimilarityCriterion]
-    const SimilarityPair& of(SimilarityKind k, SimilarityCriterion c) const {
-        return pairs[int(k)][int(c)];
-    }
+    SimilarityPair pairs[2][2];  ///< [HeadKind][Criterion]
+    const SimilarityPair& of(HeadKind k, Criterion c) const { return pairs[int(k)][int(c)]; }
 };
 
 /// The predicted cost of merging a layer's groups (core MergeCost).
@@ -61,6 +58,7 @@ struct LayerGrouping {
     bool edited = false;                ///< changed by hand
     MergeCostValues aligned;            ///< this grouping + alignment, then mean
     MergeCostValues baseline;           ///< consecutive heads, no alignment, then mean
+    MergeCostValues leastSquares;       ///< this grouping + alignment, least-squares merge
 };
 
 /// All layers' groupings for one G.
@@ -72,6 +70,7 @@ struct GroupingData {
     /// Means over layers of the relative merge costs.
     double meanAlignedCost() const;
     double meanBaselineCost() const;
+    double meanLeastSquaresCost() const;
 };
 
 struct HeadAnalysisData {
@@ -93,8 +92,8 @@ struct HeadAnalysisData {
     const GroupingData* precomputed(int groups, const GroupingDriver& driver) const;
 };
 
-QString kindName(SimilarityKind kind);                 ///< "keys" / "values"
-QString criterionName(SimilarityCriterion criterion);  ///< "dist" / "cos"
+QString kindLabel(HeadKind kind);             ///< "keys" / "values"
+QString criterionLabel(Criterion criterion);  ///< "dist" / "cos"
 
 }  // namespace gqa
 

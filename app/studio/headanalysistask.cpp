@@ -6,15 +6,14 @@
 
 #include <QMetaObject>
 
-#include "error.h"
+#include "base/error.h"
 
 namespace gqa {
 namespace {
 enum Outcome { Succeeded, Failed, WasCancelled };
-constexpr auto kProgressInterval = std::chrono::milliseconds(100);
 
-/// Reads the cancel flag at every report and forwards at most one report per interval (and every
-/// change of stage) to `forward`, which runs on the worker thread.
+/// Reads the cancel flag at every report and forwards the reports core's ProgressPacer lets
+/// through (a few per second, every change of stage) to `forward`, on the worker thread.
 class FlagProgress final : public ProgressSink {
 public:
     using Forward = std::function<void(double, const QString&)>;
@@ -22,21 +21,14 @@ public:
         : m_cancel(std::move(cancel)), m_forward(std::move(forward)) {}
     bool report(const ProgressUpdate& update) override {
         if (m_cancel->load()) return false;
-        const auto now = std::chrono::steady_clock::now();
-        if (update.stage != m_stage || now - m_last >= kProgressInterval ||
-            update.fraction >= 1.0) {
-            m_stage = update.stage;
-            m_last = now;
-            m_forward(update.fraction, QString::fromStdString(update.stage));
-        }
+        if (m_pacer.due(update)) m_forward(update.fraction, QString::fromStdString(update.stage));
         return true;
     }
 
 private:
     std::shared_ptr<std::atomic<bool>> m_cancel;
     Forward m_forward;
-    std::string m_stage;
-    std::chrono::steady_clock::time_point m_last{};
+    ProgressPacer m_pacer;
 };
 }  // namespace
 

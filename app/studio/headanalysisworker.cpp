@@ -11,13 +11,14 @@
 #include <QFileInfo>
 #include <QStandardPaths>
 
-#include "calibration.h"
-#include "checkpoint.h"
-#include "error.h"
-#include "headanalysis.h"
+#include "analysis/calibration.h"
+#include "io/checkpoint.h"
+#include "base/error.h"
+#include "analysis/headanalysis.h"
 #include "headstatisticsstore.h"
-#include "llamamodel.h"
-#include "runfile.h"
+#include "model/llamamodel.h"
+#include "runfile/runfile.h"
+#include "pipeline/calibrationstore.h"
 
 namespace gqa {
 namespace {
@@ -25,90 +26,32 @@ const QString kCorpusText = QStringLiteral("data/corpus/text/emma.txt");
 
 std::string toStd(const QString& path) { return QFile::encodeName(path).toStdString(); }
 
-/// Maps an operation's 0..1 onto [from, to] of the whole run.
-class ScaledProgress final : public ProgressSink {
-public:
-    ScaledProgress(ProgressSink& parent, double from, double to)
-        : m_parent(parent), m_from(from), m_to(to) {}
-    bool report(const ProgressUpdate& update) override {
-        ProgressUpdate scaled = update;
-        scaled.fraction = m_from + (m_to - m_from) * std::clamp(update.fraction, 0.0, 1.0);
-        return m_parent.report(scaled);
-    }
-
-private:
-    ProgressSink& m_parent;
-    double m_from, m_to;
-};
-
 void stage(ProgressSink& progress, double fraction, const std::string& text) {
     reportOrCancel(progress, {fraction, text, {}});
 }
 
-/// The statistics for `request`: from the run file when it holds them for this model and these
-/// settings, else calibrated now and recorded there (a run file that cannot be written is a
-/// warning, not a failure).
+/// The statistics for `request` by core's one policy (pipeline/calibrationstore.h): the
+/// studio's own per-model run file is replaced when it belongs to another model; a run file the
+/// user chose is not.
 StoredCalibration statistics(const HeadAnalysisRequest& request, HeadAnalysisData& data,
                              ProgressSink& progress) {
-    const std::string folder = toStd(request.modelFolder);
-    stage(progress, 0.0, "reading the model configuration");
-    const ModelConfig config =
-        ModelConfig::fromFile((std::filesystem::path(folder) / "config.json").string());
-    CalibrationConfig calibration;
+    CalibrationRequest calibration;
+    calibration.modelFolder = toStd(request.modelFolder);
     for (const QString& f : request.inputFiles) calibration.inputFiles.push_back(toStd(f));
-    if (calibration.inputFiles.empty())
-        throw InputError("no calibration text: choose one or more .txt or .jsonl files");
-    calibration.modelFolder = folder;
-    calibration.numSequences = request.sequences;
-    calibration.sequenceLength =
-        std::min<std::int64_t>(request.sequenceLength, config.maxPositionEmbeddings);
+    calibration.sequences = request.sequences;
+    calibration.sequenceLength = request.sequenceLength;
     calibration.batchSize = request.batchSize;
-
-    const QString runPath =
-        request.runFile.isEmpty() ? defaultRunFilePath(request.modelFolder) : request.runFile;
-    stage(progress, 0.02, "checking the run file");
-    ModelIdentity identity = modelIdentity(folder);
-    identity.modelFolder = std::filesystem::absolute(folder).string();
-    CalibrationSettings wanted;
-    wanted.inputFiles = absoluteInputPaths(calibration.inputFiles);
-    wanted.inputChecksum = filesChecksum(calibration.inputFiles);
-    wanted.numSequences = calibration.numSequences;
-    wanted.sequenceLength = calibration.sequenceLength;
-    bool runFileUsable = false;
-    if (QFileInfo::exists(runPath)) {
-        try {
-            const RunFile run = RunFile::open(toStd(runPath));
-            runFileUsable = true;
-            if (request.reuseCalibration && run.calibrationMatches(identity, wanted)) {
-                data.reusedCalibration = true;
-                data.runFile = runPath;
-                stage(progress, 0.8, "reading stored statistics");
-                return run.readCalibration();
-            }
-            if (run.hasModelIdentity() && run.readModelIdentity().checksum != identity.checksum)
-                runFileUsable = false;  // another model's file: start a new one
-        } catch (const Error& e) {
-            data.warnings << QString::fromStdString(e.what()) + QStringLiteral(" (replaced)");
-        }
-    }
-
-    stage(progress, 0.05, "loading the model");
-    ScaledProgress loading(progress, 0.05, 0.15);
-    const LlamaModel model(Checkpoint::load(folder, loading), torch::kFloat32);
-    ScaledProgress calibrating(progress, 0.15, 0.8);
-    CalibrationResult result = calibrate(model, calibration, calibrating);
-    for (const auto& w : result.warnings) data.warnings << QString::fromStdString(w);
-    try {
-        QDir().mkpath(QFileInfo(runPath).absolutePath());
-        RunFile run =
-            runFileUsable ? RunFile::open(toStd(runPath)) : RunFile::create(toStd(runPath));
-        run.writeModelIdentity(identity);
-        run.writeCalibration(result.settings, result.layers);
-        data.runFile = runPath;
-    } catch (const Error& e) {
-        data.warnings << QStringLiteral("calibration not saved: %1").arg(e.what());
-    }
-    return {std::move(result.settings), std::move(result.layers)};
+    calibration.reuse = request.reuseCalibration;
+    const bool ownFile = request.runFile.isEmpty();
+    const QString runPath = ownFile ? defaultRunFilePath(request.modelFolder) : request.runFile;
+    calibration.runFile = toStd(runPath);
+    calibration.foreignRunFile = ownFile ? ForeignRunFile::Replace : ForeignRunFile::Refuse;
+    ScaledProgress scaled(progress, 0.0, 0.8);
+    CalibrationOutcome outcome = calibrateOrReuse(calibration, scaled);
+    data.reusedCalibration = outcome.reused;
+    data.runFile = runPath;
+    for (const auto& w : outcome.warnings) data.warnings << QString::fromStdString(w);
+    return std::move(outcome.statistics);
 }
 
 SimilarityPair toPair(const SimilarityMatrices& m) {
@@ -155,15 +98,13 @@ HeadAnalysisData runHeadAnalysis(const HeadAnalysisRequest& request, ProgressSin
     if (stats.layers.empty()) throw InputError("the calibration holds no layers");
     data.tokens = stats.settings.tokens;
 
-    AnalysisConfig config;  // spec 13 defaults: group by values, dist criterion, strong search
+    AnalysisConfig config;  // method §11 defaults: group by values, dist criterion, strong search
     ScaledProgress analysing(progress, 0.8, 0.95);
     const AnalysisResult analysis = analyzeHeads(stats.layers, config, analysing);
 
     auto store = std::make_shared<HeadStatisticsStore>();
-    store->driver.kind =
-        config.groupBy == HeadKind::Keys ? SimilarityKind::Keys : SimilarityKind::Values;
-    store->driver.criterion =
-        config.criterion == Criterion::Cos ? SimilarityCriterion::Cos : SimilarityCriterion::Dist;
+    store->driver.kind = config.groupBy;
+    store->driver.criterion = config.criterion;
     data.driver = store->driver;
     const std::int64_t heads = stats.layers.front().values.heads;
     data.heads = int(heads);
@@ -175,12 +116,12 @@ HeadAnalysisData runHeadAnalysis(const HeadAnalysisRequest& request, ProgressSin
     for (std::size_t l = 0; l < layers; ++l) {
         stage(progress, 0.95 + 0.05 * double(l) / double(layers), "similarity under both criteria");
         const LayerAnalysis& la = analysis.layers[l];
-        const SimilarityMatrices otherKeys = headSimilarity(stats.layers[l].keys, HeadKind::Keys,
-                                                            toCore(SimilarityCriterion(other)));
-        const SimilarityMatrices otherValues = headSimilarity(
-            stats.layers[l].values, HeadKind::Values, toCore(SimilarityCriterion(other)));
+        const SimilarityMatrices otherKeys =
+            headSimilarity(stats.layers[l].keys, HeadKind::Keys, Criterion(other));
+        const SimilarityMatrices otherValues =
+            headSimilarity(stats.layers[l].values, HeadKind::Values, Criterion(other));
         LayerSimilarity sim;
-        const int keys = int(SimilarityKind::Keys), values = int(SimilarityKind::Values);
+        const int keys = int(HeadKind::Keys), values = int(HeadKind::Values);
         sim.pairs[keys][criterion] = toPair(la.keys);
         sim.pairs[values][criterion] = toPair(la.values);
         sim.pairs[keys][other] = toPair(otherKeys);

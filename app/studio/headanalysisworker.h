@@ -14,7 +14,7 @@
 #include <QStringList>
 
 #include "headanalysisdata.h"
-#include "progress.h"
+#include "base/progress.h"
 
 namespace gqa {
 

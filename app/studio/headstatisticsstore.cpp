@@ -1,20 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "headstatisticsstore.h"
 
-#include "alignment.h"
-#include "error.h"
-#include "grouping.h"
-#include "mergedgqa.h"
+#include "alignment/alignment.h"
+#include "base/error.h"
+#include "analysis/grouping.h"
+#include "alignment/leastsquaresmerge.h"
+#include "alignment/mergedgqa.h"
 
 namespace gqa {
-
-HeadKind toCore(SimilarityKind kind) {
-    return kind == SimilarityKind::Keys ? HeadKind::Keys : HeadKind::Values;
-}
-
-Criterion toCore(SimilarityCriterion criterion) {
-    return criterion == SimilarityCriterion::Cos ? Criterion::Cos : Criterion::Dist;
-}
 
 Grouping toCore(const QVector<QVector<int>>& groups) {
     Grouping out;
@@ -50,6 +43,7 @@ LayerGrouping toValues(const GroupingChoice& choice) {
     out.exact = choice.exact;
     out.aligned = toValues(choice.alignedCost);
     out.baseline = toValues(choice.baselineCost);
+    out.leastSquares = toValues(choice.leastSquaresCost);
     return out;
 }
 
@@ -74,9 +68,10 @@ LayerGrouping evaluateGrouping(const HeadStatisticsStore& store, int layer,
         groupingObjective(similarity, consecutiveGrouping(store.heads(), count));
     if (count < store.heads()) {  // G = H (MHA) merges nothing: both costs stay zero
         AlignmentConfig align;
-        align.criterion = toCore(driver.criterion);
-        out.aligned = toValues(
-            predictMergeCost(alignedStatistics(stats, alignLayer(stats, g, align)), count));
+        align.criterion = driver.criterion;
+        const LayerStatistics aligned = alignedStatistics(stats, alignLayer(stats, g, align));
+        out.aligned = toValues(predictMergeCost(aligned, count));
+        out.leastSquares = toValues(predictLeastSquaresMergeCost(aligned, count));
         out.baseline = toValues(predictMergeCost(stats, count));
     }
     return out;

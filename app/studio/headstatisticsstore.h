@@ -11,15 +11,15 @@
 
 #include <torch/torch.h>
 
-#include "headanalysis.h"
+#include "analysis/headanalysis.h"
 #include "headanalysisdata.h"
-#include "headstatistics.h"
+#include "analysis/headstatistics.h"
 
 namespace gqa {
 
 struct HeadStatisticsStore {
     std::vector<LayerStatistics> layers;
-    /// [layer][SimilarityKind][SimilarityCriterion]: [H, H] float64 after-alignment similarity.
+    /// [layer][HeadKind][Criterion]: [H, H] float64 after-alignment similarity.
     std::vector<std::array<std::array<torch::Tensor, 2>, 2>> after;
     /// analyzeHeads' groupings (one per G below the head count) under `driver`.
     QVector<GroupingData> precomputed;
@@ -31,8 +31,6 @@ struct HeadStatisticsStore {
     }
 };
 
-HeadKind toCore(SimilarityKind kind);
-Criterion toCore(SimilarityCriterion criterion);
 Grouping toCore(const QVector<QVector<int>>& groups);
 QVector<QVector<int>> toValues(const Grouping& groups);
 MergeCostValues toValues(const MergeCost& cost);

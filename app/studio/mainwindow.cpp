@@ -25,10 +25,10 @@
 
 #include "aboutdialog.h"
 #include "conversionwizard.h"
-#include "error.h"
-#include "installlayout.h"
+#include "base/error.h"
+#include "base/installlayout.h"
 #include "modelpanel.h"
-#include "modelsummary.h"
+#include "io/modelsummary.h"
 #include "recentmodelsmenu.h"
 #include "similaritypanel.h"
 #include "trainingpanel.h"

@@ -9,7 +9,7 @@
 #include <QStringList>
 #include <QWidget>
 
-#include "modelsummary.h"
+#include "io/modelsummary.h"
 
 class QLabel;
 class QLineEdit;

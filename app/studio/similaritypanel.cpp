@@ -32,9 +32,9 @@ constexpr int kProgressSteps = 1000;
 constexpr int kPlotHeight = 210;
 constexpr int kGroupingWidth = 380;
 
-QString valueLabel(SimilarityCriterion c) {
-    return c == SimilarityCriterion::Cos ? QObject::tr("mean cosine similarity")
-                                         : QObject::tr("− mean squared distance");
+QString valueLabel(Criterion c) {
+    return c == Criterion::Cos ? QObject::tr("mean cosine similarity")
+                               : QObject::tr("− mean squared distance");
 }
 
 QCPRange unite(const QCPRange& a, const QCPRange& b) {
@@ -138,14 +138,14 @@ QWidget* SimilarityPanel::buildViewBar() {
     row->addWidget(new QLabel(tr("Similarity of"), bar));
     m_kindCombo = new QComboBox(bar);
     m_kindCombo->setObjectName(QStringLiteral("kindCombo"));
-    m_kindCombo->addItem(tr("values"), int(SimilarityKind::Values));
-    m_kindCombo->addItem(tr("keys (pre-RoPE)"), int(SimilarityKind::Keys));
+    m_kindCombo->addItem(tr("values"), int(HeadKind::Values));
+    m_kindCombo->addItem(tr("keys (pre-RoPE)"), int(HeadKind::Keys));
     row->addWidget(m_kindCombo);
     row->addWidget(new QLabel(tr("by"), bar));
     m_criterionCombo = new QComboBox(bar);
     m_criterionCombo->setObjectName(QStringLiteral("criterionCombo"));
-    m_criterionCombo->addItem(tr("dist (− mean squared distance)"), int(SimilarityCriterion::Dist));
-    m_criterionCombo->addItem(tr("cos (mean cosine)"), int(SimilarityCriterion::Cos));
+    m_criterionCombo->addItem(tr("dist (− mean squared distance)"), int(Criterion::Dist));
+    m_criterionCombo->addItem(tr("cos (mean cosine)"), int(Criterion::Cos));
     row->addWidget(m_criterionCombo);
     row->addSpacing(12);
     row->addWidget(new QLabel(tr("Layer"), bar));
@@ -305,19 +305,17 @@ void SimilarityPanel::showAnalysis(const HeadAnalysisData& data) {
     m_grouping->setCurrentLayer(m_layer);
 }
 
-SimilarityKind SimilarityPanel::kind() const {
-    return SimilarityKind(m_kindCombo->currentData().toInt());
+HeadKind SimilarityPanel::kind() const { return HeadKind(m_kindCombo->currentData().toInt()); }
+
+Criterion SimilarityPanel::criterion() const {
+    return Criterion(m_criterionCombo->currentData().toInt());
 }
 
-SimilarityCriterion SimilarityPanel::criterion() const {
-    return SimilarityCriterion(m_criterionCombo->currentData().toInt());
-}
-
-void SimilarityPanel::setKind(SimilarityKind kind) {
+void SimilarityPanel::setKind(HeadKind kind) {
     m_kindCombo->setCurrentIndex(m_kindCombo->findData(int(kind)));
 }
 
-void SimilarityPanel::setCriterion(SimilarityCriterion criterion) {
+void SimilarityPanel::setCriterion(Criterion criterion) {
     m_criterionCombo->setCurrentIndex(m_criterionCombo->findData(int(criterion)));
 }
 
@@ -343,11 +341,11 @@ void SimilarityPanel::setStatus(const QString& text, bool error) {
 
 void SimilarityPanel::refreshViews() {
     if (!hasAnalysis()) return;
-    const SimilarityKind k = kind();
-    const SimilarityCriterion c = criterion();
+    const HeadKind k = kind();
+    const Criterion c = criterion();
     const int n = m_data.heads;
     const SimilarityPair& pair = m_data.layers[m_layer].of(k, c);
-    const QString what = QStringLiteral("%1 · %2").arg(kindName(k), criterionName(c));
+    const QString what = QStringLiteral("%1 · %2").arg(kindLabel(k), criterionLabel(c));
     m_before->setMatrix(pair.before, n);
     m_after->setMatrix(pair.after, n);
     const QCPRange shared = unite(m_before->autoColorRange(), m_after->autoColorRange());

@@ -50,10 +50,10 @@ public:
 
     void setLayer(int layer);
     int layer() const { return m_layer; }
-    void setKind(SimilarityKind kind);
-    void setCriterion(SimilarityCriterion criterion);
-    SimilarityKind kind() const;
-    SimilarityCriterion criterion() const;
+    void setKind(HeadKind kind);
+    void setCriterion(Criterion criterion);
+    HeadKind kind() const;
+    Criterion criterion() const;
     /// 0: the layer view, 1: all layers.
     void setView(int view);
 

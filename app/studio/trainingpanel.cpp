@@ -28,13 +28,17 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
+#include "base/metrics.h"
 #include "gateheatmap.h"
 #include "liveplot.h"
 #include "reporttask.h"
-#include "runfile.h"
+#include "runfile/runfile.h"
+#include "trainingsettingsform.h"
 
 namespace gqa {
 namespace {
+/// The LivePlot series of a metric is named by its stored key (base/metrics.h).
+QString seriesKey(Metric metric) { return QString::fromLatin1(metricKey(metric)); }
 const QColor kBlue(31, 119, 180), kOrange(255, 127, 14), kGreen(44, 160, 44), kRed(214, 39, 40),
     kPurple(148, 103, 189);
 
@@ -100,7 +104,7 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
         m_lastRunFolder = QFileInfo(o.runFile).absolutePath();
         Q_EMIT runFinished(o);
     });
-    connect(m_runner, &TrainingRunner::paused, this, [this](const QString& message) {
+    connect(m_runner, &TrainingRunner::cancelled, this, [this](const QString& message) {
         drainMetrics();
         m_status->setText(tr("Paused: %1. Start again to resume.").arg(message));
         m_startButton->setText(tr("Resume"));
@@ -120,40 +124,14 @@ QWidget* TrainingPanel::buildForm() {
     m_start = new QComboBox;
     m_start->addItem(tr("aligned heads (this method)"), false);
     m_start->addItem(tr("mean-pooled heads (baseline)"), true);
-    m_steps = new QSpinBox;
-    m_steps->setRange(1, 10000000);
-    m_steps->setValue(200);
-    m_batch = new QSpinBox;
-    m_batch->setRange(1, 4096);
-    m_batch->setValue(8);
-    m_seqLen = new QSpinBox;
-    m_seqLen->setRange(2, 1 << 20);
-    m_seqLen->setValue(256);
-    m_lr = new QDoubleSpinBox;
-    m_lr->setDecimals(6);
-    m_lr->setRange(0.0, 1.0);
-    m_lr->setSingleStep(1e-5);
-    m_lr->setValue(1e-4);
-    m_scheme = new QComboBox;
-    m_scheme->addItem(tr("reference (paper code)"), QStringLiteral("reference"));
-    m_scheme->addItem(tr("hard-concrete L0 (Louizos)"), QStringLiteral("hard-concrete"));
-    m_device = new QComboBox;
-    m_device->addItems({QStringLiteral("cpu"), QStringLiteral("cuda"), QStringLiteral("auto")});
-    m_dtype = new QComboBox;
-    m_dtype->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
+    m_settingsForm = new TrainingSettingsForm;
     m_trainText = new QLineEdit;
     m_validation = new QLineEdit;
     m_calibration = new QLineEdit;
     m_output = new QLineEdit;
     form->addRow(tr("KV heads (G)"), m_groups);
     form->addRow(tr("Start from"), m_start);
-    form->addRow(tr("Updates"), m_steps);
-    form->addRow(tr("Batch (sequences)"), m_batch);
-    form->addRow(tr("Sequence length"), m_seqLen);
-    form->addRow(tr("Learning rate"), m_lr);
-    form->addRow(tr("Gate scheme"), m_scheme);
-    form->addRow(tr("Device"), m_device);
-    form->addRow(tr("Compute dtype"), m_dtype);
+    form->addRow(m_settingsForm);
     form->addRow(tr("Training text (folder or file)"), m_trainText);
     form->addRow(tr("Held-out text"), m_validation);
     form->addRow(tr("Calibration text"), m_calibration);
@@ -209,18 +187,18 @@ QWidget* TrainingPanel::buildPlots() {
     auto* box = new QWidget;
     auto* grid = new QGridLayout(box);
     m_loss = new LivePlot(tr("Loss terms"));
-    m_loss->addSeries(QStringLiteral("loss"), kBlue);
-    m_loss->addSeries(QStringLiteral("kl"), kOrange);
-    m_loss->addSeries(QStringLiteral("bild"), kGreen);
-    m_loss->addSeries(QStringLiteral("regularizer"), kRed);
+    m_loss->addSeries(seriesKey(Metric::Loss), kBlue);
+    m_loss->addSeries(seriesKey(Metric::Kl), kOrange);
+    m_loss->addSeries(seriesKey(Metric::Bild), kGreen);
+    m_loss->addSeries(seriesKey(Metric::Regularizer), kRed);
     m_sparsity = new LivePlot(tr("Expected sparsity and its target"));
-    m_sparsity->addSeries(QStringLiteral("sparsity"), kBlue);
-    m_sparsity->addSeries(QStringLiteral("target_sparsity"), kRed);
+    m_sparsity->addSeries(seriesKey(Metric::Sparsity), kBlue);
+    m_sparsity->addSeries(seriesKey(Metric::TargetSparsity), kRed);
     m_lrPlot = new LivePlot(tr("Learning rates"));
-    m_lrPlot->addSeries(QStringLiteral("lr"), kBlue);
-    m_lrPlot->addSeries(QStringLiteral("lr_gates"), kPurple);
+    m_lrPlot->addSeries(seriesKey(Metric::LearningRate), kBlue);
+    m_lrPlot->addSeries(seriesKey(Metric::GateLearningRate), kPurple);
     m_speed = new LivePlot(tr("Tokens per second"));
-    m_speed->addSeries(QStringLiteral("tokens_per_s"), kGreen);
+    m_speed->addSeries(seriesKey(Metric::TokensPerSecond), kGreen);
     m_gates = new GateHeatmap;
     grid->addWidget(m_loss, 0, 0);
     grid->addWidget(m_sparsity, 0, 1);
@@ -279,26 +257,14 @@ TrainingSettings TrainingPanel::settings() const {
     s.validationFile = m_validation->text();
     s.outputFolder = m_output->text() + QString::number(s.groups) +
                      (s.meanPool ? QStringLiteral("-meanpool") : QStringLiteral("-aligned"));
-    s.steps = m_steps->value();
-    s.batchSize = m_batch->value();
-    s.seqLen = m_seqLen->value();
-    s.learningRate = m_lr->value();
-    s.gateScheme = m_scheme->currentData().toString();
-    s.device = m_device->currentText();
-    s.dtype = m_dtype->currentText();
+    m_settingsForm->apply(s);
     return s;
 }
 
 void TrainingPanel::setSettings(const TrainingSettings& s) {
     m_groups->setCurrentIndex(m_groups->findData(s.groups));
     m_start->setCurrentIndex(s.meanPool ? 1 : 0);
-    m_steps->setValue(s.steps);
-    m_batch->setValue(s.batchSize);
-    m_seqLen->setValue(s.seqLen);
-    m_lr->setValue(s.learningRate);
-    m_scheme->setCurrentIndex(m_scheme->findData(s.gateScheme));
-    m_device->setCurrentText(s.device);
-    m_dtype->setCurrentText(s.dtype);
+    m_settingsForm->setSettings(s);
     m_trainText->setText(s.trainFiles.join(QLatin1Char(',')).isEmpty() ? m_trainText->text()
                                                                        : s.trainFiles.first());
     m_validation->setText(s.validationFile);
@@ -306,9 +272,12 @@ void TrainingPanel::setSettings(const TrainingSettings& s) {
 }
 
 void TrainingPanel::setRunLength(int steps, int batchSize, int seqLen) {
-    m_steps->setValue(steps);
-    m_batch->setValue(batchSize);
-    m_seqLen->setValue(seqLen);
+    TrainingSettings s;
+    m_settingsForm->apply(s);
+    s.steps = steps;
+    s.batchSize = batchSize;
+    s.seqLen = seqLen;
+    m_settingsForm->setSettings(s);
 }
 
 void TrainingPanel::startRun() {
@@ -427,6 +396,8 @@ void TrainingPanel::connectReportTask() {
     connect(m_reportTask, &ReportTask::failed, this, [this](const QString& message) {
         m_status->setText(tr("Report failed: %1").arg(message));
     });
+    connect(m_reportTask, &ReportTask::cancelled, this,
+            [this] { m_status->setText(tr("Report cancelled; nothing was written.")); });
     connect(m_reportTask, &ReportTask::finished, this,
             [this] { m_reportButton->setText(tr("Report…")); });
     connect(m_reportTask, &ReportTask::resultReady, this, [this](const ReportResult& r) {

@@ -24,6 +24,7 @@ class QSpinBox;
 class QTimer;
 
 namespace gqa {
+class TrainingSettingsForm;
 
 class GateHeatmap;
 class LivePlot;
@@ -83,13 +84,7 @@ private:
 
     QComboBox* m_groups = nullptr;
     QComboBox* m_start = nullptr;
-    QSpinBox* m_steps = nullptr;
-    QSpinBox* m_batch = nullptr;
-    QSpinBox* m_seqLen = nullptr;
-    QDoubleSpinBox* m_lr = nullptr;
-    QComboBox* m_scheme = nullptr;
-    QComboBox* m_device = nullptr;
-    QComboBox* m_dtype = nullptr;
+    TrainingSettingsForm* m_settingsForm = nullptr;  ///< the wizard's form too
     QLineEdit* m_trainText = nullptr;
     QLineEdit* m_validation = nullptr;
     QLineEdit* m_calibration = nullptr;

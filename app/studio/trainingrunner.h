@@ -1,24 +1,27 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// The studio's facade over a conversion run (conventions: facade + worker + value types). It
-// lives on the GUI thread; start() launches a worker thread that prepares the aligned model
-// (calibrate, group, align: core/alignedmodel.h) and runs the conversion training
-// (core/conversiontraining.h). Per-update metrics go into a MetricBuffer that the GUI drains on
-// a timer; coarse progress (fraction, stage, elapsed and remaining time) arrives as queued
-// signals at most every kProgressIntervalMs. pause() asks the worker to stop at its next update:
-// the core writes a checkpoint first, and start() with the same output folder resumes. Only the
-// value types below cross threads; no torch type appears in this header.
+// The studio's facade over a conversion run, a WorkerTask (workertask.h). start() runs core's one
+// conversion pipeline (core/pipeline/conversionpipeline.h: calibrate or reuse, group, align,
+// train, export) on a worker thread. Every training update goes into a MetricBuffer that the GUI
+// drains on a timer; paced progress (fraction, stage, elapsed and remaining time) arrives as
+// queued signals. pause() is the task's cancel: the core writes a checkpoint first, cancelled()
+// follows, and start() with the same output folder resumes. Only the value types below cross
+// threads; no torch type appears in this header.
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <QElapsedTimer>
 #include <QObject>
 #include <QString>
 #include <QStringList>
 
+#include "base/dtype.h"
 #include "metricbuffer.h"
-#include "workerthread.h"
+#include "training/gatescheme.h"
+#include "workertask.h"
 
 namespace gqa {
 
@@ -29,16 +32,19 @@ struct TrainingSettings {
     bool meanPool = false;  ///< the baseline: no alignment
     QStringList calibrationFiles;
     int calibrationSequences = 32;
-    QStringList trainFiles;
+    /// Per-layer groups of original head indices chosen by hand (Similarity tab); empty: the
+    /// pipeline searches them.
+    std::vector<std::vector<std::vector<std::int64_t>>> groupings;
+    QStringList trainFiles;  ///< .txt files, or one prompt/answer .jsonl
     QString validationFile;
     QString outputFolder;  ///< aligned model, checkpoint, export, run.h5 go here
     int steps = 200;
     int batchSize = 8;
     int seqLen = 256;
     double learningRate = 1e-4;
-    QString gateScheme = QStringLiteral("reference");
-    QString device = QStringLiteral("cpu");
-    QString dtype = QStringLiteral("float32");
+    GateScheme gateScheme = GateScheme::Reference;
+    QString device = QStringLiteral("cpu");  ///< as typed; core's parseDevice reads it
+    DType compute = DType::F32;              ///< F32 or BF16
     int checkpointEvery = 50;
     int evalEvery = 50;
 };
@@ -54,40 +60,26 @@ struct TrainingOutcome {
     QStringList warnings;
 };
 
-class TrainingRunner : public QObject {
+class TrainingRunner : public WorkerTask {
     Q_OBJECT
 public:
-    static constexpr int kProgressIntervalMs = 100;
-
     explicit TrainingRunner(QObject* parent = nullptr);
     /// Pauses a running worker and waits for its checkpoint.
     ~TrainingRunner() override;
 
-    /// True from start() until the worker thread has ended.
-    bool isRunning() const;
     MetricBuffer& buffer() { return m_buffer; }
-    /// Blocks until the worker has finished (true) or `ms` passed (false). For shutdown and tests.
-    bool wait(int ms);
 
 public Q_SLOTS:
     /// Ignored while running.
     void start(const gqa::TrainingSettings& settings);
-    /// Stops at the next update after writing a checkpoint; `paused` follows.
-    void pause();
+    /// Stops at the next update after writing a checkpoint; cancelled(message) follows.
+    void pause() { cancel(); }
 
 Q_SIGNALS:
-    void started();
-    void progress(double fraction, const QString& stage, double elapsedSeconds,
-                  double remainingSeconds);
     void resultReady(const gqa::TrainingOutcome& outcome);
-    void paused(const QString& message);
-    void failed(const QString& message);
-    void finished();
 
 private:
     MetricBuffer m_buffer;
-    std::shared_ptr<std::atomic_bool> m_stop;
-    WorkerThread m_worker;  ///< last: destroyed (waited for) first
 };
 
 }  // namespace gqa

@@ -26,8 +26,9 @@
 
 #include "conversionestimate.h"
 #include "conversionwizard.h"
-#include "modelconfig.h"
+#include "io/modelconfig.h"
 #include "reporttask.h"
+#include "trainingsettingsform.h"
 
 namespace gqa {
 
@@ -38,63 +39,27 @@ WizardSettingsPage::WizardSettingsPage(ConversionWizard* wizard) : m_wizard(wiza
     setSubTitle(
         tr("The grouped model is distilled from the teacher while L0 gates fade the "
            "aligned MHA heads into their groups."));
-    const TrainingSettings defaults;
-    m_scheme = new QComboBox(this);
-    m_scheme->setObjectName(QStringLiteral("schemeCombo"));
-    m_scheme->addItem(tr("reference (paper code)"), QStringLiteral("reference"));
-    m_scheme->addItem(tr("hard-concrete L0 (Louizos)"), QStringLiteral("hard-concrete"));
-    m_steps = new QSpinBox(this);
-    m_steps->setObjectName(QStringLiteral("stepsSpin"));
-    m_steps->setRange(1, 1000000);
-    m_steps->setValue(defaults.steps);
-    m_learningRate = new QDoubleSpinBox(this);
-    m_learningRate->setObjectName(QStringLiteral("learningRateSpin"));
-    m_learningRate->setDecimals(6);
-    m_learningRate->setRange(1e-6, 1.0);
-    m_learningRate->setSingleStep(1e-5);
-    m_learningRate->setValue(defaults.learningRate);
-    m_batch = new QSpinBox(this);
-    m_batch->setObjectName(QStringLiteral("batchSpin"));
-    m_batch->setRange(1, 1024);
-    m_batch->setValue(defaults.batchSize);
-    m_seqLen = new QSpinBox(this);
-    m_seqLen->setObjectName(QStringLiteral("seqLenSpin"));
-    m_seqLen->setRange(8, 65536);
-    m_seqLen->setValue(defaults.seqLen);
+    m_form = new TrainingSettingsForm(this);
     m_teacher = new QLineEdit(this);
     m_teacher->setObjectName(QStringLiteral("teacherEdit"));
     m_train = new QLineEdit(this);
     m_train->setObjectName(QStringLiteral("trainEdit"));
-    m_train->setToolTip(tr(".txt or .jsonl files, separated by ';'"));
+    m_train->setToolTip(tr(".txt files, or one prompt/answer .jsonl file, separated by ';'"));
     m_heldOut = new QLineEdit(this);
     m_heldOut->setObjectName(QStringLiteral("heldOutEdit"));
-    m_device = new QComboBox(this);
-    m_device->setObjectName(QStringLiteral("deviceCombo"));
-    m_device->addItems({QStringLiteral("cpu"), QStringLiteral("cuda"), QStringLiteral("auto")});
-    m_dtype = new QComboBox(this);
-    m_dtype->setObjectName(QStringLiteral("dtypeCombo"));
-    m_dtype->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
     m_estimate = new QLabel(this);
     m_estimate->setObjectName(QStringLiteral("estimateLabel"));
     m_estimate->setWordWrap(true);
     m_estimate->setTextFormat(Qt::RichText);
 
-    auto* form = new QFormLayout(this);
-    form->addRow(tr("Gate scheme"), m_scheme);
-    form->addRow(tr("Updates"), m_steps);
-    form->addRow(tr("Learning rate"), m_learningRate);
-    form->addRow(tr("Batch size"), m_batch);
-    form->addRow(tr("Sequence length"), m_seqLen);
+    auto* form = m_form->layout();  // one form: the shared settings, then this page's rows
     form->addRow(tr("Teacher"), m_teacher);
     form->addRow(tr("Training text"), m_train);
     form->addRow(tr("Held-out text"), m_heldOut);
-    form->addRow(tr("Device"), m_device);
-    form->addRow(tr("Compute dtype"), m_dtype);
     form->addRow(tr("Estimate"), m_estimate);
-    for (QSpinBox* spin : {m_steps, m_batch, m_seqLen})
-        connect(spin, &QSpinBox::valueChanged, this, &WizardSettingsPage::updateEstimate);
-    for (QComboBox* combo : {m_device, m_dtype})
-        connect(combo, &QComboBox::currentIndexChanged, this, &WizardSettingsPage::updateEstimate);
+    auto* page = new QVBoxLayout(this);
+    page->addWidget(m_form);
+    connect(m_form, &TrainingSettingsForm::changed, this, &WizardSettingsPage::updateEstimate);
     for (QLineEdit* edit : {m_teacher, m_train, m_heldOut})
         connect(edit, &QLineEdit::textChanged, this, &QWizardPage::completeChanged);
     connect(m_teacher, &QLineEdit::textChanged, this, &WizardSettingsPage::updateEstimate);
@@ -119,9 +84,11 @@ void WizardSettingsPage::updateEstimate() {
         const bool separateTeacher =
             !m_teacher->text().trimmed().isEmpty() &&
             QDir::cleanPath(m_teacher->text().trimmed()) != QDir::cleanPath(plan.modelFolder);
-        const ConversionEstimate e = estimateConversion(
-            c, plan.settings.groups, m_steps->value(), m_batch->value(), m_seqLen->value(),
-            m_dtype->currentText(), m_device->currentText(), separateTeacher);
+        TrainingSettings shown;
+        m_form->apply(shown);
+        const ConversionEstimate e =
+            estimateConversion(c, plan.settings.groups, shown.steps, shown.batchSize, shown.seqLen,
+                               shown.compute, shown.device, separateTeacher);
         const QString rate =
             e.measuredRate
                 ? tr("the demo model's measured speed on 2 CPU cores (docs/benchmarks.md) as "
@@ -169,13 +136,7 @@ bool WizardSettingsPage::validatePage() {
         s.trainFiles << f.trimmed();
     s.validationFile = m_heldOut->text().trimmed();
     s.outputFolder = plan.outputFolder;
-    s.steps = m_steps->value();
-    s.batchSize = m_batch->value();
-    s.seqLen = m_seqLen->value();
-    s.learningRate = m_learningRate->value();
-    s.gateScheme = m_scheme->currentData().toString();
-    s.device = m_device->currentText();
-    s.dtype = m_dtype->currentText();
+    m_form->apply(s);
     s.checkpointEvery = std::max(1, std::min(50, s.steps / 4));
     s.evalEvery = 0;
     return true;
@@ -238,7 +199,7 @@ WizardTrainPage::WizardTrainPage(ConversionWizard* wizard) : m_wizard(wizard) {
                                        : QLatin1Char('\n') + o.warnings.join(QLatin1Char('\n'))));
         Q_EMIT completeChanged();
     });
-    connect(runner, &TrainingRunner::paused, this, [this] {
+    connect(runner, &TrainingRunner::cancelled, this, [this] {
         if (m_wizard->runner()->isRunning()) return;  // late news of a run already resumed
         m_status->setText(
             tr("Paused; the checkpoint is in %1.").arg(m_wizard->plan().outputFolder));
@@ -319,8 +280,10 @@ WizardEvaluatePage::WizardEvaluatePage(ConversionWizard* wizard) : m_wizard(wiza
         m_status->setText(stage);
     });
     connect(task, &EvaluationTask::failed, this, [this](const QString& message) {
-        m_status->setText(tr("Evaluation stopped: %1").arg(message));
+        m_status->setText(tr("Evaluation failed: %1").arg(message));
     });
+    connect(task, &EvaluationTask::cancelled, this,
+            [this] { m_status->setText(tr("Evaluation cancelled.")); });
     connect(task, &EvaluationTask::finished, this, [this] { m_cancel->setEnabled(false); });
     connect(task, &EvaluationTask::resultReady, this, [this](const EvaluationResult& r) {
         m_wizard->plan().evaluation = r;
@@ -437,6 +400,8 @@ void WizardExportPage::connectReportTask() {
     connect(m_reportTask, &ReportTask::failed, this, [this](const QString& message) {
         m_reportStatus->setText(tr("Report not written: %1").arg(message));
     });
+    connect(m_reportTask, &ReportTask::cancelled, this,
+            [this] { m_reportStatus->setText(tr("Report cancelled; nothing was written.")); });
     connect(m_reportTask, &ReportTask::resultReady, this, [this](const ReportResult& r) {
         m_reportStatus->setText(tr("Report written: %1").arg(QDir::toNativeSeparators(r.htmlPath)));
     });

@@ -21,6 +21,7 @@ class QTimer;
 namespace gqa {
 
 class ConversionWizard;
+class TrainingSettingsForm;
 class ReportTask;
 
 class WizardSettingsPage : public QWizardPage {
@@ -35,16 +36,10 @@ private:
     void updateEstimate();
 
     ConversionWizard* m_wizard;
-    QComboBox* m_scheme = nullptr;
-    QSpinBox* m_steps = nullptr;
-    QDoubleSpinBox* m_learningRate = nullptr;
-    QSpinBox* m_batch = nullptr;
-    QSpinBox* m_seqLen = nullptr;
+    TrainingSettingsForm* m_form = nullptr;  ///< the Training tab's form too
     QLineEdit* m_teacher = nullptr;
     QLineEdit* m_train = nullptr;
     QLineEdit* m_heldOut = nullptr;
-    QComboBox* m_device = nullptr;
-    QComboBox* m_dtype = nullptr;
     QLabel* m_estimate = nullptr;
 };
 

@@ -19,11 +19,12 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "runfile/runfolder.h"
 #include "conversionestimate.h"
 #include "conversionwizard.h"
 #include "headanalysistask.h"
 #include "headanalysisworker.h"
-#include "modelconfig.h"
+#include "io/modelconfig.h"
 
 namespace gqa {
 namespace {
@@ -216,7 +217,8 @@ void WizardCalibratePage::start() {
     request.inputFiles = plan.calibrationFiles;
     request.sequences = plan.calibrationSequences;
     // The run's own file: the training's preparation finds these statistics there again.
-    request.runFile = QDir(plan.outputFolder).filePath(QStringLiteral("run.h5"));
+    request.runFile = QString::fromStdString(
+        RunFolder(QFile::encodeName(plan.outputFolder).toStdString()).runFile());
     m_progress->setValue(0);
     m_status->setText(tr("Starting…"));
     m_cancel->setEnabled(true);
@@ -250,10 +252,11 @@ WizardGroupingPage::WizardGroupingPage(ConversionWizard* wizard) : m_wizard(wiza
         tr("G is the number of KV heads per layer after the conversion. The predicted "
            "merge cost is the share of key/value signal lost when each group's heads are "
            "merged (0 = free, 1 = all lost), averaged over layers."));
-    m_table = new QTableWidget(0, 4, this);
+    m_table = new QTableWidget(0, 5, this);
     m_table->setObjectName(QStringLiteral("groupingTable"));
     m_table->setHorizontalHeaderLabels(
-        {tr("G"), tr("KV cache"), tr("cost, aligned groups"), tr("cost, consecutive heads")});
+        {tr("G"), tr("KV cache"), tr("cost, aligned groups"), tr("cost, least-squares merge"),
+         tr("cost, consecutive heads")});
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_table->verticalHeader()->hide();
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -289,7 +292,8 @@ void WizardGroupingPage::initializePage() {
         cell(0, QString::number(g));
         cell(1, tr("%1% of MHA").arg(100.0 * g / a.heads, 0, 'f', 1));
         cell(2, data ? QString::number(data->meanAlignedCost(), 'f', 3) : tr("n/a"));
-        cell(3, data ? QString::number(data->meanBaselineCost(), 'f', 3) : tr("n/a"));
+        cell(3, data ? QString::number(data->meanLeastSquaresCost(), 'f', 3) : tr("n/a"));
+        cell(4, data ? QString::number(data->meanBaselineCost(), 'f', 3) : tr("n/a"));
         m_groups->addItem(QString::number(g), g);
     }
     // A middle G is a sensible start: half the KV heads when possible.

@@ -49,7 +49,15 @@ check calibrate_reuse 0 "$cli" calibrate "$work/mha" --inputs "$work/calib.jsonl
 contains calibrate_reuse "$work/calibrate_reuse.out" "reused"
 check analyze 0 "$cli" analyze "$work/mha" --run "$work/run.h5" --json --csv "$work/analysis.csv" --quiet
 contains analyze "$work/analyze.out" '"kv_heads": 2'
-contains analyze "$work/analysis.csv" "layer,kv_heads"
+contains analyze "$work/analysis.csv" "layer,kv_heads,criterion,objective"
+contains analyze "$work/analyze.out" '"least_squares_cost"'
+check align_least_squares 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --merge least-squares --out "$work/gqa2ls" --quiet
+contains align_least_squares "$work/align_least_squares.out" "least-squares merge"
+check align_bad_merge 2 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --merge median --out "$work/x" --quiet
+contains analyze "$work/analyze.out" '"similarity_measure": "negative mean squared distance'
+check analyze_text 0 "$cli" analyze "$work/mha" --run "$work/run.h5" --criterion cos --quiet
+contains analyze_text "$work/analyze_text.out" "value cos before/after"
+contains analyze_text "$work/analyze_text.out" "mean cosine similarity"
 check align_mha 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --keep-mha --out "$work/aligned" --quiet
 check align_gqa 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --out "$work/gqa2" --quiet
 check align_meanpool 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 1 --mean-pool --out "$work/mqa" --quiet
@@ -83,6 +91,11 @@ check train_export_inspect 0 "$cli" inspect "$work/conv/model"
 contains train_export_inspect "$work/train_export_inspect.out" "KV heads 2 (GQA)"
 check train_again 0 "${train[@]}" --json
 contains train_again "$work/train_again.out" '"resumed": true'
+contains train_again "$work/train_again.out" '"already_complete": true'
+check train_again_text 0 "${train[@]}"
+contains train_again_text "$work/train_again_text.out" "was already complete (6 updates): nothing was trained"
+check train_other_groups 2 "$cli" train "$work/conv" --model "$work/aligned" --kv-heads 1 --train "$work/words.txt" --steps 6 --quiet
+contains train_other_groups "$work/train_other_groups.err" "whose groups is 2, not 1"
 # The run report (docs/report.md) on a copy of the calibration run file that the training records.
 cp "$work/run.h5" "$work/report-run.h5"
 check train_report_run 0 "$cli" train "$work/conv-report" --model "$work/aligned" --kv-heads 2 --train "$work/words.txt" --steps 3 --batch 2 --seq-len 16 --warmup 1 --bild-topk 4 --run "$work/report-run.h5" --quiet
@@ -189,7 +202,7 @@ check eval_bad_task 2 "$cli" eval "$work/mha" --tasks "$work/badtask.jsonl" --qu
 contains eval_bad_task "$work/eval_bad_task.err" "badtask.jsonl:2"
 check eval_no_model 2 "$cli" eval --decode-contexts 8
 
-# The memory plan of a 7B-shaped conversion, from its config.json alone (issue "Scale"):
+# The memory plan of a 7B-shaped conversion, from its config.json alone (method §10):
 # GQA-8, bfloat16, 2048 tokens, micro-batch 8 fits one 80 GB GPU.
 config7b="$(dirname "$0")/../../resources/configs/llama-2-7b-shaped.json"
 check dry_run_7b 0 "$cli" train "$work/plan7b" --model-config "$config7b" --kv-heads 8 --dry-run \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Every stage of the command line on the bundled demo model with tiny budgets (issue "Headless
-# command line"): calibrate, analyze, align, train (with Ctrl-C and resume), export, eval (into
-# the run file) and report, all on one run file. Needs the corpus text (scripts/get-corpus.sh,
+# Every stage of the command line on the bundled demo model with tiny budgets: calibrate, analyze,
+# align, train (with Ctrl-C and resume), export, eval (into the run file) and report, all on one
+# run file. Needs the corpus text (scripts/get-corpus.sh,
 # gqa-cli prepare-corpus); skipped with exit 77 without it.
 # Usage: GQA_CLI=build/bin/gqa-cli bash tests/e2e/demo-pipeline.sh WORK_DIR
 set -u

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# End-to-end checks of data-parallel conversion training over c10d Gloo (issue "Scale"):
+# End-to-end checks of data-parallel conversion training over c10d Gloo (method §10):
 #  (a) `train --nproc 2 --batch 2` (two processes, each its half of every batch) ends with the
 #      same weights, gates and losses as one process with `--batch 4`, within float tolerance;
 #  (b) SIGKILL of rank 1 mid-run makes the run fail with a message naming the ranks, well within

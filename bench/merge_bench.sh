@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Training-free merges on the bundled demo model (docs/benchmarks.md, "Training-free merges"):
+# held-out perplexity of the mean-pool baseline, the aligned mean merge (the paper's) and the
+# least-squares merge (docs/method.md §7.2) at each G, with the predicted merge costs of each, and
+# the share of the aligned mean merge's gap to the MHA model that the least-squares merge closes.
+# Usage: bench/merge_bench.sh [WORKDIR] [SEQUENCES] [G...]   (defaults: /tmp/gqa-merge-bench 32 4 2 1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cli=build/bin/gqa-cli
+work=${1:-/tmp/gqa-merge-bench}
+sequences=${2:-32}
+shift $(( $# > 2 ? 2 : $# )) || true
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(4 2 1)
+demo=resources/models/demo
+text=data/corpus/text
+heldout=(--text-file "$text/persuasion.txt" --context 256 --stride 128 --max-tokens 16384 --json --quiet)
+mkdir -p "$work"
+ppl() { "$cli" perplexity "$1" "${heldout[@]}" | python3 -c 'import json,sys; print("%.2f" % json.load(sys.stdin)["perplexity"])'; }
+
+rm -f "$work/run.h5"
+"$cli" calibrate "$demo" --inputs "$text/emma.txt" --sequences "$sequences" --length 256 --run "$work/run.h5" --quiet >/dev/null
+"$cli" analyze "$demo" --run "$work/run.h5" --json --quiet > "$work/analysis.json"
+mha=$(ppl "$demo")
+echo "calibration: $sequences x 256 tokens of Emma; held-out: Persuasion, first 16384 tokens, context 256, stride 128"
+echo "original MHA: $mha"
+echo "| G | mean-pool | aligned mean | least-squares | gap closed | predicted cost mean-pool / aligned / least-squares |"
+for g in "${groups[@]}"; do
+    "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --mean-pool --out "$work/meanpool-$g" --quiet >/dev/null
+    "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --out "$work/mean-$g" --quiet >/dev/null
+    "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --merge least-squares --out "$work/ls-$g" --quiet >/dev/null
+    pool=$(ppl "$work/meanpool-$g"); mean=$(ppl "$work/mean-$g"); ls=$(ppl "$work/ls-$g")
+    costs=$(python3 - "$work/analysis.json" "$g" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); g = int(sys.argv[2])
+def avg(key):
+    v = [0.5 * (c[key]["key_relative"] + c[key]["value_relative"])
+         for layer in d["layers"] for c in layer["choices"] if c["kv_heads"] == g]
+    return 100.0 * sum(v) / len(v)
+print("%.1f%% / %.1f%% / %.1f%%" % (avg("meanpool_cost"), avg("aligned_cost"), avg("least_squares_cost")))
+PY
+)
+    closed=$(python3 -c "print('%.0f%%' % (100.0 * ($mean - $ls) / ($mean - $mha)))")
+    echo "| $g | $pool | $mean | $ls | $closed | $costs |"
+done

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "io/modelsummary.h"
+
+#include <filesystem>
+#include <sstream>
+
+#include "base/error.h"
+
+namespace gqa {
+namespace fs = std::filesystem;
+
+namespace {
+std::string shapeText(const std::vector<std::int64_t>& shape) {
+    std::ostringstream s;
+    s << '[';
+    for (std::size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+    s << ']';
+    return s.str();
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::vector<std::int64_t>>> expectedLlamaTensors(
+    const ModelConfig& c) {
+    std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected;
+    const std::int64_t D = c.hiddenSize, I = c.intermediateSize;
+    expected.push_back({"model.embed_tokens.weight", {c.vocabSize, D}});
+    for (std::int64_t l = 0; l < c.numLayers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        expected.push_back({p + "input_layernorm.weight", {D}});
+        expected.push_back({p + "self_attn.q_proj.weight", {c.qDim(), D}});
+        expected.push_back({p + "self_attn.k_proj.weight", {c.kvDim(), D}});
+        expected.push_back({p + "self_attn.v_proj.weight", {c.kvDim(), D}});
+        expected.push_back({p + "self_attn.o_proj.weight", {D, c.qDim()}});
+        expected.push_back({p + "post_attention_layernorm.weight", {D}});
+        expected.push_back({p + "mlp.gate_proj.weight", {I, D}});
+        expected.push_back({p + "mlp.up_proj.weight", {I, D}});
+        expected.push_back({p + "mlp.down_proj.weight", {D, I}});
+    }
+    expected.push_back({"model.norm.weight", {D}});
+    if (!c.tieWordEmbeddings) expected.push_back({"lm_head.weight", {c.vocabSize, D}});
+    return expected;
+}
+
+ModelSummary summarizeModelFolder(const std::string& folder) {
+    if (!fs::is_directory(folder))
+        throw InputError(folder + ": not a folder (expected a model folder with config.json)");
+    ModelSummary summary;
+    summary.folder = folder;
+    summary.config = ModelConfig::fromFile((fs::path(folder) / "config.json").string());
+    SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint::open(folder);
+    summary.sharded = checkpoint.sharded();
+    for (const std::string& name : checkpoint.names()) {
+        StoredTensor t{checkpoint.info(name),
+                       fs::path(checkpoint.fileOf(name)).filename().string()};
+        summary.storedParameterCount += t.info.numel();
+        summary.storedBytes += t.info.byteSize();
+        summary.tensors.push_back(std::move(t));
+    }
+    for (const auto& [name, shape] : expectedLlamaTensors(summary.config)) {
+        if (!checkpoint.contains(name)) {
+            summary.problems.push_back("missing tensor '" + name + "'");
+        } else if (checkpoint.info(name).shape != shape) {
+            summary.problems.push_back("tensor '" + name + "' has shape " +
+                                       shapeText(checkpoint.info(name).shape) +
+                                       ", config implies " + shapeText(shape));
+        }
+    }
+    summary.hasTokenizer = fs::exists(fs::path(folder) / "tokenizer.model");
+    return summary;
+}
+
+}  // namespace gqa

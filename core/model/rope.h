@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+// Rotary position embedding in the Hugging Face "rotate_half" layout: dimension m (m < d/2) is
+// paired with m + d/2, and the plane (m, m + d/2) is rotated by the angle t * theta^(-2m/d) at
+// position t (t divided by the linear rope-scaling factor when one is set).
+
+#include <torch/torch.h>
+
+#include "io/modelconfig.h"
+
+namespace gqa {
+
+struct RopeTables {
+    torch::Tensor cos;  ///< [T, d]
+    torch::Tensor sin;  ///< [T, d]
+};
+
+/// cos/sin tables for positions [start, start + length), in `dtype` on `device`.
+RopeTables ropeTables(const ModelConfig& config, std::int64_t start, std::int64_t length,
+                      torch::ScalarType dtype, torch::Device device);
+
+/// Applies the rotation to x [B, heads, T, d].
+torch::Tensor applyRope(const torch::Tensor& x, const RopeTables& tables);
+
+/// (x1, x2) -> (-x2, x1) over the two halves of the last dimension.
+torch::Tensor rotateHalf(const torch::Tensor& x);
+
+}  // namespace gqa

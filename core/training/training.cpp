@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "training/training.h"
+
+#include <limits>
+
+namespace gqa {
+
+TrainableParameters makeTrainable(LlamaModel& model) {
+    TrainableParameters p;
+    auto leaf = [&](torch::Tensor& t) {
+        t = t.detach().clone().requires_grad_(true);
+        p.all.push_back(t);
+        (t.dim() >= 2 ? p.decay : p.noDecay).push_back(t);
+    };
+    leaf(model.embedTokens);
+    for (LayerWeights& w : model.layers) {
+        leaf(w.inputNorm);
+        leaf(w.postAttentionNorm);
+        leaf(w.qProj);
+        leaf(w.kProj);
+        leaf(w.vProj);
+        leaf(w.oProj);
+        leaf(w.gateProj);
+        leaf(w.upProj);
+        leaf(w.downProj);
+    }
+    leaf(model.finalNorm);
+    if (model.config().tieWordEmbeddings)
+        model.lmHead = model.embedTokens;
+    else
+        leaf(model.lmHead);
+    return p;
+}
+
+std::unique_ptr<torch::optim::AdamW> makeAdamW(const TrainableParameters& parameters,
+                                               const AdamWSettings& settings) {
+    auto options = [&](double decay) {
+        return torch::optim::AdamWOptions()
+            .betas({settings.beta1, settings.beta2})
+            .eps(settings.eps)
+            .weight_decay(decay);
+    };
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(parameters.decay, std::make_unique<torch::optim::AdamWOptions>(
+                                              options(settings.weightDecay)));
+    groups.emplace_back(parameters.noDecay,
+                        std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
+    return std::make_unique<torch::optim::AdamW>(std::move(groups), options(settings.weightDecay));
+}
+
+void setLearningRate(torch::optim::Optimizer& optimizer, double lr) {
+    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+torch::Tensor nextTokenLoss(const LlamaModel& model, const TokenBatch& batch) {
+    const torch::Tensor logits = model.forward(batch.inputs);  // [B, T, V]
+    const std::int64_t vocab = logits.size(-1);
+    return torch::nn::functional::cross_entropy(logits.reshape({-1, vocab}).to(torch::kFloat32),
+                                                batch.targets.reshape({-1}).to(logits.device()));
+}
+
+double evaluateLoss(const LlamaModel& model, const std::vector<TokenBatch>& batches) {
+    torch::NoGradGuard noGrad;
+    double sum = 0.0;
+    std::int64_t tokens = 0;
+    for (const TokenBatch& b : batches) {
+        const std::int64_t n = b.targets.numel();
+        sum += nextTokenLoss(model, b).item<double>() * double(n);
+        tokens += n;
+    }
+    return tokens ? sum / double(tokens) : std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace gqa
