@@ -26,7 +26,7 @@ field() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
 echo "original MHA: $(ppl "$demo")"
 for g in "${groups[@]}"; do
     "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --mean-pool --out "$work/meanpool-gqa$g" --quiet >/dev/null
-    "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --out "$work/aligned-gqa$g" --quiet >/dev/null
+    "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --merge mean --out "$work/aligned-gqa$g" --quiet >/dev/null
     "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --keep-mha --out "$work/aligned-mha$g" --quiet >/dev/null
     for start in meanpool aligned; do
         model=$demo; [ "$start" = aligned ] && model="$work/aligned-mha$g"

@@ -28,7 +28,7 @@ echo "original MHA: $mha"
 echo "| G | mean-pool | aligned mean | least-squares | gap closed | predicted cost mean-pool / aligned / least-squares |"
 for g in "${groups[@]}"; do
     "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --mean-pool --out "$work/meanpool-$g" --quiet >/dev/null
-    "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --out "$work/mean-$g" --quiet >/dev/null
+    "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --merge mean --out "$work/mean-$g" --quiet >/dev/null
     "$cli" align "$demo" --run "$work/run.h5" --groups "$g" --merge least-squares --out "$work/ls-$g" --quiet >/dev/null
     pool=$(ppl "$work/meanpool-$g"); mean=$(ppl "$work/mean-$g"); ls=$(ppl "$work/ls-$g")
     costs=$(python3 - "$work/analysis.json" "$g" <<'PY'

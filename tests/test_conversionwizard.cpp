@@ -122,15 +122,14 @@ TEST(ConversionEstimate, ShowsTheTrainingPlanAtAMeasuredCpuRate) {
         estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("cpu"));
     EXPECT_LT(bf16.seconds, e.seconds);
     EXPECT_FALSE(
-        estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("cuda"))
-            .measuredRate);
+        estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("cuda")).measuredRate);
     // One device parser (core's): "cuda:1" plans for a GPU (it counted as CPU before), "auto"
     // for whatever is present.
-    EXPECT_FALSE(estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("cuda:1"))
-                     .measuredRate);
-    EXPECT_EQ(estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("auto"))
-                  .measuredRate,
-              !torch::cuda::is_available());
+    EXPECT_FALSE(
+        estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("cuda:1")).measuredRate);
+    EXPECT_EQ(
+        estimateConversion(c, 2, 100, 2, 16, DType::BF16, QStringLiteral("auto")).measuredRate,
+        !torch::cuda::is_available());
 }
 
 TEST(ConversionWizard, OpensFromFileConvertWithTheOpenModel) {

@@ -158,8 +158,8 @@ TEST(LeastSquaresMerge, CovariancesFromStatisticsEqualCapturedActivations) {
             const double n = double(vh.size(0));
             const torch::Tensor mm = torch::mm(vm.t(), vm) / n, hm = torch::mm(vh.t(), vm) / n;
             const double lambda = kRelativeRidge * torch::trace(mm).item<double>() / double(d);
-            const torch::Tensor B = torch::mm(
-                hm, torch::inverse(mm + lambda * torch::eye(d, torch::kFloat64)));
+            const torch::Tensor B =
+                torch::mm(hm, torch::inverse(mm + lambda * torch::eye(d, torch::kFloat64)));
             EXPECT_LT(relativeMaxDiff(refit.valueMaps[h], B), 1e-10) << l << " " << h;
 
             const torch::Tensor km =

@@ -202,10 +202,10 @@ int runAnalyze(const std::vector<std::string>& args) {
                 }
                 csv << l << ',' << c.groups << ',' << criterionName(config.criterion) << ','
                     << c.objective << ',' << c.consecutiveObjective << ',' << c.exact << ','
-                    << c.alignedCost.valueRelative << ',' << c.leastSquaresCost.valueRelative
-                    << ',' << c.baselineCost.valueRelative << ',' << c.alignedCost.keyRelative
-                    << ',' << c.leastSquaresCost.keyRelative << ','
-                    << c.baselineCost.keyRelative << ',' << groups << '\n';
+                    << c.alignedCost.valueRelative << ',' << c.leastSquaresCost.valueRelative << ','
+                    << c.baselineCost.valueRelative << ',' << c.alignedCost.keyRelative << ','
+                    << c.leastSquaresCost.keyRelative << ',' << c.baselineCost.keyRelative << ','
+                    << groups << '\n';
             }
             if (!a.flag("json"))
                 std::printf(
@@ -251,9 +251,11 @@ int runAlign(const std::vector<std::string>& args) {
         {"out", "DIR", "output model folder", ""},
         {"keep-mha", "", "write the aligned MHA model (no merge)", ""},
         {"merge", "HOW",
-         "mean (the paper's: each group's keys and values averaged) or least-squares (also "
-         "refit each query head's q_proj/o_proj to the merged head, docs/method.md §7.2)",
-         "mean"},
+         "least-squares (each group's keys and values averaged, each query head's q_proj/o_proj "
+         "refitted to the merged head: docs/method.md §7.2; measured better at every G, "
+         "docs/benchmarks.md) or mean (the paper's merge); default: least-squares, mean with "
+         "--mean-pool",
+         ""},
         {"mean-pool", "", "baseline: consecutive heads, no alignment", ""},
         {"grouping", "HOW",
          "searched, consecutive, or a JSON file of "
@@ -285,14 +287,18 @@ int runAlign(const std::vector<std::string>& args) {
         request.givenGroupings = groupingsFromFile(how, stats.layers.size(), heads, groups);
     }
     request.keepMha = a.flag("keep-mha");
-    request.merge = parseMergeMethod(a.text("merge"));
+    // The least-squares merge won at G = 4, 2 and 1 on held-out perplexity (docs/benchmarks.md);
+    // the mean-pool baseline keeps its own, the mean.
+    request.merge = a.text("merge").empty()
+                        ? (request.meanPool ? MergeMethod::Mean : MergeMethod::LeastSquares)
+                        : parseMergeMethod(a.text("merge"));
     request.outputFolder = out;
     TerminalProgress progress(a.flag("quiet"));
     const AlignResult result = writeAlignedModel(request, stats.layers, progress);
     progress.finish();
-    const std::string kind = std::string(request.meanPool ? "mean-pool baseline" : "aligned") +
-                            (request.keepMha ? "" : std::string(", ") +
-                                                        mergeMethodName(request.merge) + " merge");
+    const std::string kind =
+        std::string(request.meanPool ? "mean-pool baseline" : "aligned") +
+        (request.keepMha ? "" : std::string(", ") + mergeMethodName(request.merge) + " merge");
     std::printf("wrote %s: %s with %lld KV heads (%s, %s)\n", out.c_str(),
                 request.keepMha ? "aligned MHA" : "GQA", (long long)result.kvHeads, kind.c_str(),
                 torchDtypeName(result.outputDtype).c_str());

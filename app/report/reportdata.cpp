@@ -93,8 +93,8 @@ void gatherAnalysis(ReportData& d, const RunFile& run, const ReportConfig& confi
         const GroupingChoice& choice = r.choice(l, d.groups);
         d.groupings.push_back(choice.grouping);
         auto mean = [](const MergeCost& c) { return 0.5 * (c.keyRelative + c.valueRelative); };
-        d.mergeCosts.push_back({mean(choice.baselineCost), mean(choice.alignedCost),
-                                mean(choice.leastSquaresCost)});
+        d.mergeCosts.push_back(
+            {mean(choice.baselineCost), mean(choice.alignedCost), mean(choice.leastSquaresCost)});
         if (std::find(picked.begin(), picked.end(), l) == picked.end()) continue;
         ReportLayerSimilarity sim;
         sim.layer = l;

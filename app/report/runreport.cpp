@@ -196,8 +196,7 @@ QString similaritySection(const ReportData& d, Figures& figures) {
                  "<tr><td align=\"right\">%1</td><td>%2</td><td align=\"right\">%3</td>"
                  "<td align=\"right\">%4</td><td align=\"right\">%5</td></tr>")
                  .arg(l)
-                 .arg(groupText(d.groupings[l]),
-                      costed ? pct(d.mergeCosts[l].meanPool) : QString(),
+                 .arg(groupText(d.groupings[l]), costed ? pct(d.mergeCosts[l].meanPool) : QString(),
                       costed ? pct(d.mergeCosts[l].aligned) : QString(),
                       costed ? pct(d.mergeCosts[l].leastSquares) : QString());
     }

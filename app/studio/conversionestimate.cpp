@@ -69,10 +69,18 @@ ConversionEstimate estimateConversion(const ModelConfig& config, int groups, int
     e.plan = planTraining(config, shape, e.flopsPerSecond);
     for (const MemoryItem& item : e.plan.memory) {
         switch (item.category) {
-            case MemoryCategory::Weights: e.weightBytes += item.bytes; break;
-            case MemoryCategory::Optimizer: e.optimizerBytes += item.bytes; break;
-            case MemoryCategory::Teacher: e.teacherBytes += item.bytes; break;
-            case MemoryCategory::Activations: e.activationBytes += item.bytes; break;
+            case MemoryCategory::Weights:
+                e.weightBytes += item.bytes;
+                break;
+            case MemoryCategory::Optimizer:
+                e.optimizerBytes += item.bytes;
+                break;
+            case MemoryCategory::Teacher:
+                e.teacherBytes += item.bytes;
+                break;
+            case MemoryCategory::Activations:
+                e.activationBytes += item.bytes;
+                break;
         }
     }
     e.seconds = e.plan.totalSeconds;

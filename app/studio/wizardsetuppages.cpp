@@ -254,9 +254,9 @@ WizardGroupingPage::WizardGroupingPage(ConversionWizard* wizard) : m_wizard(wiza
            "merged (0 = free, 1 = all lost), averaged over layers."));
     m_table = new QTableWidget(0, 5, this);
     m_table->setObjectName(QStringLiteral("groupingTable"));
-    m_table->setHorizontalHeaderLabels(
-        {tr("G"), tr("KV cache"), tr("cost, aligned groups"), tr("cost, least-squares merge"),
-         tr("cost, consecutive heads")});
+    m_table->setHorizontalHeaderLabels({tr("G"), tr("KV cache"), tr("cost, aligned groups"),
+                                        tr("cost, least-squares merge"),
+                                        tr("cost, consecutive heads")});
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_table->verticalHeader()->hide();
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);

@@ -15,8 +15,8 @@ namespace {
 class TaskSink final : public ProgressSink {
 public:
     using Emit = std::function<void(double, const QString&, double, double)>;
-    TaskSink(std::shared_ptr<std::atomic_bool> stop, std::function<void(const ProgressUpdate&)> hook,
-             Emit emit)
+    TaskSink(std::shared_ptr<std::atomic_bool> stop,
+             std::function<void(const ProgressUpdate&)> hook, Emit emit)
         : m_stop(std::move(stop)), m_hook(std::move(hook)), m_emit(std::move(emit)) {}
     bool report(const ProgressUpdate& u) override {
         if (m_hook) m_hook(u);
@@ -35,8 +35,17 @@ private:
 }  // namespace
 
 WorkerTask::WorkerTask(QObject* parent) : QObject(parent) {
-    // After the job's queued outcome: the thread ends after posting it.
-    connect(&m_worker, &WorkerThread::finished, this, &WorkerTask::finished);
+    // After the job's queued outcome (the thread ends after posting it), unless a replacing job
+    // was waiting: it starts now, and the task's run goes on.
+    connect(&m_worker, &WorkerThread::finished, this, [this] {
+        if (m_pending) {
+            const std::function<void()> next = std::move(m_pending);
+            m_pending = nullptr;
+            next();
+            return;
+        }
+        Q_EMIT finished();
+    });
 }
 
 WorkerTask::~WorkerTask() { cancel(); }  // m_worker's destructor then waits for the job
@@ -45,38 +54,55 @@ bool WorkerTask::wait(int ms) { return m_worker.wait(ms); }
 
 void WorkerTask::cancel() {
     if (m_stop) m_stop->store(true);
+    if (m_pending) {  // the replacing job never starts; the running one's answers are stale
+        m_pending = nullptr;
+        Q_EMIT cancelled(tr("cancelled before it started"));
+    }
 }
 
-bool WorkerTask::startJob(Job job, EveryReport everyReport) {
-    if (m_worker.isRunning()) return false;
+bool WorkerTask::startJob(Job job, EveryReport everyReport, IfRunning ifRunning) {
+    if (isRunning()) {
+        if (ifRunning == IfRunning::Refuse) return false;
+        if (m_stop) m_stop->store(true);
+        ++m_generation;  // whatever the running job still says is stale
+        m_pending = [this, job = std::move(job), everyReport = std::move(everyReport)] {
+            launch(job, everyReport);
+        };
+        Q_EMIT started();
+        return true;
+    }
+    launch(std::move(job), std::move(everyReport));
+    Q_EMIT started();
+    return true;
+}
+
+void WorkerTask::launch(Job job, EveryReport everyReport) {
+    const std::uint64_t generation = ++m_generation;
     m_stop = std::make_shared<std::atomic_bool>(false);
     auto stop = m_stop;
-    const bool began = m_worker.start([this, job = std::move(job), hook = std::move(everyReport),
-                                       stop] {
-        TaskSink sink(stop, hook, [this](double f, const QString& stage, double e, double r) {
+    m_worker.start([this, job = std::move(job), hook = std::move(everyReport), stop, generation] {
+        auto post = [this, generation](std::function<void()> emitOnGuiThread) {
             QMetaObject::invokeMethod(
-                this, [this, f, stage, e, r] { Q_EMIT progress(f, stage, e, r); },
+                this,
+                [this, generation, emitOnGuiThread] {
+                    if (generation == m_generation) emitOnGuiThread();
+                },
                 Qt::QueuedConnection);
+        };
+        TaskSink sink(stop, hook, [this, post](double f, const QString& stage, double e, double r) {
+            post([this, f, stage, e, r] { Q_EMIT progress(f, stage, e, r); });
         });
         try {
             const Deliver deliver = job(sink);
-            QMetaObject::invokeMethod(
-                this, [this, deliver] { conclude(deliver); }, Qt::QueuedConnection);
+            post([this, deliver] { conclude(deliver); });
         } catch (const Cancelled& e) {
             const QString message = QString::fromLocal8Bit(e.what());
-            QMetaObject::invokeMethod(
-                this, [this, message] { conclude([this, message] { Q_EMIT cancelled(message); }); },
-                Qt::QueuedConnection);
+            post([this, message] { Q_EMIT cancelled(message); });
         } catch (const std::exception& e) {
             const QString message = QString::fromLocal8Bit(e.what());
-            QMetaObject::invokeMethod(
-                this, [this, message] { conclude([this, message] { Q_EMIT failed(message); }); },
-                Qt::QueuedConnection);
+            post([this, message] { Q_EMIT failed(message); });
         }
     });
-    if (!began) return false;
-    Q_EMIT started();
-    return true;
 }
 
 void WorkerTask::conclude(const std::function<void()>& emitOutcome) {

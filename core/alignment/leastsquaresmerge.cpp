@@ -125,8 +125,8 @@ Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
         for (std::int64_t h = 0; h < c.numHeads; ++h) {
             const Slice rows(h * d, (h + 1) * d);
             q64.index_put_({rows}, torch::mm(refit.keyMaps[h].t(), q64.index({rows})));
-            o64.index_put_({Slice(), rows}, torch::mm(o64.index({Slice(), rows}),
-                                                      refit.valueMaps[h]));
+            o64.index_put_({Slice(), rows},
+                           torch::mm(o64.index({Slice(), rows}), refit.valueMaps[h]));
         }
         out.set(qName, q64.to(q.scalar_type()).contiguous());
         out.set(oName, o64.to(o.scalar_type()).contiguous());
@@ -144,9 +144,10 @@ MergeCost predictLeastSquaresMergeCost(const LayerStatistics& stats, std::int64_
         const torch::Tensor vhh = block(stats.values, h, h);
         const torch::Tensor B = valueMap(vhm, vmm);
         valueEnergy += torch::trace(vhh).item<double>();
-        cost.valueResidual += std::max(
-            0.0, torch::trace(vhh).item<double>() - 2.0 * torch::trace(torch::mm(B, vhm.t())).item<double>() +
-                     torch::trace(torch::mm(torch::mm(B, vmm), B.t())).item<double>());
+        cost.valueResidual +=
+            std::max(0.0, torch::trace(vhh).item<double>() -
+                              2.0 * torch::trace(torch::mm(B, vhm.t())).item<double>() +
+                              torch::trace(torch::mm(torch::mm(B, vmm), B.t())).item<double>());
         const auto [khm, kmm] = meanCovariances(stats.keys, h, groups);
         const torch::Tensor khh = block(stats.keys, h, h);
         keyEnergy += torch::trace(khh).item<double>();

@@ -42,7 +42,7 @@ struct AlignRequest {
     /// How the groups are merged (method §7, §7.2); the least-squares merge also refits each
     /// query head's q_proj/o_proj from the statistics.
     MergeMethod merge = MergeMethod::Mean;
-    std::optional<DType> outputDtype;      ///< default: the original's stored dtype
+    std::optional<DType> outputDtype;  ///< default: the original's stored dtype
     std::string outputFolder;
 };
 

@@ -7,8 +7,10 @@ namespace gqa {
 
 std::string gateSchemeName(GateScheme scheme) {
     switch (scheme) {
-        case GateScheme::Reference: return "reference";
-        case GateScheme::HardConcrete: return "hard-concrete";
+        case GateScheme::Reference:
+            return "reference";
+        case GateScheme::HardConcrete:
+            return "hard-concrete";
     }
     return "reference";
 }

@@ -362,10 +362,14 @@ TrainingPlan planTraining(const ModelConfig& c, const TrainingShape& s,
 
 const char* memoryCategoryName(MemoryCategory category) {
     switch (category) {
-        case MemoryCategory::Weights: return "weights";
-        case MemoryCategory::Optimizer: return "optimizer";
-        case MemoryCategory::Teacher: return "teacher";
-        case MemoryCategory::Activations: return "activations";
+        case MemoryCategory::Weights:
+            return "weights";
+        case MemoryCategory::Optimizer:
+            return "optimizer";
+        case MemoryCategory::Teacher:
+            return "teacher";
+        case MemoryCategory::Activations:
+            return "activations";
     }
     return "";
 }

@@ -61,6 +61,8 @@ contains analyze_text "$work/analyze_text.out" "mean cosine similarity"
 check align_mha 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --keep-mha --out "$work/aligned" --quiet
 check align_gqa 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --out "$work/gqa2" --quiet
 check align_meanpool 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 1 --mean-pool --out "$work/mqa" --quiet
+contains align_gqa "$work/align_gqa.out" "aligned, least-squares merge"
+contains align_meanpool "$work/align_meanpool.out" "mean-pool baseline, mean merge"
 echo '[[[3, 0], [1, 2]], [[0, 1], [2, 3]]]' > "$work/groups.json"
 check align_user_grouping 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --grouping "$work/groups.json" --out "$work/user" --quiet
 check align_consecutive 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --grouping consecutive --out "$work/cons" --quiet
