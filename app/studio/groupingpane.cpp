@@ -222,12 +222,13 @@ void GroupingPane::updateLabels() {
     if (l.edited) notes << tr("edited by hand");
     m_layerLabel->setText(
         tr("<b>Layer %1:</b> objective %2 (consecutive heads %3)%4<br>merge cost: aligned %5 vs "
-           "mean-pool %6")
+           "mean-pool %6; least-squares merge %7")
             .arg(m_layer)
             .arg(number(l.objective), number(l.consecutiveObjective),
                  notes.isEmpty() ? QString()
                                  : QStringLiteral(" — ") + notes.join(QStringLiteral(", ")),
-                 percent(l.aligned.relative()), percent(l.baseline.relative())));
+                 percent(l.aligned.relative()), percent(l.baseline.relative()),
+                 percent(l.leastSquares.relative())));
     m_layerLabel->setToolTip(costTip(l));
 }
 

@@ -117,21 +117,21 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
 }
 
 QWidget* TrainingPanel::buildForm() {
-    auto* box = new QWidget;
-    auto* form = new QFormLayout(box);
+    // One form layout, the shared settings form's own (so the labels line up): this tab's rows
+    // go above and below the shared ones.
+    m_settingsForm = new TrainingSettingsForm;
+    QFormLayout* form = m_settingsForm->layout();
     m_groups = new QComboBox;
     m_groups->setObjectName(QStringLiteral("kvHeadsCombo"));
     m_start = new QComboBox;
     m_start->addItem(tr("aligned heads (this method)"), false);
     m_start->addItem(tr("mean-pooled heads (baseline)"), true);
-    m_settingsForm = new TrainingSettingsForm;
     m_trainText = new QLineEdit;
     m_validation = new QLineEdit;
     m_calibration = new QLineEdit;
     m_output = new QLineEdit;
-    form->addRow(tr("KV heads (G)"), m_groups);
-    form->addRow(tr("Start from"), m_start);
-    form->addRow(m_settingsForm);
+    form->insertRow(0, tr("KV heads (G)"), m_groups);
+    form->insertRow(1, tr("Start from"), m_start);
     form->addRow(tr("Training text (folder or file)"), m_trainText);
     form->addRow(tr("Held-out text"), m_validation);
     form->addRow(tr("Calibration text"), m_calibration);
@@ -180,7 +180,7 @@ QWidget* TrainingPanel::buildForm() {
     m_status->setObjectName(QStringLiteral("trainingStatus"));
     form->addRow(m_progress);
     form->addRow(m_status);
-    return box;
+    return m_settingsForm;
 }
 
 QWidget* TrainingPanel::buildPlots() {

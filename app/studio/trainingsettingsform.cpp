@@ -46,7 +46,6 @@ TrainingSettingsForm::TrainingSettingsForm(QWidget* parent) : QWidget(parent) {
     setSettings(defaults);
 
     m_form = new QFormLayout(this);
-    m_form->setContentsMargins(0, 0, 0, 0);
     m_form->addRow(tr("Gate scheme"), m_scheme);
     m_form->addRow(tr("Updates"), m_steps);
     m_form->addRow(tr("Learning rate"), m_learningRate);

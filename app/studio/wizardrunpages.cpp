@@ -58,6 +58,7 @@ WizardSettingsPage::WizardSettingsPage(ConversionWizard* wizard) : m_wizard(wiza
     form->addRow(tr("Held-out text"), m_heldOut);
     form->addRow(tr("Estimate"), m_estimate);
     auto* page = new QVBoxLayout(this);
+    page->setContentsMargins(0, 0, 0, 0);  // the form keeps its own
     page->addWidget(m_form);
     connect(m_form, &TrainingSettingsForm::changed, this, &WizardSettingsPage::updateEstimate);
     for (QLineEdit* edit : {m_teacher, m_train, m_heldOut})

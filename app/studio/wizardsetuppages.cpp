@@ -254,9 +254,12 @@ WizardGroupingPage::WizardGroupingPage(ConversionWizard* wizard) : m_wizard(wiza
            "merged (0 = free, 1 = all lost), averaged over layers."));
     m_table = new QTableWidget(0, 5, this);
     m_table->setObjectName(QStringLiteral("groupingTable"));
-    m_table->setHorizontalHeaderLabels({tr("G"), tr("KV cache"), tr("cost, aligned groups"),
-                                        tr("cost, least-squares merge"),
-                                        tr("cost, consecutive heads")});
+    m_table->setHorizontalHeaderLabels({tr("G"), tr("KV cache"), tr("cost: aligned"),
+                                        tr("cost: least squares"), tr("cost: mean-pool")});
+    m_table->horizontalHeaderItem(2)->setToolTip(tr("similar heads grouped, aligned, averaged"));
+    m_table->horizontalHeaderItem(3)->setToolTip(
+        tr("aligned and averaged, each query head's projections refitted (docs/method.md §7.2)"));
+    m_table->horizontalHeaderItem(4)->setToolTip(tr("consecutive heads averaged (the baseline)"));
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_table->verticalHeader()->hide();
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
