@@ -71,7 +71,7 @@ private:
     /// Emits a job's outcome on the GUI thread; what that throws becomes failed().
     void conclude(const std::function<void()>& emitOutcome);
 
-    std::uint64_t m_generation = 0;  ///< answers of older generations are dropped
+    std::uint64_t m_generation = 0;   ///< answers of older generations are dropped
     std::function<void()> m_pending;  ///< a replacing job waiting for the running one to stop
 
     std::shared_ptr<std::atomic_bool> m_stop;
