@@ -286,6 +286,10 @@ TEST(GroupingPane, SliderRecomputesInTheBackgroundAndDropsStaleAnswers) {
     // The heatmaps show the groups: one outline per group, heads in group order.
     EXPECT_EQ(panel.afterMap()->groups().size(), 1);
     EXPECT_EQ(panel.beforeMap()->groups(), panel.afterMap()->groups());
+    // mean-pool, aligned, least-squares merge: one bar each per layer.
+    EXPECT_EQ(panel.costPlot()->seriesCount(), 3);
+    EXPECT_TRUE(panel.costPlot()->toCsv().startsWith(
+        QStringLiteral("layer,\"mean-pool\",\"aligned\",\"least squares\"\n")));
     const QVector<double> aligned = panel.costPlot()->series(1);  // aligned cost per layer, in %
     ASSERT_EQ(aligned.size(), 2);
     EXPECT_NEAR(aligned[0], 0.0, 1e-9);

@@ -9,10 +9,16 @@
 
 namespace gqa {
 namespace {
-// Okabe-Ito blue and orange: distinguishable with every common colour-vision deficiency.
-const QColor kColorA(0xe6, 0x9f, 0x00);
-const QColor kColorB(0x00, 0x72, 0xb2);
-constexpr double kBarWidth = 0.38;
+// Okabe-Ito orange, blue, bluish green and vermillion: distinguishable with every common
+// colour-vision deficiency.
+const QColor kColors[LayerComparisonPlot::kMaxSeries] = {
+    QColor(0xe6, 0x9f, 0x00), QColor(0x00, 0x72, 0xb2), QColor(0x00, 0x9e, 0x73),
+    QColor(0xd5, 0x5e, 0x00)};
+const QCPScatterStyle::ScatterShape kShapes[LayerComparisonPlot::kMaxSeries] = {
+    QCPScatterStyle::ssCircle, QCPScatterStyle::ssSquare, QCPScatterStyle::ssTriangle,
+    QCPScatterStyle::ssDiamond};
+// The bars of one layer fill this share of the layer's width together.
+constexpr double kBarGroupWidth = 0.76;
 
 QVector<double> padded(const QVector<double>& v, int n) {
     QVector<double> out = v;
@@ -54,21 +60,18 @@ LayerComparisonPlot::LayerComparisonPlot(Style style, QWidget* parent)
     m_band->bottomRight->setTypeY(QCPItemPosition::ptAxisRectRatio);
     m_band->setVisible(false);
 
-    if (style == Style::Lines) {
-        m_lineA = addGraph();
-        m_lineB = addGraph();
-        m_lineA->setPen(QPen(kColorA, 2));
-        m_lineB->setPen(QPen(kColorB, 2));
-        m_lineA->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, kColorA, kColorA, 6));
-        m_lineB->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, kColorB, kColorB, 6));
-    } else {
-        m_barsA = new QCPBars(xAxis, yAxis);
-        m_barsB = new QCPBars(xAxis, yAxis);
-        for (QCPBars* bars : {m_barsA, m_barsB}) bars->setWidth(kBarWidth);
-        m_barsA->setPen(QPen(kColorA.darker(130)));
-        m_barsA->setBrush(kColorA);
-        m_barsB->setPen(QPen(kColorB.darker(130)));
-        m_barsB->setBrush(kColorB);
+    for (int i = 0; i < kMaxSeries; ++i) {
+        if (style == Style::Lines) {
+            QCPGraph* line = addGraph();
+            line->setPen(QPen(kColors[i], 2));
+            line->setScatterStyle(QCPScatterStyle(kShapes[i], kColors[i], kColors[i], 6));
+            m_lines.push_back(line);
+        } else {
+            auto* bars = new QCPBars(xAxis, yAxis);
+            bars->setPen(QPen(kColors[i].darker(130)));
+            bars->setBrush(kColors[i]);
+            m_bars.push_back(bars);
+        }
     }
     clear();
     addExportMenu(this, [this] { return toCsv(); });
@@ -84,34 +87,48 @@ void LayerComparisonPlot::setValueLabel(const QString& label) {
     replot(rpQueuedReplot);
 }
 
-void LayerComparisonPlot::clear() { setSeries(QString(), {}, QString(), {}); }
+void LayerComparisonPlot::clear() { setSeries(QVector<Series>{}); }
 
 void LayerComparisonPlot::setSeries(const QString& nameA, const QVector<double>& a,
                                     const QString& nameB, const QVector<double>& b) {
-    m_layers = int(std::max(a.size(), b.size()));
-    m_nameA = nameA;
-    m_nameB = nameB;
-    m_a = padded(a, m_layers);
-    m_b = padded(b, m_layers);
-    QVector<double> keys(m_layers), keysA(m_layers), keysB(m_layers);
-    for (int l = 0; l < m_layers; ++l) {
-        keys[l] = l;
-        keysA[l] = l - kBarWidth / 2;
-        keysB[l] = l + kBarWidth / 2;
-    }
-    if (m_style == Style::Lines) {
-        m_lineA->setData(keys, m_a, true);
-        m_lineB->setData(keys, m_b, true);
-        m_lineA->setName(nameA);
-        m_lineB->setName(nameB);
-    } else {
-        m_barsA->setData(keysA, m_a, true);
-        m_barsB->setData(keysB, m_b, true);
-        m_barsA->setName(nameA);
-        m_barsB->setName(nameB);
+    setSeries(QVector<Series>{{nameA, a}, {nameB, b}});
+}
+
+void LayerComparisonPlot::setSeries(const QVector<Series>& series) {
+    m_series = series.mid(0, kMaxSeries);
+    m_layers = 0;
+    for (const Series& s : m_series) m_layers = std::max(m_layers, int(s.values.size()));
+    for (Series& s : m_series) s.values = padded(s.values, m_layers);
+    const int n = int(m_series.size());
+    const double width = n > 0 ? kBarGroupWidth / n : kBarGroupWidth;
+    for (int i = 0; i < kMaxSeries; ++i) {
+        const bool used = i < n;
+        QVector<double> keys(used ? m_layers : 0), values;
+        if (used) values = m_series[i].values;
+        // Bars of one layer side by side, centred on the layer.
+        const double offset = m_style == Style::Bars ? (i - (n - 1) / 2.0) * width : 0.0;
+        for (int l = 0; l < int(keys.size()); ++l) keys[l] = l + offset;
+        QCPAbstractPlottable* plottable =
+            m_style == Style::Lines ? static_cast<QCPAbstractPlottable*>(m_lines[i]) : m_bars[i];
+        if (m_style == Style::Lines)
+            m_lines[i]->setData(keys, values, true);
+        else {
+            m_bars[i]->setWidth(width);
+            m_bars[i]->setData(keys, values, true);
+        }
+        plottable->setName(used ? m_series[i].name : QString());
+        plottable->setVisible(used);
+        if (used)
+            plottable->addToLegend();
+        else
+            plottable->removeFromLegend();
     }
     legend->setVisible(m_layers > 0);
     rescale();
+}
+
+QVector<double> LayerComparisonPlot::series(int index) const {
+    return index >= 0 && index < int(m_series.size()) ? m_series[index].values : QVector<double>{};
 }
 
 QString LayerComparisonPlot::toCsv() const {
@@ -119,18 +136,22 @@ QString LayerComparisonPlot::toCsv() const {
         return QLatin1Char('"') + s.replace(QLatin1Char('"'), QStringLiteral("\"\"")) +
                QLatin1Char('"');
     };
-    QString csv = QStringLiteral("layer,%1,%2\n").arg(quoted(m_nameA), quoted(m_nameB));
-    for (int l = 0; l < m_layers; ++l)
-        csv += QStringLiteral("%1,%2,%3\n")
-                   .arg(l)
-                   .arg(QString::number(m_a[l], 'g', 17), QString::number(m_b[l], 'g', 17));
+    QString csv = QStringLiteral("layer");
+    for (const Series& s : m_series) csv += QLatin1Char(',') + quoted(s.name);
+    csv += QLatin1Char('\n');
+    for (int l = 0; l < m_layers; ++l) {
+        csv += QString::number(l);
+        for (const Series& s : m_series)
+            csv += QLatin1Char(',') + QString::number(s.values[l], 'g', 17);
+        csv += QLatin1Char('\n');
+    }
     return csv;
 }
 
 void LayerComparisonPlot::rescale() {
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (const auto* v : {&m_a, &m_b})
-        for (double x : *v)
+    for (const Series& s : m_series)
+        for (double x : s.values)
             if (std::isfinite(x)) {
                 lo = std::min(lo, x);
                 hi = std::max(hi, x);

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// A per-layer comparison of two series (e.g. mean similarity before vs after alignment, or the
-// predicted merge cost with alignment vs the mean-pool baseline), drawn with QCustomPlot as lines
-// with markers or as grouped bars over the layer index, with a legend, axis titles and an optional
-// highlighted current layer. Plain values in, no torch. A right click saves the image (PNG/PDF) or
-// the data (CSV: layer and both series).
+// A per-layer comparison of a few series (e.g. mean similarity before vs after alignment, or the
+// predicted merge cost of the mean-pool baseline, the aligned mean and the least-squares merge),
+// drawn with QCustomPlot as lines with markers or as grouped bars over the layer index, with a
+// legend, axis titles and an optional highlighted current layer. Plain values in, no torch. A
+// right click saves the image (PNG/PDF) or the data (CSV: layer and every series).
 
 #include <QString>
 #include <QVector>
@@ -22,15 +22,24 @@ public:
 
     void setTitle(const QString& title);
     void setValueLabel(const QString& label);
-    /// Two series over layers 0..n-1 (the shorter is padded with NaN). Rescales the value axis.
+    /// At most this many series (one colour-blind-safe colour each).
+    static constexpr int kMaxSeries = 4;
+    struct Series {
+        QString name;
+        QVector<double> values;  ///< per layer
+    };
+    /// Series over layers 0..n-1 (shorter ones are padded with NaN). Rescales the value axis.
+    void setSeries(const QVector<Series>& series);
+    /// Two series (the common case).
     void setSeries(const QString& nameA, const QVector<double>& a, const QString& nameB,
                    const QVector<double>& b);
     void clear();
     /// Marks a layer with a vertical band; -1 removes the mark.
     void setCurrentLayer(int layer);
-    /// The values of series 0 or 1, as last set.
-    QVector<double> series(int index) const { return index == 0 ? m_a : m_b; }
-    /// "layer,<name A>,<name B>" then one row per layer.
+    /// The values of series `index`, as last set (empty when there is no such series).
+    QVector<double> series(int index) const;
+    int seriesCount() const { return int(m_series.size()); }
+    /// "layer,<name 1>,<name 2>,..." then one row per layer.
     QString toCsv() const;
 
 Q_SIGNALS:
@@ -44,14 +53,11 @@ private:
     void rescale();
 
     Style m_style;
-    QCPGraph* m_lineA = nullptr;
-    QCPGraph* m_lineB = nullptr;
-    QCPBars* m_barsA = nullptr;
-    QCPBars* m_barsB = nullptr;
+    QVector<QCPGraph*> m_lines;  ///< kMaxSeries, for Style::Lines
+    QVector<QCPBars*> m_bars;    ///< kMaxSeries, for Style::Bars
     QCPItemRect* m_band = nullptr;
     QCPTextElement* m_title = nullptr;
-    QVector<double> m_a, m_b;
-    QString m_nameA, m_nameB;
+    QVector<Series> m_series;
     int m_layers = 0;
 };
 

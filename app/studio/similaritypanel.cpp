@@ -194,6 +194,11 @@ QWidget* SimilarityPanel::buildLayerPage() {
     m_cost = new LayerComparisonPlot(LayerComparisonPlot::Style::Bars, page);
     m_cost->setObjectName(QStringLiteral("mergeCostPlot"));
     m_cost->setValueLabel(tr("signal lost (%)"));
+    m_cost->setToolTip(
+        tr("Share of the heads' key/value signal lost when each group is merged without "
+           "training.\nmean-pool: consecutive heads averaged (the baseline)\naligned: these "
+           "groups aligned, then averaged (the paper's merge)\nleast squares: aligned, averaged, "
+           "and each query head's projections refitted (docs/method.md §7.2)"));
     for (LayerComparisonPlot* plot : {m_summary, m_cost}) {
         plot->setFixedHeight(kPlotHeight);
         connect(plot, &LayerComparisonPlot::layerClicked, this, &SimilarityPanel::setLayer);
@@ -384,11 +389,12 @@ void SimilarityPanel::refreshGroups() {
     const GroupingData& g = m_grouping->grouping();
     const bool show = g.groups > 0 && g.layers.size() == m_data.layerCount();
     QVector<QVector<QVector<int>>> perLayer;
-    QVector<double> aligned, baseline;
+    QVector<double> aligned, baseline, leastSquares;
     for (const LayerGrouping& layer : g.layers) {
         perLayer << layer.groups;
         aligned << 100.0 * layer.aligned.relative();
         baseline << 100.0 * layer.baseline.relative();
+        leastSquares << 100.0 * layer.leastSquares.relative();
     }
     const bool outline = show && m_orderByGroup->isChecked();
     for (HeadHeatmap* map : {m_before, m_after}) {
@@ -400,7 +406,9 @@ void SimilarityPanel::refreshGroups() {
     m_grid->setGroups(outline ? perLayer : QVector<QVector<QVector<int>>>());
     if (show) {
         m_cost->setTitle(tr("Predicted merge cost per layer, G = %1").arg(g.groups));
-        m_cost->setSeries(tr("mean-pool (no alignment)"), baseline, tr("aligned groups"), aligned);
+        m_cost->setSeries({{tr("mean-pool"), baseline},
+                           {tr("aligned"), aligned},
+                           {tr("least squares"), leastSquares}});
     } else {
         m_cost->setTitle(tr("Predicted merge cost per layer"));
         m_cost->clear();
