@@ -1,14 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "evaluationtask.h"
 
-#include <algorithm>
-#include <exception>
-
-#include <QElapsedTimer>
 #include <QFile>
-#include <QMetaObject>
 
-#include "base/error.h"
 #include "eval/modelcomparison.h"
 
 namespace gqa {

@@ -6,9 +6,6 @@
 // as every WorkerTask (workertask.h): started, progress, then resultReady, failed or cancelled,
 // then finished. Only the value types below cross threads.
 
-#include <atomic>
-#include <memory>
-
 #include <QMetaType>
 #include <QObject>
 #include <QString>

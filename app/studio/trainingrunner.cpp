@@ -1,16 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "trainingrunner.h"
 
-#include <algorithm>
-#include <cmath>
-#include <exception>
-
-#include <QDir>
 #include <QFile>
-#include <QMetaObject>
 
 #include "pipeline/conversionpipeline.h"
-#include "base/error.h"
 #include "base/metrics.h"
 #include "base/runtime.h"
 #include "io/tensorconvert.h"

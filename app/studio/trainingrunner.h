@@ -8,13 +8,9 @@
 // follows, and start() with the same output folder resumes. Only the value types below cross
 // threads; no torch type appears in this header.
 
-#include <atomic>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
-#include <QElapsedTimer>
-#include <QObject>
 #include <QString>
 #include <QStringList>
 

@@ -13,22 +13,34 @@ void checkGroups(const LayerStatistics& s, std::int64_t groups) {
         throw InputError("the number of groups must divide the number of heads");
 }
 
-/// C_ij = E[x_i x_j^T], d x d, from a Gram statistic.
-torch::Tensor block(const GramStatistics& s, std::int64_t i, std::int64_t j) {
-    return s.rawBlock(i, j) / double(std::max<std::int64_t>(1, s.tokens));
-}
+/// Second moments of every head against its own group's mean head, from one Gram statistic:
+/// own[h] = E[x_h x_h^T], withMean[h] = E[x_h x_m^T], mean[g] = E[x_m x_m^T] (d x d each), each
+/// group's sums formed once by reductions over the [H*d, H*d] matrix.
+struct MeanMoments {
+    std::int64_t groupSize = 1;
+    torch::Tensor own, withMean;  ///< [H, d, d]
+    torch::Tensor mean;           ///< [G, d, d]
+    torch::Tensor meanOf(std::int64_t h) const { return mean[h / groupSize]; }
+};
 
-/// E[x_h x_m^T] and E[x_m x_m^T] of query head h and its group's mean head.
-std::pair<torch::Tensor, torch::Tensor> meanCovariances(const GramStatistics& s, std::int64_t h,
-                                                        std::int64_t groups) {
-    const std::int64_t k = s.heads / groups, first = (h / k) * k;
-    torch::Tensor hm = torch::zeros({s.headDim, s.headDim}, torch::kFloat64);
-    torch::Tensor mm = torch::zeros({s.headDim, s.headDim}, torch::kFloat64);
-    for (std::int64_t r = first; r < first + k; ++r) {
-        hm += block(s, h, r);
-        for (std::int64_t q = first; q < first + k; ++q) mm += block(s, r, q);
-    }
-    return {hm / double(k), mm / double(k * k)};
+MeanMoments meanMoments(const GramStatistics& s, std::int64_t groups) {
+    const std::int64_t H = s.heads, d = s.headDim, k = H / groups;
+    const double n = double(std::max<std::int64_t>(1, s.tokens));
+    // [h, i, g, r, j]: block (h, g*k + r) of E[x x^T].
+    const torch::Tensor C = (s.raw / n).view({H, d, groups, k, d});
+    MeanMoments m;
+    m.groupSize = k;
+    const torch::Tensor heads = torch::arange(H, torch::kLong);
+    // own[h] = C[h, :, h / k, h % k, :]
+    m.own = C.permute({0, 2, 3, 1, 4}).reshape({H, H, d, d}).index({heads, heads});
+    // withMean[h] = (1/k) sum_r C[h, :, h / k, r, :]
+    const torch::Tensor toGroups = C.mean(3).permute({0, 2, 1, 3});  // [h, g, i, j]
+    m.withMean = toGroups.index({heads, torch::div(heads, k, "floor")});
+    // mean[g] = (1/k^2) sum_{r, q} C[g*k + r, :, g, q, :]
+    const torch::Tensor byGroup = toGroups.reshape({groups, k, groups, d, d}).mean(1);
+    const torch::Tensor groupIds = torch::arange(groups, torch::kLong);
+    m.mean = byGroup.index({groupIds, groupIds});
+    return m;
 }
 
 /// B_h = C_hm (C_mm + lambda I)^-1; the identity when the merged head carries no signal.
@@ -45,16 +57,14 @@ torch::Tensor valueMap(const torch::Tensor& hm, const torch::Tensor& mm) {
 struct PlaneFit {
     double a = 1.0, b = 0.0, residual = 0.0;
 };
-PlaneFit planeFit(const torch::Tensor& hh, const torch::Tensor& hm, const torch::Tensor& mm,
-                  std::int64_t p, std::int64_t half) {
-    auto at = [](const torch::Tensor& t, std::int64_t i, std::int64_t j) {
-        return t[i][j].item<double>();
-    };
+using Matrix = torch::TensorAccessor<double, 2>;
+PlaneFit planeFit(const Matrix& hh, const Matrix& hm, const Matrix& mm, std::int64_t p,
+                  std::int64_t half) {
     const std::int64_t u = p, w = p + half;
-    const double xx = at(hh, u, u) + at(hh, w, w);
-    const double yy = at(mm, u, u) + at(mm, w, w);
-    const double xyTrace = at(hm, u, u) + at(hm, w, w);
-    const double xJy = at(hm, w, u) - at(hm, u, w);  // E[x^T J y], J = [[0, -1], [1, 0]]
+    const double xx = hh[u][u] + hh[w][w];
+    const double yy = mm[u][u] + mm[w][w];
+    const double xyTrace = hm[u][u] + hm[w][w];
+    const double xJy = hm[w][u] - hm[u][w];  // E[x^T J y], J = [[0, -1], [1, 0]]
     PlaneFit f;
     if (!(yy > 0.0)) {
         f.residual = xx - 2.0 * xyTrace + yy;  // the mean merge's residual (M = I)
@@ -66,17 +76,28 @@ PlaneFit planeFit(const torch::Tensor& hh, const torch::Tensor& hm, const torch:
     return f;
 }
 
-torch::Tensor keyMap(const GramStatistics& keys, std::int64_t h, std::int64_t groups) {
-    const std::int64_t d = keys.headDim, half = d / 2;
-    const auto [hm, mm] = meanCovariances(keys, h, groups);
-    const torch::Tensor hh = block(keys, h, h);
-    torch::Tensor A = torch::zeros({d, d}, torch::kFloat64);
+/// The d/2 plane fits of head h's keys against its group's merged key.
+std::vector<PlaneFit> planeFits(const MeanMoments& keys, std::int64_t h) {
+    const torch::Tensor hh = keys.own[h].contiguous(), hm = keys.withMean[h].contiguous(),
+                        mm = keys.meanOf(h).contiguous();
+    const std::int64_t half = hh.size(0) / 2;
+    std::vector<PlaneFit> fits;
+    for (std::int64_t p = 0; p < half; ++p)
+        fits.push_back(planeFit(hh.accessor<double, 2>(), hm.accessor<double, 2>(),
+                                mm.accessor<double, 2>(), p, half));
+    return fits;
+}
+
+torch::Tensor keyMap(const MeanMoments& keys, std::int64_t h) {
+    const std::vector<PlaneFit> fits = planeFits(keys, h);
+    const std::int64_t half = std::int64_t(fits.size());
+    torch::Tensor A = torch::zeros({2 * half, 2 * half}, torch::kFloat64);
+    auto a = A.accessor<double, 2>();
     for (std::int64_t p = 0; p < half; ++p) {
-        const PlaneFit f = planeFit(hh, hm, mm, p, half);
-        A[p][p] = f.a;
-        A[p][p + half] = -f.b;
-        A[p + half][p] = f.b;
-        A[p + half][p + half] = f.a;
+        a[p][p] = fits[p].a;
+        a[p][p + half] = -fits[p].b;
+        a[p + half][p] = fits[p].b;
+        a[p + half][p + half] = fits[p].a;
     }
     return A;
 }
@@ -94,11 +115,12 @@ MergeMethod parseMergeMethod(const std::string& name) {
 
 LayerRefit leastSquaresRefit(const LayerStatistics& stats, std::int64_t groups) {
     checkGroups(stats, groups);
+    const MeanMoments values = meanMoments(stats.values, groups);
+    const MeanMoments keys = meanMoments(stats.keys, groups);
     LayerRefit refit;
     for (std::int64_t h = 0; h < stats.values.heads; ++h) {
-        const auto [hm, mm] = meanCovariances(stats.values, h, groups);
-        refit.valueMaps.push_back(valueMap(hm, mm));
-        refit.keyMaps.push_back(keyMap(stats.keys, h, groups));
+        refit.valueMaps.push_back(valueMap(values.withMean[h], values.meanOf(h)));
+        refit.keyMaps.push_back(keyMap(keys, h));
     }
     return refit;
 }
@@ -136,23 +158,21 @@ Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
 
 MergeCost predictLeastSquaresMergeCost(const LayerStatistics& stats, std::int64_t groups) {
     checkGroups(stats, groups);
+    const MeanMoments values = meanMoments(stats.values, groups);
+    const MeanMoments keys = meanMoments(stats.keys, groups);
     MergeCost cost;
     double keyEnergy = 0.0, valueEnergy = 0.0;
-    const std::int64_t d = stats.values.headDim;
     for (std::int64_t h = 0; h < stats.values.heads; ++h) {
-        const auto [vhm, vmm] = meanCovariances(stats.values, h, groups);
-        const torch::Tensor vhh = block(stats.values, h, h);
+        // E||v_h - B v_m||^2 = tr(C_hh) - 2 tr(B C_mh) + tr(B C_mm B^T)
+        const torch::Tensor vhh = values.own[h], vhm = values.withMean[h], vmm = values.meanOf(h);
         const torch::Tensor B = valueMap(vhm, vmm);
-        valueEnergy += torch::trace(vhh).item<double>();
+        const double energy = torch::trace(vhh).item<double>();
+        valueEnergy += energy;
         cost.valueResidual +=
-            std::max(0.0, torch::trace(vhh).item<double>() -
-                              2.0 * torch::trace(torch::mm(B, vhm.t())).item<double>() +
+            std::max(0.0, energy - 2.0 * torch::trace(torch::mm(B, vhm.t())).item<double>() +
                               torch::trace(torch::mm(torch::mm(B, vmm), B.t())).item<double>());
-        const auto [khm, kmm] = meanCovariances(stats.keys, h, groups);
-        const torch::Tensor khh = block(stats.keys, h, h);
-        keyEnergy += torch::trace(khh).item<double>();
-        for (std::int64_t p = 0; p < d / 2; ++p)
-            cost.keyResidual += planeFit(khh, khm, kmm, p, d / 2).residual;
+        keyEnergy += torch::trace(keys.own[h]).item<double>();
+        for (const PlaneFit& f : planeFits(keys, h)) cost.keyResidual += f.residual;
     }
     cost.keyRelative = keyEnergy > 0 ? cost.keyResidual / keyEnergy : 0.0;
     cost.valueRelative = valueEnergy > 0 ? cost.valueResidual / valueEnergy : 0.0;

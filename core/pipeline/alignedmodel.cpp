@@ -58,12 +58,13 @@ std::vector<LayerAlignment> alignmentPlan(const AlignRequest& request,
 }  // namespace
 
 AlignResult writeAlignedModel(const AlignRequest& request,
-                              const std::vector<LayerStatistics>& stats, ProgressSink& progress) {
+                              const std::vector<LayerStatistics>& stats, ProgressSink& progress,
+                              const Checkpoint* loaded) {
     if (request.outputFolder.empty()) throw InputError("aligning needs an output folder");
     reportOrCancel(progress, {0.0, "searching groups and aligning", {}, {}});
     const std::vector<LayerAlignment> plan = alignmentPlan(request, stats, progress);
     reportOrCancel(progress, {0.3, "loading the model", {}, {}});
-    Checkpoint original = Checkpoint::load(request.modelFolder);
+    const Checkpoint original = loaded ? *loaded : Checkpoint::load(request.modelFolder);
     const DType stored = original.config.dtype;
     // Fold the transforms in float32 at least: bfloat16 storage would round the aligned weights,
     // and the merge would round their mean again. One rounding, at the end.
@@ -115,9 +116,9 @@ AlignedModelResult prepareAlignedModel(const AlignedModelConfig& config, Progres
     }
     if (config.runFile.empty() || config.outputFolder.empty())
         throw InputError("aligning needs a run file and an output folder");
-    // Checked before minutes of calibration.
-    const ModelConfig model =
-        ModelConfig::fromFile((fs::path(config.modelFolder) / "config.json").string());
+    // Read once, for calibration and alignment both; G checked before minutes of calibration.
+    const Checkpoint original = Checkpoint::load(config.modelFolder, progress);
+    const ModelConfig& model = original.config;
     if (config.groups < 1 || model.numHeads % config.groups != 0)
         throw InputError(std::to_string(config.groups) + " KV heads do not divide " +
                          std::to_string(model.numHeads) + " heads");
@@ -129,7 +130,7 @@ AlignedModelResult prepareAlignedModel(const AlignedModelConfig& config, Progres
     calibration.runFile = config.runFile;
     calibration.foreignRunFile = config.foreignRunFile;
     ScaledProgress calibrating(progress, 0.0, 0.7);
-    const CalibrationOutcome calibrated = calibrateOrReuse(calibration, calibrating);
+    const CalibrationOutcome calibrated = calibrateOrReuse(calibration, calibrating, &original);
     result.reusedCalibration = calibrated.reused;
     result.warnings = calibrated.warnings;
 
@@ -144,7 +145,8 @@ AlignedModelResult prepareAlignedModel(const AlignedModelConfig& config, Progres
     align.outputDtype = DType::F32;  // the training starts from the exactly folded weights
     align.outputFolder = config.outputFolder;
     ScaledProgress aligning(progress, 0.7, 1.0);
-    const AlignResult aligned = writeAlignedModel(align, calibrated.statistics.layers, aligning);
+    const AlignResult aligned =
+        writeAlignedModel(align, calibrated.statistics.layers, aligning, &original);
     result.folder = aligned.folder;
     result.groupings = aligned.groupings;
     result.originalDtype = model.dtype;

@@ -5,7 +5,8 @@
 //
 //   writeAlignedModel: from calibration statistics, choose each layer's grouping (searched,
 //     consecutive, or given), permute and align the heads (the model computes the same
-//     function), optionally merge each group to its mean (a standard GQA checkpoint), and write
+//     function), optionally merge each group (mean or least squares, method §7) into a standard
+//     GQA checkpoint, and write
 //     the folder. The weights are widened to float32 (float64 stays) before any transform and
 //     rounded once to the output dtype; the folder is written beside the target and swapped in
 //     only when complete and reloaded, so an interrupted or failed write leaves the previous
@@ -54,9 +55,11 @@ struct AlignResult {
 };
 
 /// InputError for bad requests (G not dividing the heads, groupings of the wrong shape), Cancelled
-/// when the sink asks to stop (the output folder is then unchanged).
+/// when the sink asks to stop (the output folder is then unchanged). `loaded`, when given, is
+/// request.modelFolder's checkpoint already in memory (not read again).
 AlignResult writeAlignedModel(const AlignRequest& request,
-                              const std::vector<LayerStatistics>& stats, ProgressSink& progress);
+                              const std::vector<LayerStatistics>& stats, ProgressSink& progress,
+                              const Checkpoint* loaded = nullptr);
 
 struct AlignedModelConfig {
     std::string modelFolder;

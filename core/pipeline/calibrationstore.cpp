@@ -18,7 +18,7 @@ bool sameModel(const ModelIdentity& a, const ModelIdentity& b) {
 }  // namespace
 
 CalibrationOutcome calibrateOrReuse(const CalibrationRequest& request, ProgressSink& progress,
-                                    const LlamaModel* loaded) {
+                                    const Checkpoint* loaded) {
     if (request.inputFiles.empty())
         throw InputError("no calibration text: give one or more .txt or .jsonl files");
     if (request.runFile.empty()) throw InputError("calibration needs a run file to record it in");
@@ -54,15 +54,17 @@ CalibrationOutcome calibrateOrReuse(const CalibrationRequest& request, ProgressS
             outcome.warnings.push_back(std::string(e.what()) + ": replaced by a new run file");
             createNew = true;
         }
-        if (existing && existing->hasModelIdentity() &&
-            !sameModel(existing->readModelIdentity(), identity)) {
+        const std::optional<ModelIdentity> stored =
+            existing && existing->hasModelIdentity()
+                ? std::optional<ModelIdentity>(existing->readModelIdentity())
+                : std::nullopt;
+        if (stored && !sameModel(*stored, identity)) {
             if (request.foreignRunFile == ForeignRunFile::Refuse)
                 throw InputError(request.runFile + " holds the run of another model (" +
-                                 existing->readModelIdentity().modelFolder +
+                                 stored->modelFolder +
                                  "); choose another run file, or delete this one");
             outcome.warnings.push_back(request.runFile + " held the run of another model (" +
-                                       existing->readModelIdentity().modelFolder +
-                                       "): replaced by a new run file");
+                                       stored->modelFolder + "): replaced by a new run file");
             createNew = true;
         }
         if (existing && !createNew && request.reuse &&
@@ -81,16 +83,11 @@ CalibrationOutcome calibrateOrReuse(const CalibrationRequest& request, ProgressS
     calibration.numSequences = request.sequences;
     calibration.sequenceLength = length;
     calibration.batchSize = request.batchSize;
-    CalibrationResult result;
-    if (loaded) {
-        result = calibrate(*loaded, calibration, progress);
-    } else {
-        ScaledProgress loading(progress, 0.0, 0.1);
-        const LlamaModel model(Checkpoint::load(request.modelFolder, loading), request.dtype,
-                               request.device);
-        ScaledProgress calibrating(progress, 0.1, 1.0);
-        result = calibrate(model, calibration, calibrating);
-    }
+    ScaledProgress loading(progress, 0.0, 0.1);
+    const LlamaModel model(loaded ? *loaded : Checkpoint::load(request.modelFolder, loading),
+                           request.dtype, request.device);
+    ScaledProgress calibrating(progress, 0.1, 1.0);
+    CalibrationResult result = calibrate(model, calibration, calibrating);
     for (const auto& w : result.warnings) outcome.warnings.push_back(w);
 
     const fs::path parent = fs::absolute(request.runFile).parent_path();

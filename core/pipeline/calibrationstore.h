@@ -33,7 +33,7 @@
 
 namespace gqa {
 
-class LlamaModel;
+class Checkpoint;
 
 enum class ForeignRunFile { Refuse, Replace };
 
@@ -58,11 +58,11 @@ struct CalibrationOutcome {
     std::vector<std::string> warnings;
 };
 
-/// The policy above. `loaded`, when given, is the model of request.modelFolder already in memory
-/// (it is used instead of loading the folder again). InputError for bad requests and the refusals
-/// above, Cancelled when the sink asks to stop (the run file is then unchanged).
+/// The policy above. `loaded`, when given, is request.modelFolder's checkpoint already in memory:
+/// it is calibrated instead of reading the folder again. InputError for bad requests and the
+/// refusals above, Cancelled when the sink asks to stop (the run file is then unchanged).
 CalibrationOutcome calibrateOrReuse(const CalibrationRequest& request, ProgressSink& progress,
-                                    const LlamaModel* loaded = nullptr);
+                                    const Checkpoint* loaded = nullptr);
 
 /// The statistics a run file holds for this model folder, for stages that need them to exist
 /// (analyze, align): InputError when there are none or they belong to another model.

@@ -41,7 +41,7 @@ TrainingSetting integer(std::string name, std::string help, Field field, std::in
             "N",
             std::move(help),
             Kind::Integer,
-            [field](const C& c) { return Json(field(const_cast<C&>(c))); },
+            [field](const C& c) { return Json(field(c)); },
             [field, n, minimum](C& c, const Json& v) {
                 const std::int64_t x = integerOf(n, v);
                 if (x < minimum)
@@ -58,7 +58,7 @@ TrainingSetting real(std::string name, std::string help, Field field) {
             "X",
             std::move(help),
             Kind::Real,
-            [field](const C& c) { return Json(field(const_cast<C&>(c))); },
+            [field](const C& c) { return Json(field(c)); },
             [field, n](C& c, const Json& v) {
                 const double x = realOf(n, v);
                 if (!std::isfinite(x) || x < 0.0)
@@ -82,25 +82,27 @@ TrainingSetting text(std::string name, std::string valueName, std::string help,
 std::vector<TrainingSetting> makeTable() {
     std::vector<TrainingSetting> t;
     t.push_back(integer(
-        "steps", "optimiser updates", [](C & c) -> auto& { return c.steps; }, 1));
+        "steps", "optimiser updates", [](auto& c) -> auto& { return c.steps; }, 1));
     t.push_back(integer(
-        "batch", "sequences per batch (per rank)", [](C & c) -> auto& { return c.batchSize; }, 1));
+        "batch", "sequences per batch (per rank)", [](auto& c) -> auto& { return c.batchSize; },
+        1));
     t.push_back(integer(
         "seq-len", "tokens per sequence (jsonl: max example length)",
-        [](C & c) -> auto& { return c.seqLen; }, 2));
+        [](auto& c) -> auto& { return c.seqLen; }, 2));
     t.push_back(integer(
-        "grad-accum", "batches per update", [](C & c) -> auto& { return c.gradAccumulation; }, 1));
+        "grad-accum", "batches per update", [](auto& c) -> auto& { return c.gradAccumulation; },
+        1));
     t.push_back(real(
-        "lr", "peak learning rate of the model", [](C & c) -> auto& { return c.learningRate; }));
+        "lr", "peak learning rate of the model", [](auto& c) -> auto& { return c.learningRate; }));
     t.push_back(real(
         "merged-lr-scale", "learning-rate multiple of the merged heads",
-        [](C & c) -> auto& { return c.mergedLrScale; }));
+        [](auto& c) -> auto& { return c.mergedLrScale; }));
     t.push_back(real(
         "gate-lr", "gate learning rate (0 = the scheme's default)",
-        [](C & c) -> auto& { return c.gateLearningRate; }));
+        [](auto& c) -> auto& { return c.gateLearningRate; }));
     t.push_back(real(
         "multiplier-lr", "Lagrange multiplier learning rate (hard-concrete)",
-        [](C & c) -> auto& { return c.multiplierLearningRate; }));
+        [](auto& c) -> auto& { return c.multiplierLearningRate; }));
     {
         // "auto" or a count: the automatic warm-up depends on the run's length.
         TrainingSetting warmup{"warmup",
@@ -124,33 +126,34 @@ std::vector<TrainingSetting> makeTable() {
     }
     t.push_back(real(
         "weight-decay", "AdamW weight decay on matrices",
-        [](C & c) -> auto& { return c.weightDecay; }));
+        [](auto& c) -> auto& { return c.weightDecay; }));
     t.push_back(real(
-        "grad-clip", "max gradient L2 norm (0 = off)", [](C & c) -> auto& { return c.gradClip; }));
+        "grad-clip", "max gradient L2 norm (0 = off)",
+        [](auto& c) -> auto& { return c.gradClip; }));
     t.push_back(text(
         "gate-scheme", "NAME", "reference (the paper's code) or hard-concrete (Louizos et al.)",
         [](const C& c) { return gateSchemeName(c.gates.scheme); },
         [](C& c, const std::string& s) { c.gates.scheme = parseGateScheme(s); }));
     t.push_back(real(
         "sparsity-warmup", "fraction of the updates over which the target reaches 1",
-        [](C & c) -> auto& { return c.gates.warmupRatio; }));
+        [](auto& c) -> auto& { return c.gates.warmupRatio; }));
     t.push_back(real(
         "prune-ratio", "fraction of the updates after which all gates are 0",
-        [](C & c) -> auto& { return c.gates.pruneRatio; }));
+        [](auto& c) -> auto& { return c.gates.pruneRatio; }));
     t.push_back(real(
         "kl-weight", "weight of the full-vocabulary KL",
-        [](C & c) -> auto& { return c.loss.klWeight; }));
+        [](auto& c) -> auto& { return c.loss.klWeight; }));
     t.push_back(real(
         "bild-weight", "weight of the BiLD loss",
-        [](C & c) -> auto& { return c.loss.bildWeight; }));
+        [](auto& c) -> auto& { return c.loss.bildWeight; }));
     t.push_back(real(
         "lm-weight", "weight of the cross-entropy",
-        [](C & c) -> auto& { return c.loss.lmWeight; }));
+        [](auto& c) -> auto& { return c.loss.lmWeight; }));
     t.push_back(integer(
-        "bild-topk", "top-k logits of BiLD", [](C & c) -> auto& { return c.loss.bildTopK; }, 1));
+        "bild-topk", "top-k logits of BiLD", [](auto& c) -> auto& { return c.loss.bildTopK; }, 1));
     t.push_back(real(
         "bild-temperature", "temperature of BiLD",
-        [](C & c) -> auto& { return c.loss.bildTemperature; }));
+        [](auto& c) -> auto& { return c.loss.bildTemperature; }));
     t.push_back(text(
         "scope", "NAME",
         "weights trained besides the merged heads and gates: merged, kv (k_proj/v_proj), "
@@ -183,14 +186,14 @@ std::vector<TrainingSetting> makeTable() {
         }));
     t.push_back(integer(
         "eval-every", "updates between validation losses (0: at the end)",
-        [](C & c) -> auto& { return c.evalEvery; }));
+        [](auto& c) -> auto& { return c.evalEvery; }));
     t.push_back(integer(
-        "eval-batches", "validation batches", [](C & c) -> auto& { return c.evalBatches; }));
+        "eval-batches", "validation batches", [](auto& c) -> auto& { return c.evalBatches; }));
     t.push_back(integer(
         "checkpoint-every", "updates between checkpoints (0: at the end)",
-        [](C & c) -> auto& { return c.checkpointEvery; }));
+        [](auto& c) -> auto& { return c.checkpointEvery; }));
     t.push_back(integer(
-        "seed", "seed of gates and data sampling", [](C & c) -> auto& { return c.seed; }));
+        "seed", "seed of gates and data sampling", [](auto& c) -> auto& { return c.seed; }));
     return t;
 }
 }  // namespace
