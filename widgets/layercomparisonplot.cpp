@@ -48,6 +48,7 @@ LayerComparisonPlot::LayerComparisonPlot(Style style, QWidget* parent)
     legend->setBorderPen(Qt::NoPen);
     legend->setBrush(Qt::NoBrush);
     legend->setFillOrder(QCPLegend::foColumnsFirst);
+    legend->setWrap(2);  // two entries a row: three or four names still fit a narrow plot
     legend->setMargins(QMargins(4, 0, 4, 0));
     axisRect()->insetLayout()->take(legend);
     plotLayout()->addElement(2, 0, legend);
