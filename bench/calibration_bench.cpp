@@ -16,7 +16,7 @@
 
 #include "analysis/calibration.h"
 #include "io/checkpoint.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "model/randominit.h"
 #include "base/runtime.h"
 
@@ -40,7 +40,7 @@ gqa::Checkpoint demoShapedModel() {
     c.numHeads = c.numKvHeads = 8;
     c.headDim = 32;
     c.maxPositionEmbeddings = 1024;
-    return gqa::initializeLlama(c, 0);
+    return gqa::initializeModel(c, 0);
 }
 }  // namespace
 
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     const gqa::Checkpoint ck = given ? gqa::Checkpoint::load(argv[1]) : demoShapedModel();
     const std::int64_t sequences = argc > 2 ? std::atoll(argv[2]) : 32;
     const std::int64_t length = argc > 3 ? std::atoll(argv[3]) : 256;
-    gqa::LlamaModel model(ck);
+    gqa::DecoderModel model(ck);
     torch::manual_seed(0);
     std::vector<std::vector<std::int64_t>> tokens;
     for (std::int64_t s = 0; s < sequences; ++s) {

@@ -6,7 +6,7 @@
 #include "analysis/calibration.h"
 #include "base/error.h"
 #include "analysis/grouping.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "alignment/mergedgqa.h"
 #include "alignment/procrustes.h"
 #include "analysis/similarity.h"
@@ -37,7 +37,7 @@ torch::Tensor randomPlaneRotation(std::int64_t d, std::int64_t reflectPlane = -1
 torch::Tensor logitsOf(const Checkpoint& ck) {
     std::vector<std::int64_t> tokens;
     for (int i = 0; i < 14; ++i) tokens.push_back((i * 11 + 5) % ck.config.vocabSize);
-    return LlamaModel(ck, torch::kFloat64).forward(torch::tensor(tokens).unsqueeze(0));
+    return DecoderModel(ck, torch::kFloat64).forward(torch::tensor(tokens).unsqueeze(0));
 }
 
 LayerAlignment randomAlignment(std::int64_t heads, std::int64_t d, std::int64_t groups) {
@@ -190,7 +190,8 @@ TEST_F(Alignment, DuplicatedHeadsAreFoundAndConvertingBackReproducesTheGqaModel)
         sequences.push_back(seq);
     }
     NullProgress quiet;
-    const auto stats = calibrateTokens(LlamaModel(shuffled, torch::kFloat64), sequences, 3, quiet);
+    const auto stats =
+        calibrateTokens(DecoderModel(shuffled, torch::kFloat64), sequences, 3, quiet);
     std::vector<LayerAlignment> layers;
     for (std::int64_t l = 0; l < c.numLayers; ++l) {
         const auto sim = headSimilarity(stats[l].values, HeadKind::Values, Criterion::Dist);

@@ -97,7 +97,7 @@ TEST(HeadStatistics, ZeroVectorsStayZeroAndPermutationReordersHeadBlocks) {
 }
 
 TEST(Calibration, StatisticsEqualDirectComputationOnStoredActivations) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 11), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(tinyConfig(), 11), torch::kFloat64);
     const auto seqs = randomSequences(3, 10, 61, 1);
     NullProgress quiet;
     const auto stats = calibrateTokens(model, seqs, /*batchSize=*/2, quiet);
@@ -114,7 +114,7 @@ TEST(Calibration, StatisticsEqualDirectComputationOnStoredActivations) {
 }
 
 TEST(Calibration, ChunkedStatisticsMergeToOnePass) {
-    LlamaModel model(randomCheckpoint(tinyConfig(2), 12), torch::kFloat64);  // GQA: 2 KV heads
+    DecoderModel model(randomCheckpoint(tinyConfig(2), 12), torch::kFloat64);  // GQA: 2 KV heads
     const auto seqs = randomSequences(4, 12, 61, 2);
     NullProgress quiet;
     const auto all = calibrateTokens(model, seqs, 4, quiet);
@@ -133,7 +133,7 @@ TEST(Calibration, ChunkedStatisticsMergeToOnePass) {
 }
 
 TEST(Calibration, KeysAreTakenBeforeRope) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 13), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(tinyConfig(), 13), torch::kFloat64);
     const torch::Tensor tokens = asBatch(randomSequences(2, 9, 61, 3));
     CapturingObserver capture;
     ForwardOptions options;
@@ -141,7 +141,7 @@ TEST(Calibration, KeysAreTakenBeforeRope) {
     model.forward(tokens, options);
     const LayerWeights& w = model.layers[0];
     const torch::Tensor n =
-        rmsNorm(F::embedding(tokens, model.embedTokens), w.inputNorm, model.config().rmsNormEps);
+        rmsNorm(F::embedding(tokens, model.embedTokens), w.inputNorm, model.config().normEps);
     const torch::Tensor k = F::linear(n, w.kProj).view({2, 9, 4, 8}).transpose(1, 2);
     EXPECT_LT(relativeMaxDiff(capture.keys[0], k), 1e-14);
     // And not after it: RoPE moves every position but the first.
@@ -155,7 +155,7 @@ struct CancelAfter : ProgressSink {
 };
 
 TEST(Calibration, CancelThrowsCancelled) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 14), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(tinyConfig(), 14), torch::kFloat64);
     const auto seqs = randomSequences(4, 6, 61, 4);
     CancelAfter immediately(0), afterFirstBatch(2);
     EXPECT_THROW(calibrateTokens(model, seqs, 1, immediately), Cancelled);
@@ -239,7 +239,7 @@ TEST(Calibration, CalibrateRecordsSettingsAndWarnsAboutSmallSamples) {
     const Tokenizer tok = Tokenizer::load(tokenizerFolder() + "/tokenizer.model");
     ModelConfig c = tinyConfig();
     c.vocabSize = tok.vocabSize();
-    LlamaModel model(randomCheckpoint(c, 15), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(c, 15), torch::kFloat64);
     const std::string dir = scratchFolder("calib-run");
     std::string text;
     for (int i = 0; i < 20; ++i) text += "the dog sat on a mat and the cat ran. ";
@@ -268,7 +268,7 @@ TEST(Calibration, DISABLED_MeasureTimeAndMemory) {
     if (!folder) GTEST_SKIP() << "GQA_CALIB_BENCH_MODEL not set";
     const char* count = std::getenv("GQA_CALIB_BENCH_SEQUENCES");
     const char* length = std::getenv("GQA_CALIB_BENCH_LENGTH");
-    LlamaModel model(Checkpoint::load(folder), torch::kFloat32);
+    DecoderModel model(Checkpoint::load(folder), torch::kFloat32);
     const auto seqs =
         randomSequences(count ? std::atoll(count) : 16, length ? std::atoll(length) : 256,
                         model.config().vocabSize, 5);

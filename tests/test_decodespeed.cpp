@@ -18,7 +18,7 @@ DecodeSpeedConfig smallConfig(std::vector<std::int64_t> contexts) {
 
 TEST(DecodeSpeed, ReportsPositiveSpeedsAndTheFormulasKvBytes) {
     const ModelConfig config = tinyConfig(2);
-    LlamaModel model(randomCheckpoint(config, 1));  // float32
+    DecoderModel model(randomCheckpoint(config, 1));  // float32
     NullProgress quiet;
     const auto r = measureDecodeSpeed(model, smallConfig({4, 16}), quiet);
     EXPECT_EQ(r.kvHeads, 2);
@@ -43,7 +43,7 @@ TEST(DecodeSpeed, KvBytesAreProportionalToKvHeadsAndComputeDtype) {
     NullProgress quiet;
     std::vector<std::uint64_t> perToken, atLength;
     for (std::int64_t kv : {4, 2, 1}) {
-        LlamaModel model(randomCheckpoint(tinyConfig(kv), 2));
+        DecoderModel model(randomCheckpoint(tinyConfig(kv), 2));
         const auto r = measureDecodeSpeed(model, smallConfig({8}), quiet);
         perToken.push_back(r.kvCacheBytesPerToken);
         atLength.push_back(r.points[0].kvCacheBytes);
@@ -51,13 +51,13 @@ TEST(DecodeSpeed, KvBytesAreProportionalToKvHeadsAndComputeDtype) {
     EXPECT_EQ(perToken[0], 2 * perToken[1]);
     EXPECT_EQ(perToken[1], 2 * perToken[2]);
     EXPECT_EQ(atLength[0], 4 * atLength[2]);
-    LlamaModel wide(randomCheckpoint(tinyConfig(4), 2), torch::kFloat64);
+    DecoderModel wide(randomCheckpoint(tinyConfig(4), 2), torch::kFloat64);
     EXPECT_EQ(measureDecodeSpeed(wide, smallConfig({8}), quiet).kvCacheBytesPerToken,
               2 * perToken[0]);
 }
 
 TEST(DecodeSpeed, ContextsBeyondMaxPositionsAreMeasuredWithAWarning) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 3));  // max positions 128
+    DecoderModel model(randomCheckpoint(tinyConfig(), 3));  // max positions 128
     NullProgress quiet;
     // 600 also exercises the chunked prefill (chunks of 512).
     const auto r = measureDecodeSpeed(model, smallConfig({16, 600}), quiet);
@@ -75,7 +75,7 @@ TEST(DecodeSpeed, ChunkedPrefillEqualsOnePass) {
     // What the measurement prefills in chunks must be the model's ordinary computation.
     ModelConfig config = tinyConfig(2);
     config.maxPositionEmbeddings = 2048;
-    LlamaModel model(randomCheckpoint(config, 4), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(config, 4), torch::kFloat64);
     const auto ids = decodeSpeedContext(700, config.vocabSize, 0);
     const torch::Tensor tokens = torch::tensor(ids).unsqueeze(0);
     KvCache cache(config.numLayers);
@@ -98,7 +98,7 @@ TEST(DecodeSpeed, ContextIdsAreSeededAndInsideTheVocabulary) {
 }
 
 TEST(DecodeSpeed, RefusesBadSettingsAndCancels) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 5));
+    DecoderModel model(randomCheckpoint(tinyConfig(), 5));
     NullProgress quiet;
     auto bad = smallConfig({8});
     bad.steps = 0;

@@ -26,7 +26,7 @@ constexpr std::int64_t kHeldOutTokens = 4096;  ///< of Persuasion, context 128, 
 
 double heldOutPerplexity(const Checkpoint& model, const std::vector<std::int64_t>& tokens) {
     NullProgress quiet;
-    return perplexity(LlamaModel(model, torch::kFloat32), tokens, {128, 128}, quiet).perplexity;
+    return perplexity(DecoderModel(model, torch::kFloat32), tokens, {128, 128}, quiet).perplexity;
 }
 
 TEST(DemoConversion, TrainedGqaBeatsTheTrainingFreeMergeAndExports) {
@@ -42,7 +42,7 @@ TEST(DemoConversion, TrainedGqaBeatsTheTrainingFreeMergeAndExports) {
     calibration.modelFolder = kDemo.string();
     calibration.numSequences = 16;
     calibration.sequenceLength = 128;
-    const CalibrationResult stats = calibrate(LlamaModel(demo), calibration, quiet);
+    const CalibrationResult stats = calibrate(DecoderModel(demo), calibration, quiet);
     AnalysisConfig analysisConfig;
     analysisConfig.groupCounts = {kGroups};
     const AnalysisResult analysis = analyzeHeads(stats.layers, analysisConfig, quiet);

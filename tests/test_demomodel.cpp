@@ -42,7 +42,7 @@ TEST(DemoModel, HeldOutPerplexityMatchesTheModelCard) {
     if (!fs::exists(kCorpus)) GTEST_SKIP() << "corpus absent: run scripts/get-corpus.sh";
     const auto card = nlohmann::json::parse(readTextFile((kDemo / "evaluation.json").string()));
     const Checkpoint ck = Checkpoint::load(kDemo.string());
-    LlamaModel model(ck, torch::kFloat32);
+    DecoderModel model(ck, torch::kFloat32);
     auto tokens = Tokenizer::forModelFolder(kDemo.string(), ck.config).encode(persuasionText());
     tokens.resize(card["slice_tokens"].get<std::size_t>());
     NullProgress quiet;
@@ -56,7 +56,7 @@ TEST(DemoModel, HeldOutPerplexityMatchesTheModelCard) {
 TEST(DemoModel, GreedyGenerationLooksLikeEnglish) {
     ASSERT_TRUE(fs::exists(kDemo / "config.json")) << "the demo model is missing: " << kDemo;
     const Checkpoint ck = Checkpoint::load(kDemo.string());
-    LlamaModel model(ck, torch::kFloat32);
+    DecoderModel model(ck, torch::kFloat32);
     const Tokenizer tokenizer = Tokenizer::forModelFolder(kDemo.string(), ck.config);
     GenerationConfig config;
     config.maxNewTokens = 48;
@@ -102,7 +102,7 @@ TEST(DemoModel, AlignmentRaisesSimilarityAndKeepsLogits) {
     ASSERT_TRUE(fs::exists(kDemo / "config.json")) << "the demo model is missing: " << kDemo;
     const Checkpoint ck = Checkpoint::load(kDemo.string());
     const Tokenizer tokenizer = Tokenizer::forModelFolder(kDemo.string(), ck.config);
-    LlamaModel model(ck, torch::kFloat32);
+    DecoderModel model(ck, torch::kFloat32);
     const auto sequences = demoSequences(tokenizer);
     ASSERT_GE(sequences.size(), 4u);
     NullProgress quiet;
@@ -125,9 +125,9 @@ TEST(DemoModel, AlignmentRaisesSimilarityAndKeepsLogits) {
     const Checkpoint aligned =
         alignCheckpoint(f32, planAlignment(stats, analysis, 2, false, AlignmentConfig{}));
     const torch::Tensor input = torch::tensor(sequences[0]).unsqueeze(0);
-    EXPECT_LT(
-        relativeMaxDiff(LlamaModel(aligned, torch::kFloat32).forward(input), model.forward(input)),
-        1e-4);
+    EXPECT_LT(relativeMaxDiff(DecoderModel(aligned, torch::kFloat32).forward(input),
+                              model.forward(input)),
+              1e-4);
 }
 
 }  // namespace

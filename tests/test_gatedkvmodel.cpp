@@ -24,7 +24,7 @@ protected:
 
 TEST_F(GatedKvModelTest, AllGatesOpenIsTheMhaModel) {
     const GatedKvModel gated(mha, 2, torch::kFloat64);
-    const LlamaModel plain(mha, torch::kFloat64);
+    const DecoderModel plain(mha, torch::kFloat64);
     const torch::Tensor tokens = sampleTokens(c);
     const torch::Tensor ones = torch::ones({c.numLayers, c.numHeads}, torch::kFloat64);
     EXPECT_LT(relativeMaxDiff(gated.forward(tokens, ones, torch::kFloat64), plain.forward(tokens)),
@@ -36,7 +36,7 @@ TEST_F(GatedKvModelTest, AllGatesClosedIsTheMeanMergedGqaModel) {
     const Checkpoint mha64 = randomCheckpoint(tinyConfig(4), 11, DType::F64);
     for (std::int64_t groups : {1, 2, 4}) {
         const GatedKvModel gated(mha64, groups, torch::kFloat64);
-        const LlamaModel merged(mergeToGqa(mha64, groups), torch::kFloat64);
+        const DecoderModel merged(mergeToGqa(mha64, groups), torch::kFloat64);
         const torch::Tensor tokens = sampleTokens(c);
         const torch::Tensor zeros = torch::zeros({c.numLayers, c.numHeads}, torch::kFloat64);
         EXPECT_LT(
@@ -53,7 +53,7 @@ TEST_F(GatedKvModelTest, ExportedCheckpointIsTheClosedGateModel) {
     const Checkpoint exported = gated.exportGqa(DType::F64);
     EXPECT_EQ(exported.config.numKvHeads, 2);
     EXPECT_EQ(exported.at(layerTensorName(0, "self_attn.k_proj.weight")).size(0), 2 * c.headDim);
-    const LlamaModel reloaded(exported, torch::kFloat64);
+    const DecoderModel reloaded(exported, torch::kFloat64);
     const torch::Tensor tokens = sampleTokens(c);
     const torch::Tensor zeros = torch::zeros({c.numLayers, c.numHeads}, torch::kFloat64);
     EXPECT_LT(

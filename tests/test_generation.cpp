@@ -9,7 +9,7 @@ namespace {
 
 TEST(Generation, GreedyWithCacheEqualsFullPrefixRecompute) {
     const Checkpoint ck = randomCheckpoint(tinyConfig(2), 3);
-    LlamaModel model(ck, torch::kFloat64);
+    DecoderModel model(ck, torch::kFloat64);
     const std::vector<std::int64_t> prompt{1, 5, 9, 14};
     GenerationConfig config;
     config.maxNewTokens = 12;
@@ -33,14 +33,14 @@ TEST(Generation, GqaCacheIsSmallerByTheGroupSize) {
     config.stopAtEos = false;
     NullProgress quiet;
     const auto mha =
-        generate(LlamaModel(randomCheckpoint(tinyConfig(4), 1)), {1, 2}, config, quiet);
+        generate(DecoderModel(randomCheckpoint(tinyConfig(4), 1)), {1, 2}, config, quiet);
     const auto gqa =
-        generate(LlamaModel(randomCheckpoint(tinyConfig(1), 1)), {1, 2}, config, quiet);
+        generate(DecoderModel(randomCheckpoint(tinyConfig(1), 1)), {1, 2}, config, quiet);
     EXPECT_EQ(mha.kvCacheBytes, 4 * gqa.kvCacheBytes);
 }
 
 TEST(Generation, SamplingIsReproducibleWithASeed) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 5));
+    DecoderModel model(randomCheckpoint(tinyConfig(), 5));
     GenerationConfig config;
     config.maxNewTokens = 20;
     config.temperature = 1.0;
@@ -63,12 +63,12 @@ TEST(Generation, StopsAtEos) {
     GenerationConfig config;
     config.maxNewTokens = 10;
     NullProgress quiet;
-    const auto result = generate(LlamaModel(ck), {1, 4, 6}, config, quiet);
+    const auto result = generate(DecoderModel(ck), {1, 4, 6}, config, quiet);
     EXPECT_EQ(result.newTokens, (std::vector<std::int64_t>{0}));
 }
 
 TEST(Generation, RejectsBadRequests) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 9));
+    DecoderModel model(randomCheckpoint(tinyConfig(), 9));
     NullProgress quiet;
     GenerationConfig config;
     EXPECT_THROW(generate(model, {}, config, quiet), InputError);

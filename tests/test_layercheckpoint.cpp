@@ -11,7 +11,7 @@
 #include "training/gatedkvmodel.h"
 #include "model/kvcache.h"
 #include "training/layercheckpoint.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "testsupport.h"
 
 namespace gqa::test {
@@ -26,7 +26,7 @@ torch::Tensor sampleTokens(const ModelConfig& c) {
 }
 
 /// Every weight of the model, each replaced by a fresh leaf that requires grad (ties kept).
-std::vector<torch::Tensor*> makeLeaves(LlamaModel& model) {
+std::vector<torch::Tensor*> makeLeaves(DecoderModel& model) {
     std::vector<torch::Tensor*> all{&model.embedTokens};
     for (LayerWeights& w : model.layers)
         for (torch::Tensor* t : {&w.inputNorm, &w.postAttentionNorm, &w.qProj, &w.kProj, &w.vProj,
@@ -103,7 +103,7 @@ class LayerCheckpointTest : public SeededTest {};
 
 TEST_F(LayerCheckpointTest, LossAndAllWeightGradientsMatchInFloat64) {
     for (const ModelConfig& config : {tinyConfig(4), tinyConfig(2, /*tied=*/true)}) {
-        LlamaModel model(randomCheckpoint(config, 11, DType::F64), torch::kFloat64);
+        DecoderModel model(randomCheckpoint(config, 11, DType::F64), torch::kFloat64);
         const std::vector<torch::Tensor> leaves = values(makeLeaves(model));
         const torch::Tensor tokens = sampleTokens(config), targets = sampleTokens(config);
         auto run = [&](bool checkpoint) {
@@ -119,7 +119,7 @@ TEST_F(LayerCheckpointTest, LossAndAllWeightGradientsMatchInFloat64) {
 TEST_F(LayerCheckpointTest, FrozenWeightsAndInputStayWithoutGradient) {
     // Only layer 1's MLP trains: the embeddings (layer 0's input) and all else are frozen.
     const ModelConfig config = tinyConfig(4);
-    LlamaModel model(randomCheckpoint(config, 5, DType::F64), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(config, 5, DType::F64), torch::kFloat64);
     LayerWeights& w = model.layers[1];
     std::vector<torch::Tensor> leaves;
     for (torch::Tensor* t : {&w.gateProj, &w.upProj, &w.downProj})
@@ -183,22 +183,22 @@ TEST_F(LayerCheckpointTest, BfloatComputeOverFloatMastersMatches) {
 /// gradient must flow through tensors computed outside the checkpointed layer.
 class ScaledSource final : public KvWeightSource {
 public:
-    ScaledSource(const LlamaModel& model, torch::Tensor scale) : m_model(model), m_scale(scale) {}
-    std::pair<torch::Tensor, torch::Tensor> keyValueWeights(std::int64_t layer) const override {
+    ScaledSource(const DecoderModel& model, torch::Tensor scale) : m_model(model), m_scale(scale) {}
+    KeyValueProjections keyValue(std::int64_t layer) const override {
         ++calls;
         const LayerWeights& w = m_model.layers[layer];
-        return {m_scale * w.kProj, m_scale * w.vProj};
+        return {m_scale * w.kProj, {}, m_scale * w.vProj, {}};
     }
     mutable int calls = 0;
 
 private:
-    const LlamaModel& m_model;
+    const DecoderModel& m_model;
     torch::Tensor m_scale;
 };
 
 TEST_F(LayerCheckpointTest, KvSourceIsCalledOncePerLayerAndItsInputsGetGradients) {
     const ModelConfig config = tinyConfig(4);
-    LlamaModel model(randomCheckpoint(config, 3, DType::F64), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(config, 3, DType::F64), torch::kFloat64);
     std::vector<torch::Tensor> leaves = values(makeLeaves(model));
     const torch::Tensor scale = torch::full({}, 0.8, torch::kFloat64).requires_grad_(true);
     leaves.push_back(scale);
@@ -218,7 +218,7 @@ TEST_F(LayerCheckpointTest, KvSourceIsCalledOncePerLayerAndItsInputsGetGradients
 
 TEST_F(LayerCheckpointTest, GraphKeepsNoLayerInternals) {
     const ModelConfig config = tinyConfig(4);
-    LlamaModel model(randomCheckpoint(config, 7, DType::F64), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(config, 7, DType::F64), torch::kFloat64);
     makeLeaves(model);
     const torch::Tensor tokens = sampleTokens(config);
     ForwardOptions options;
@@ -233,7 +233,7 @@ TEST_F(LayerCheckpointTest, GraphKeepsNoLayerInternals) {
 
 TEST_F(LayerCheckpointTest, WithoutGradModeTheFlagChangesNothing) {
     const ModelConfig config = tinyConfig(4);
-    LlamaModel model(randomCheckpoint(config, 9), torch::kFloat32);
+    DecoderModel model(randomCheckpoint(config, 9), torch::kFloat32);
     makeLeaves(model);
     const torch::Tensor tokens = sampleTokens(config);
     torch::NoGradGuard noGrad;
@@ -253,7 +253,7 @@ public:
 
 TEST_F(LayerCheckpointTest, RefusesKvCacheAndObserver) {
     const ModelConfig config = tinyConfig(4);
-    const LlamaModel model(randomCheckpoint(config, 2), torch::kFloat32);
+    const DecoderModel model(randomCheckpoint(config, 2), torch::kFloat32);
     const torch::Tensor tokens = sampleTokens(config);
     KvCache cache(config.numLayers);
     NullObserver observer;

@@ -13,7 +13,7 @@
 #include "analysis/grouping.h"
 #include "analysis/headanalysis.h"
 #include "base/error.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "testsupport.h"
 
 namespace gqa::test {
@@ -33,7 +33,7 @@ std::vector<std::vector<std::int64_t>> sequences(std::int64_t count, std::int64_
 }
 
 torch::Tensor logitsOf(const Checkpoint& ck, const torch::Tensor& tokens) {
-    return LlamaModel(ck, torch::kFloat64).forward(tokens);
+    return DecoderModel(ck, torch::kFloat64).forward(tokens);
 }
 
 /// A scaled rotation on every RoPE plane (p, p + d/2): angle and scale differ per plane.
@@ -72,7 +72,7 @@ Checkpoint scaledCopies() {
 
 std::vector<LayerStatistics> statisticsOf(const Checkpoint& ck) {
     NullProgress quiet;
-    return calibrateTokens(LlamaModel(ck, torch::kFloat64), sequences(6, 24, 5), 3, quiet);
+    return calibrateTokens(DecoderModel(ck, torch::kFloat64), sequences(6, 24, 5), 3, quiet);
 }
 
 TEST(LeastSquaresMerge, IsExactOnHeadsThatAreScaledAndRotatedCopies) {
@@ -135,7 +135,7 @@ TEST(LeastSquaresMerge, CovariancesFromStatisticsEqualCapturedActivations) {
     const Checkpoint mha = randomCheckpoint(tinyConfig(), 33, DType::F64);
     const auto seqs = sequences(4, 16, 7);
     NullProgress quiet;
-    const LlamaModel model(mha, torch::kFloat64);
+    const DecoderModel model(mha, torch::kFloat64);
     const auto stats = calibrateTokens(model, seqs, 2, quiet);
     std::vector<std::int64_t> flat;
     for (const auto& s : seqs) flat.insert(flat.end(), s.begin(), s.end());

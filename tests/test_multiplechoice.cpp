@@ -39,11 +39,11 @@ struct Fixture {
 
     std::string folder;
     Tokenizer tokenizer;
-    LlamaModel model;
+    DecoderModel model;
 };
 
 /// sum_j log p(ids[j] | ids[..j]) over the last `length` ids, from one forward over ids[..-1].
-double independentScore(const LlamaModel& m, const std::vector<std::int64_t>& ids,
+double independentScore(const DecoderModel& m, const std::vector<std::int64_t>& ids,
                         std::size_t length) {
     std::vector<std::int64_t> input(ids.begin(), ids.end() - 1);
     torch::Tensor logProbs =

@@ -16,7 +16,7 @@ std::vector<std::int64_t> tokensOf(std::int64_t n) {
 }
 
 /// -log p(tokens[j] | tokens[start..j)) from one forward pass over exactly that context.
-double nllWithContext(const LlamaModel& m, const std::vector<std::int64_t>& t, std::int64_t start,
+double nllWithContext(const DecoderModel& m, const std::vector<std::int64_t>& t, std::int64_t start,
                       std::int64_t j) {
     std::vector<std::int64_t> ctx(t.begin() + start, t.begin() + j);
     torch::Tensor logits = m.forward(torch::tensor(ctx).unsqueeze(0))[0][-1];
@@ -24,7 +24,7 @@ double nllWithContext(const LlamaModel& m, const std::vector<std::int64_t>& t, s
 }
 
 TEST(Perplexity, SingleWindowEqualsExpNegMeanLogLikelihood) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 3), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(tinyConfig(), 3), torch::kFloat64);
     const auto t = tokensOf(10);
     NullProgress quiet;
     const auto r = perplexity(model, t, {16, 16}, quiet);
@@ -36,7 +36,7 @@ TEST(Perplexity, SingleWindowEqualsExpNegMeanLogLikelihood) {
 }
 
 TEST(Perplexity, SlidingWindowsScoreEachTokenOnceWithTheDocumentedContext) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 5), torch::kFloat64);
+    DecoderModel model(randomCheckpoint(tinyConfig(), 5), torch::kFloat64);
     const auto t = tokensOf(10);
     NullProgress quiet;
     const auto r = perplexity(model, t, {4, 2}, quiet);
@@ -52,13 +52,13 @@ TEST(Perplexity, SlidingWindowsScoreEachTokenOnceWithTheDocumentedContext) {
 TEST(Perplexity, UniformModelHasPerplexityOfTheVocabulary) {
     Checkpoint ck = randomCheckpoint(tinyConfig(), 7);
     ck.set("lm_head.weight", torch::zeros({61, 32}));  // every logit 0: p = 1/61
-    LlamaModel model(ck, torch::kFloat64);
+    DecoderModel model(ck, torch::kFloat64);
     NullProgress quiet;
     EXPECT_NEAR(perplexity(model, tokensOf(20), {8, 4}, quiet).perplexity, 61.0, 1e-9);
 }
 
 TEST(Perplexity, RejectsBadSettings) {
-    LlamaModel model(randomCheckpoint(tinyConfig(), 9));
+    DecoderModel model(randomCheckpoint(tinyConfig(), 9));
     NullProgress quiet;
     EXPECT_THROW(perplexity(model, {5}, {8, 4}, quiet), InputError);
     EXPECT_THROW(perplexity(model, tokensOf(10), {8, 9}, quiet), InputError);

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "base/error.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "training/lrschedule.h"
 #include "training/pretrainer.h"
 #include "testsupport.h"
@@ -139,13 +139,13 @@ TEST(TokenDataset, TokenizesFilesWithOneBosEachAndReusesTheCache) {
 }
 
 TEST(Training, TiedEmbeddingsAreOneParameterAndNormsDoNotDecay) {
-    LlamaModel tied(randomCheckpoint(tinyConfig(4, true), 1));
+    DecoderModel tied(randomCheckpoint(tinyConfig(4, true), 1));
     const TrainableParameters p = makeTrainable(tied);
     EXPECT_EQ(p.all.size(), 1u + 2u * 9u + 1u);
     EXPECT_EQ(p.noDecay.size(), 2u * 2u + 1u);
     EXPECT_TRUE(tied.lmHead.is_same(tied.embedTokens));
     EXPECT_TRUE(tied.embedTokens.requires_grad());
-    LlamaModel untied(randomCheckpoint(tinyConfig(), 1));
+    DecoderModel untied(randomCheckpoint(tinyConfig(), 1));
     EXPECT_EQ(makeTrainable(untied).all.size(), 1u + 2u * 9u + 2u);
 }
 
@@ -195,7 +195,7 @@ TEST(Pretrain, CancelledRunLeavesALoadableCheckpoint) {
     EXPECT_EQ(state.step, 3);
     EXPECT_EQ(state.lossHistory.size(), 3u);
     EXPECT_TRUE(state.generatorState.defined());
-    LlamaModel loaded(model);
+    DecoderModel loaded(model);
     EXPECT_EQ(loaded.forward(torch::tensor({{1, 2, 3}})).size(2), 61);
 }
 

@@ -40,7 +40,7 @@ struct Calibrated {
 Calibrated calibratedModel(std::uint64_t seed) {
     Calibrated c;
     c.modelFolder = writeRandomModel(tinyConfig(2), seed);
-    LlamaModel model(Checkpoint::load(c.modelFolder), torch::kFloat64);
+    DecoderModel model(Checkpoint::load(c.modelFolder), torch::kFloat64);
     torch::manual_seed(seed);
     const torch::Tensor ids = torch::randint(61, {3, 7}, torch::kLong);
     std::vector<std::vector<std::int64_t>> seqs(3);

@@ -59,7 +59,7 @@ TEST_F(TrainScopeTest, TeacherComputesExactlyTheOriginalModel) {
             ConversionTrainingResult result;
             ConversionSession session(c, result);
             session.build(original, original);
-            const LlamaModel reference(original, compute);
+            const DecoderModel reference(original, compute);
             torch::NoGradGuard noGrad;
             EXPECT_TRUE(session.teacher().forward(tokens).equal(reference.forward(tokens)))
                 << trainScopeName(scope);
@@ -83,7 +83,7 @@ TEST_F(TrainScopeTest, TeacherStaysTheOriginalWhileTheStudentTrains) {
     for (const torch::Tensor& p : session.trainableParameters())
         if (p.dim() >= 2) p.data().add_(0.5);  // as if trained far away
     torch::NoGradGuard noGrad;
-    EXPECT_TRUE(session.teacher().forward(tokens).equal(LlamaModel(original).forward(tokens)));
+    EXPECT_TRUE(session.teacher().forward(tokens).equal(DecoderModel(original).forward(tokens)));
 }
 
 TEST_F(TrainScopeTest, OnlyTheScopeChangesAndFrozenWeightsUseTheComputeDtype) {

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "io/modelsummary.h"
 #include "io/tensorconvert.h"
 #include "text/tokenizertrainer.h"
@@ -24,7 +24,7 @@ ModelConfig tinyConfig(std::int64_t kvHeads, bool tied) {
     c.numHeads = 4;
     c.numKvHeads = kvHeads;
     c.headDim = 8;
-    c.rmsNormEps = 1e-6;
+    c.normEps = 1e-6;
     c.ropeTheta = 10000.0;
     c.maxPositionEmbeddings = 128;
     c.tieWordEmbeddings = tied;
@@ -39,7 +39,7 @@ Checkpoint randomCheckpoint(const ModelConfig& config, std::uint64_t seed, DType
     Checkpoint checkpoint;
     checkpoint.config = config;
     checkpoint.config.dtype = dtype;
-    for (const auto& [name, shape] : expectedLlamaTensors(config)) {
+    for (const auto& [name, shape] : expectedTensors(config)) {
         torch::Tensor t = name.find("norm") != std::string::npos
                               ? 1.0 + 0.1 * torch::randn(shape, torch::kFloat64)
                               : 0.2 * torch::randn(shape, torch::kFloat64);

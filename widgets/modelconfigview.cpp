@@ -53,6 +53,7 @@ ModelConfigView::ModelConfigView(QWidget* parent) : QWidget(parent) {
     m_form = new QFormLayout(archBox);
     m_form->setLabelAlignment(Qt::AlignLeft);
     m_form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    addField(QStringLiteral("family"), tr("Family"));
     addField(QStringLiteral("layers"), tr("Layers"));
     addField(QStringLiteral("hidden"), tr("Hidden size"));
     addField(QStringLiteral("intermediate"), tr("Intermediate size"));
@@ -136,6 +137,8 @@ void ModelConfigView::clear() {
 
 void ModelConfigView::setConfig(const ModelConfig& c) {
     m_hasConfig = true;
+    setValue(QStringLiteral("family"), QString::fromStdString(c.traits().architecture),
+             QString::fromStdString(c.familySummary()));
     setValue(QStringLiteral("layers"), QString::number(c.numLayers));
     setValue(QStringLiteral("hidden"), formatInteger(c.hiddenSize));
     setValue(QStringLiteral("intermediate"), formatInteger(c.intermediateSize));

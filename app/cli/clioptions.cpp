@@ -27,10 +27,10 @@ bool parseOrHelp(Arguments& a, const std::vector<std::string>& args) {
     return a.helpRequested();
 }
 
-LlamaModel loadModel(const std::string& folder, const Arguments& a, ProgressSink& progress) {
+DecoderModel loadModel(const std::string& folder, const Arguments& a, ProgressSink& progress) {
     const torch::Device device = parseDevice(a.text("device"));
     const torch::ScalarType dtype = parseComputeDtype(a.text("dtype"));
-    return LlamaModel(Checkpoint::load(folder, progress), dtype, device);
+    return DecoderModel(Checkpoint::load(folder, progress), dtype, device);
 }
 
 std::vector<std::string> splitList(const std::string& text) {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "arguments.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "base/progress.h"
 
 namespace gqa::cli {
@@ -20,7 +20,8 @@ OptionSpec quietOption();   ///< --quiet
 bool parseOrHelp(Arguments& arguments, const std::vector<std::string>& args);
 
 /// Loads a model folder with the --device and --dtype options.
-LlamaModel loadModel(const std::string& folder, const Arguments& arguments, ProgressSink& progress);
+DecoderModel loadModel(const std::string& folder, const Arguments& arguments,
+                       ProgressSink& progress);
 
 /// A number as printf's %g writes it (option defaults in help texts).
 std::string numberText(double value);

@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -10,8 +11,9 @@
 #include "clioptions.h"
 #include "io/checkpoint.h"
 #include "base/error.h"
+#include "base/installlayout.h"
 #include "model/generation.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "io/modelsummary.h"
 #include "eval/perplexity.h"
 #include "model/randominit.h"
@@ -65,7 +67,8 @@ const std::vector<Command>& commands() {
         {"convert", "the whole conversion (calibrate, align, train, export) from a JSON config",
          runConvert},
         {"convert-dtype", "copy a model folder with weights in another dtype", runConvertDtype},
-        {"make-test-model", "write a tiny randomly initialised Llama model (for tests and demos)",
+        {"make-test-model",
+         "write a tiny randomly initialised model of a family (for tests and demos)",
          runMakeTestModel},
     };
     return kCommands;
@@ -82,6 +85,8 @@ int runInspect(const std::vector<std::string>& args) {
     const std::size_t elem = dtypeSize(c.dtype);
     if (a.flag("json")) {
         Json j = Json::parse(c.toJson());
+        j["family"] = c.family;
+        j["family_summary"] = c.familySummary();
         j["parameter_count"] = c.parameterCount();
         j["stored_bytes"] = s.storedBytes;
         j["sharded"] = s.sharded;
@@ -102,6 +107,7 @@ int runInspect(const std::vector<std::string>& args) {
         return s.problems.empty() ? kExitOk : kExitBadInput;
     }
     std::printf("model folder      %s\n", s.folder.c_str());
+    std::printf("family            %s\n", c.familySummary().c_str());
     std::printf("layers            %lld\n", (long long)c.numLayers);
     std::printf("hidden size       %lld (MLP %lld)\n", (long long)c.hiddenSize,
                 (long long)c.intermediateSize);
@@ -148,7 +154,7 @@ int runPerplexity(const std::vector<std::string>& args) {
     if (parseOrHelp(a, args)) return kExitOk;
     TerminalProgress progress(a.flag("quiet"));
     const std::string folder = a.positional(0);
-    LlamaModel model = loadModel(folder, a, progress);
+    DecoderModel model = loadModel(folder, a, progress);
     auto tokens = inputTokens(a, folder, model.config());
     const std::int64_t maxTokens = a.integer("max-tokens");
     if (maxTokens > 0 && std::int64_t(tokens.size()) > maxTokens) tokens.resize(maxTokens);
@@ -189,7 +195,7 @@ int runGenerate(const std::vector<std::string>& args) {
     if (parseOrHelp(a, args)) return kExitOk;
     TerminalProgress progress(a.flag("quiet"));
     const std::string folder = a.positional(0);
-    LlamaModel model = loadModel(folder, a, progress);
+    DecoderModel model = loadModel(folder, a, progress);
     const auto prompt = inputTokens(a, folder, model.config());
     GenerationConfig g;
     g.maxNewTokens = a.integer("max-new-tokens");
@@ -220,38 +226,59 @@ int runGenerate(const std::vector<std::string>& args) {
 }
 
 int runMakeTestModel(const std::vector<std::string>& args) {
-    Arguments a("make-test-model",
-                "Writes a small randomly initialised Llama model (config.json + model.safetensors) "
-                "to a folder. It computes nothing meaningful: it is for tests and demos of the "
-                "file handling.",
-                {"output-folder"},
-                {{"layers", "N", "decoder layers", "2"},
-                 {"heads", "N", "attention heads", "8"},
-                 {"kv-heads", "N", "KV heads (= heads for MHA)", "8"},
-                 {"head-dim", "N", "head dimension", "16"},
-                 {"vocab", "N", "vocabulary size", "256"},
-                 {"dtype", "TYPE", "stored dtype: float32, bfloat16, float16", "float32"},
-                 {"seed", "N", "random seed", "0"},
-                 {"shard-bytes", "N", "shard files above this size (0 = single file)", "0"}});
+    Arguments a(
+        "make-test-model",
+        "Writes a small randomly initialised MHA (or GQA) model of a supported family "
+        "(config.json, model.safetensors and, with --tokenizer or by default the demo "
+        "model's, a tokenizer.model) to a folder. Family fields take their Hugging Face "
+        "defaults (Phi: partial rotary 0.5 and biases; StableLM: partial rotary 0.25); "
+        "--family-fields overrides them. It computes nothing meaningful: it is for tests "
+        "and demos of every stage.",
+        {"output-folder"},
+        {{"arch", "FAMILY", "model family: " + familyIdList(), "llama"},
+         {"family-fields", "JSON", "family config fields, e.g. '{\"use_qkv_bias\": true}'", "{}"},
+         {"layers", "N", "decoder layers", "2"},
+         {"heads", "N", "attention heads", "8"},
+         {"kv-heads", "N", "KV heads (= heads for MHA)", "8"},
+         {"head-dim", "N", "head dimension", "16"},
+         {"vocab", "N", "vocabulary size (at least the tokenizer's)", "256"},
+         {"tokenizer", "FILE",
+          "tokenizer.model to copy ('demo': the demo model's; 'none': no tokenizer)", "none"},
+         {"dtype", "TYPE", "stored dtype: float32, bfloat16, float16", "float32"},
+         {"seed", "N", "random seed", "0"},
+         {"shard-bytes", "N", "shard files above this size (0 = single file)", "0"}});
     if (parseOrHelp(a, args)) return kExitOk;
-    ModelConfig c;
-    c.numLayers = a.integer("layers");
-    c.numHeads = a.integer("heads");
-    c.numKvHeads = a.integer("kv-heads");
-    c.headDim = a.integer("head-dim");
-    c.hiddenSize = c.numHeads * c.headDim;
-    c.intermediateSize = c.hiddenSize * 3;
-    c.vocabSize = a.integer("vocab");
-    c.maxPositionEmbeddings = 512;
-    c.bosTokenId = 1;
-    c.eosTokenId = 2;
+    ModelConfig shape;
+    shape.numLayers = a.integer("layers");
+    shape.numHeads = a.integer("heads");
+    shape.numKvHeads = a.integer("kv-heads");
+    shape.headDim = a.integer("head-dim");
+    shape.hiddenSize = shape.numHeads * shape.headDim;
+    shape.intermediateSize = shape.hiddenSize * 3;
+    shape.vocabSize = a.integer("vocab");
+    shape.maxPositionEmbeddings = 512;
+    shape.bosTokenId = 1;
+    shape.eosTokenId = 2;
     const auto dtype = dtypeFromTorchName(a.text("dtype"));
     if (!dtype) throw InputError("--dtype must be float32, bfloat16 or float16");
-    c.dtype = *dtype;
-    c.validate();
-    initializeLlama(c, static_cast<std::uint64_t>(a.integer("seed")), 0.2)
-        .save(a.positional(0), static_cast<std::uint64_t>(a.integer("shard-bytes")));
-    std::printf("wrote %s (%lld parameters)\n", a.positional(0).c_str(),
+    shape.dtype = *dtype;
+
+    std::string tokenizer = a.text("tokenizer");
+    if (tokenizer == "demo") tokenizer = (demoModelDir() / "tokenizer.model").string();
+    if (tokenizer != "none") {
+        const std::int64_t pieces = Tokenizer::load(tokenizer).vocabSize();
+        if (pieces > shape.vocabSize)
+            throw InputError("--vocab " + std::to_string(shape.vocabSize) + " is smaller than " +
+                             tokenizer + "'s " + std::to_string(pieces) + " pieces");
+    }
+    const ModelConfig c = ModelConfig::ofFamily(a.text("arch"), shape, a.text("family-fields"));
+    const std::string folder = a.positional(0);
+    initializeModel(c, static_cast<std::uint64_t>(a.integer("seed")), 0.2)
+        .save(folder, static_cast<std::uint64_t>(a.integer("shard-bytes")));
+    if (tokenizer != "none")
+        std::filesystem::copy_file(tokenizer, std::filesystem::path(folder) / "tokenizer.model",
+                                   std::filesystem::copy_options::overwrite_existing);
+    std::printf("wrote %s (%s, %lld parameters)\n", folder.c_str(), c.traits().architecture.c_str(),
                 (long long)c.parameterCount());
     return kExitOk;
 }

@@ -323,7 +323,7 @@ int runEval(const std::vector<std::string>& args) {
     for (std::size_t m = 0; m < folders.size(); ++m) {
         ModelProgress sink(progress, "[" + std::to_string(m + 1) + "/" +
                                          std::to_string(folders.size()) + " " + names[m] + "] ");
-        const LlamaModel model = loadModel(folders[m], a, sink);
+        const DecoderModel model = loadModel(folders[m], a, sink);
         if (m == 0 && (wantText || !tasks.empty())) {
             tokenizer = Tokenizer::forModelFolder(folders[0], model.config());
             if (wantText) tokens = tokenizer->encode(text);

@@ -14,7 +14,8 @@ namespace {
 void printUsage() {
     std::cout << "usage: gqa-cli <command> [options]   (gqa-cli <command> --help for details)\n\n"
                  "GQA Studio " GQA_VERSION
-                 " command line: convert MHA Llama models to GQA.\n\n"
+                 " command line: convert MHA models (Llama, Qwen2, Gemma, Phi, StableLM, OLMo, "
+                 "Mistral) to GQA.\n\n"
                  "commands:\n";
     for (const auto& c : gqa::cli::commands())
         std::printf("  %-18s %s\n", c.name.c_str(), c.summary.c_str());

@@ -16,7 +16,7 @@
 #include "base/dtype.h"
 #include "base/error.h"
 #include "analysis/headanalysis.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "eval/modelcomparison.h"
 #include "eval/perplexity.h"
 #include "runfile/runfile.h"

@@ -83,10 +83,11 @@ AboutDialog::AboutDialog(QWidget* parent) : QDialog(parent) {
         tr("<h2 style='margin-bottom:0'>GQA Studio</h2><p style='margin-top:2px'>Version %1</p>")
             .arg(QStringLiteral(GQA_VERSION)),
         this);
-    auto* purpose = selectableLabel(
-        tr("Converts multi-head-attention Llama models to grouped-query attention by aligning "
-           "attention heads before merging them (Jin et al., 2024)."),
-        this);
+    auto* purpose =
+        selectableLabel(tr("Converts multi-head-attention models (Llama, Qwen2, Gemma, Phi, "
+                           "StableLM, OLMo, Mistral) to grouped-query attention by aligning "
+                           "attention heads before merging them (Jin et al., 2024)."),
+                        this);
     auto* licence =
         new QLabel(tr("Free software under the GNU General Public License, version 3 or later "
                       "(<a href='https://www.gnu.org/licenses/gpl-3.0.html'>"

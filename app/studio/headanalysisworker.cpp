@@ -16,7 +16,7 @@
 #include "base/error.h"
 #include "analysis/headanalysis.h"
 #include "headstatisticsstore.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "runfile/runfile.h"
 #include "pipeline/calibrationstore.h"
 

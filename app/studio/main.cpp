@@ -85,7 +85,8 @@ int main(int argc, char* argv[]) {
 
     QCommandLineParser parser;
     parser.setApplicationDescription(
-        QStringLiteral("Convert multi-head-attention Llama models to grouped-query attention."));
+        QStringLiteral("Convert multi-head-attention models (Llama, Qwen2, Gemma, Phi, StableLM, "
+                       "OLMo, Mistral) to grouped-query attention."));
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument(

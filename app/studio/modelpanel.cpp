@@ -49,7 +49,8 @@ QWidget* ModelPanel::buildEmptyPage() {
     title->setFont(titleFont);
     title->setAlignment(Qt::AlignCenter);
     layout->addWidget(title);
-    auto* hint = new QLabel(tr("A model folder holds a Llama config.json and its .safetensors "
+    auto* hint = new QLabel(tr("A model folder holds a Hugging Face config.json (Llama, Qwen2, "
+                               "Gemma, Phi, StableLM, OLMo or Mistral) and its .safetensors "
                                "weights (one file or shards). Drop one here or:"),
                             page);
     hint->setAlignment(Qt::AlignCenter);

@@ -331,7 +331,7 @@ bool WizardEvaluatePage::isComplete() const { return m_done; }
 WizardExportPage::WizardExportPage(ConversionWizard* wizard) : m_wizard(wizard) {
     setTitle(tr("Export"));
     setSubTitle(
-        tr("The converted model is a standard Hugging Face Llama folder with "
+        tr("The converted model is a standard Hugging Face folder of the same family with "
            "num_key_value_heads = G."));
     m_summary = new QLabel(this);
     m_summary->setObjectName(QStringLiteral("exportSummary"));

@@ -58,7 +58,9 @@ QWidget* withBrowse(QLineEdit* edit, bool folder, QWidget* parent) {
 
 WizardModelPage::WizardModelPage(ConversionWizard* wizard) : m_wizard(wizard) {
     setTitle(tr("Model"));
-    setSubTitle(tr("The multi-head attention model (a Hugging Face Llama folder) to convert."));
+    setSubTitle(
+        tr("The multi-head attention model (a Hugging Face folder of a supported family) to "
+           "convert."));
     m_folder = new QLineEdit(this);
     m_folder->setObjectName(QStringLiteral("modelFolderEdit"));
     m_summary = new QLabel(this);

@@ -2,7 +2,7 @@
 #include "alignment/alignment.h"
 
 #include "base/error.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "alignment/procrustes.h"
 
 namespace gqa {
@@ -55,7 +55,8 @@ std::vector<torch::Tensor> generalizedProcrustes(const GramStatistics& stats,
     std::vector<torch::Tensor> t = identities(k, stats.headDim);
     if (iterations) *iterations = 0;
     for (std::size_t r = 1; r < k; ++r)
-        t[r] = alignmentTransform(kind, fitBlock(stats, config.criterion, members[r], members[0]));
+        t[r] = alignmentTransform(kind, fitBlock(stats, config.criterion, members[r], members[0]),
+                                  stats.rotaryDimensions());
     if (k <= 2) return t;
 
     double loss = pairwiseMeanCosine(stats, members, t);
@@ -67,7 +68,7 @@ std::vector<torch::Tensor> generalizedProcrustes(const GramStatistics& stats,
                 torch::zeros({stats.headDim, stats.headDim}, torch::kFloat64);
             for (std::size_t s = 0; s < k; ++s)
                 towardMean += fitBlock(stats, config.criterion, members[r], members[s]).mm(t[s]);
-            next[r] = alignmentTransform(kind, towardMean / double(k));
+            next[r] = alignmentTransform(kind, towardMean / double(k), stats.rotaryDimensions());
         }
         const double nextLoss = pairwiseMeanCosine(stats, members, next);
         t = next;
@@ -121,19 +122,27 @@ void applyLayerAlignment(Checkpoint& ck, std::int64_t layer, const LayerAlignmen
     const torch::Tensor keyT = torch::stack(a.keyTransforms).transpose(1, 2);      // T^T [H, d, d]
     const torch::Tensor valueT = torch::stack(a.valueTransforms).transpose(1, 2);  // T^T [H, d, d]
 
-    auto rows = [&](const char* suffix, const torch::Tensor& transposedT) {
-        const std::string name = layerTensorName(layer, suffix);
+    // A projection's rows per head, weight [H*d, D] or bias [H*d] (a bias is the projection's
+    // constant column, so it moves and turns with its rows).
+    auto rows = [&](LayerTensor role, const torch::Tensor& transposedT) {
+        if (!storesTensor(c, role)) return;
+        const std::string name = tensorName(c, layer, role);
         const torch::Tensor w = ck.at(name);
-        torch::Tensor heads = w.to(torch::kFloat64).view({H, d, D}).index_select(0, order);
-        ck.set(
-            name,
-            torch::matmul(transposedT, heads).reshape({H * d, D}).to(w.scalar_type()).contiguous());
+        const std::int64_t columns = w.dim() == 2 ? D : 1;
+        torch::Tensor heads = w.to(torch::kFloat64).view({H, d, columns}).index_select(0, order);
+        ck.set(name,
+               torch::matmul(transposedT, heads).view(w.sizes()).to(w.scalar_type()).contiguous());
     };
-    rows("self_attn.q_proj.weight", keyT);
-    rows("self_attn.k_proj.weight", keyT);
-    rows("self_attn.v_proj.weight", valueT);
+    for (auto [role, transform] : {std::pair{LayerTensor::QWeight, keyT},
+                                   {LayerTensor::QBias, keyT},
+                                   {LayerTensor::KWeight, keyT},
+                                   {LayerTensor::KBias, keyT},
+                                   {LayerTensor::VWeight, valueT},
+                                   {LayerTensor::VBias, valueT}})
+        rows(role, transform);
 
-    const std::string oName = layerTensorName(layer, "self_attn.o_proj.weight");
+    // o_proj's columns; its bias is added after the heads are summed and does not change.
+    const std::string oName = tensorName(c, layer, LayerTensor::OWeight);
     const torch::Tensor o = ck.at(oName);
     torch::Tensor heads =
         o.to(torch::kFloat64).view({D, H, d}).index_select(1, order).permute({1, 0, 2});

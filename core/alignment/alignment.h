@@ -10,6 +10,8 @@
 // function:
 //   values (any orthogonal T):            W_V^r <- T^T W_V^r,   W_O^r <- W_O^r T
 //   keys (2x2 rotations on RoPE planes):  W_K^r <- T^T W_K^r,   W_Q^r <- T^T W_Q^r
+// Biases of q, k and v are their projection's constant column and take the same row transform;
+// o_proj's bias is added after the heads and does not change (method §13).
 // Key transforms must be rotations on the planes (m, m + d/2): they commute with RoPE, so
 // q^T R_{t-s} k is unchanged; a reflection or a general orthogonal matrix would not be.
 //

@@ -2,7 +2,7 @@
 #include "alignment/leastsquaresmerge.h"
 
 #include "base/error.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 
 namespace gqa {
 namespace {
@@ -18,6 +18,7 @@ void checkGroups(const LayerStatistics& s, std::int64_t groups) {
 /// group's sums formed once by reductions over the [H*d, H*d] matrix.
 struct MeanMoments {
     std::int64_t groupSize = 1;
+    std::int64_t rotaryDims = 0;  ///< keys: leading dimensions in RoPE planes
     torch::Tensor own, withMean;  ///< [H, d, d]
     torch::Tensor mean;           ///< [G, d, d]
     torch::Tensor meanOf(std::int64_t h) const { return mean[h / groupSize]; }
@@ -30,6 +31,7 @@ MeanMoments meanMoments(const GramStatistics& s, std::int64_t groups) {
     const torch::Tensor C = (s.raw / n).view({H, d, groups, k, d});
     MeanMoments m;
     m.groupSize = k;
+    m.rotaryDims = s.rotaryDimensions();
     const torch::Tensor heads = torch::arange(H, torch::kLong);
     // own[h] = C[h, :, h / k, h % k, :]
     m.own = C.permute({0, 2, 3, 1, 4}).reshape({H, H, d, d}).index({heads, heads});
@@ -76,11 +78,11 @@ PlaneFit planeFit(const Matrix& hh, const Matrix& hm, const Matrix& mm, std::int
     return f;
 }
 
-/// The d/2 plane fits of head h's keys against its group's merged key.
+/// The r/2 plane fits of head h's keys against its group's merged key (r rotary dimensions).
 std::vector<PlaneFit> planeFits(const MeanMoments& keys, std::int64_t h) {
     const torch::Tensor hh = keys.own[h].contiguous(), hm = keys.withMean[h].contiguous(),
                         mm = keys.meanOf(h).contiguous();
-    const std::int64_t half = hh.size(0) / 2;
+    const std::int64_t half = keys.rotaryDims / 2;
     std::vector<PlaneFit> fits;
     for (std::int64_t p = 0; p < half; ++p)
         fits.push_back(planeFit(hh.accessor<double, 2>(), hm.accessor<double, 2>(),
@@ -88,10 +90,29 @@ std::vector<PlaneFit> planeFits(const MeanMoments& keys, std::int64_t h) {
     return fits;
 }
 
+/// A block of a [d, d] moment: the pass-through dimensions [r, d) of partial rotary keys.
+torch::Tensor passThrough(const torch::Tensor& m, std::int64_t r) {
+    return m.narrow(0, r, m.size(0) - r).narrow(1, r, m.size(1) - r);
+}
+
+/// E||x - B y||^2 at B for moments xx = E[x x^T], xy = E[x y^T], yy = E[y y^T].
+double linearFitResidual(const torch::Tensor& B, const torch::Tensor& xx, const torch::Tensor& xy,
+                         const torch::Tensor& yy) {
+    return std::max(0.0, torch::trace(xx).item<double>() -
+                             2.0 * torch::trace(torch::mm(B, xy.t())).item<double>() +
+                             torch::trace(torch::mm(torch::mm(B, yy), B.t())).item<double>());
+}
+
 torch::Tensor keyMap(const MeanMoments& keys, std::int64_t h) {
     const std::vector<PlaneFit> fits = planeFits(keys, h);
-    const std::int64_t half = std::int64_t(fits.size());
-    torch::Tensor A = torch::zeros({2 * half, 2 * half}, torch::kFloat64);
+    const std::int64_t half = std::int64_t(fits.size()), d = keys.own.size(1);
+    torch::Tensor A = torch::zeros({d, d}, torch::kFloat64);
+    // Pass-through dimensions meet no position rotation: any linear map is exact there, so they
+    // take the least-squares fit of the values' form.
+    const std::int64_t r = keys.rotaryDims;
+    if (r < d)
+        passThrough(A, r).copy_(
+            valueMap(passThrough(keys.withMean[h], r), passThrough(keys.meanOf(h), r)));
     auto a = A.accessor<double, 2>();
     for (std::int64_t p = 0; p < half; ++p) {
         a[p][p] = fits[p].a;
@@ -140,17 +161,27 @@ Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
             throw InputError("layer " + std::to_string(l) +
                              ": the statistics do not match the model's heads");
         const LayerRefit refit = leastSquaresRefit(alignedStats[l], groups);
-        const std::string qName = layerTensorName(l, "self_attn.q_proj.weight");
-        const std::string oName = layerTensorName(l, "self_attn.o_proj.weight");
-        const torch::Tensor q = mha.at(qName), o = mha.at(oName);
-        torch::Tensor q64 = q.to(torch::kFloat64).clone(), o64 = o.to(torch::kFloat64).clone();
+        // q rows (and the q bias, their constant column) become A_h^T rows; o_proj's columns
+        // become W_o^h B_h, its bias is unchanged.
+        for (LayerTensor role : {LayerTensor::QWeight, LayerTensor::QBias}) {
+            if (!storesTensor(c, role)) continue;
+            const std::string name = tensorName(c, l, role);
+            const torch::Tensor q = mha.at(name);
+            torch::Tensor q64 = q.to(torch::kFloat64).reshape({c.numHeads * d, -1}).clone();
+            for (std::int64_t h = 0; h < c.numHeads; ++h) {
+                const Slice rows(h * d, (h + 1) * d);
+                q64.index_put_({rows}, torch::mm(refit.keyMaps[h].t(), q64.index({rows})));
+            }
+            out.set(name, q64.view(q.sizes()).to(q.scalar_type()).contiguous());
+        }
+        const std::string oName = tensorName(c, l, LayerTensor::OWeight);
+        const torch::Tensor o = mha.at(oName);
+        torch::Tensor o64 = o.to(torch::kFloat64).clone();
         for (std::int64_t h = 0; h < c.numHeads; ++h) {
             const Slice rows(h * d, (h + 1) * d);
-            q64.index_put_({rows}, torch::mm(refit.keyMaps[h].t(), q64.index({rows})));
             o64.index_put_({Slice(), rows},
                            torch::mm(o64.index({Slice(), rows}), refit.valueMaps[h]));
         }
-        out.set(qName, q64.to(q.scalar_type()).contiguous());
         out.set(oName, o64.to(o.scalar_type()).contiguous());
     }
     return out;
@@ -165,14 +196,17 @@ MergeCost predictLeastSquaresMergeCost(const LayerStatistics& stats, std::int64_
     for (std::int64_t h = 0; h < stats.values.heads; ++h) {
         // E||v_h - B v_m||^2 = tr(C_hh) - 2 tr(B C_mh) + tr(B C_mm B^T)
         const torch::Tensor vhh = values.own[h], vhm = values.withMean[h], vmm = values.meanOf(h);
-        const torch::Tensor B = valueMap(vhm, vmm);
-        const double energy = torch::trace(vhh).item<double>();
-        valueEnergy += energy;
-        cost.valueResidual +=
-            std::max(0.0, energy - 2.0 * torch::trace(torch::mm(B, vhm.t())).item<double>() +
-                              torch::trace(torch::mm(torch::mm(B, vmm), B.t())).item<double>());
+        valueEnergy += torch::trace(vhh).item<double>();
+        cost.valueResidual += linearFitResidual(valueMap(vhm, vmm), vhh, vhm, vmm);
         keyEnergy += torch::trace(keys.own[h]).item<double>();
         for (const PlaneFit& f : planeFits(keys, h)) cost.keyResidual += f.residual;
+        const std::int64_t r = keys.rotaryDims;
+        if (r < stats.keys.headDim) {
+            const torch::Tensor xx = passThrough(keys.own[h], r),
+                                xy = passThrough(keys.withMean[h], r),
+                                yy = passThrough(keys.meanOf(h), r);
+            cost.keyResidual += linearFitResidual(valueMap(xy, yy), xx, xy, yy);
+        }
     }
     cost.keyRelative = keyEnergy > 0 ? cost.keyResidual / keyEnergy : 0.0;
     cost.valueRelative = valueEnergy > 0 ? cost.valueResidual / valueEnergy : 0.0;

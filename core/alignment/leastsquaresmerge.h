@@ -19,6 +19,10 @@
 //   a = tr(C_xy) / tr(C_yy),  b = (C_xy[1,0] - C_xy[0,1]) / tr(C_yy)
 // with x the plane of k_h and y that of k_m. The query rows of the plane become A_h^T (rows).
 //
+// Keys with partial rotary embeddings (method §13): the pass-through block [r, d) meets no
+// position rotation, so A_h there is a full linear map fitted like B_h. Biases of q rows take A_h^T
+// like the rows (a bias is the projection's constant column).
+//
 // Both fits contain the mean merge (B = I, A = I), so they never fit worse than it; with exact
 // copies of a head up to a scale (values) or a scaled rotation per plane (keys) they are exact.
 // lambda = kRelativeRidge * tr(C_mm) / d keeps C_mm invertible when a group's merged value spans

@@ -2,7 +2,7 @@
 #include "alignment/mergedgqa.h"
 
 #include "base/error.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 
 namespace gqa {
 
@@ -15,11 +15,16 @@ Checkpoint mergeToGqa(const Checkpoint& mha, std::int64_t groups) {
     Checkpoint out = mha;
     const std::int64_t k = c.numHeads / groups, d = c.headDim, D = c.hiddenSize;
     for (std::int64_t l = 0; l < c.numLayers; ++l)
-        for (const char* suffix : {"self_attn.k_proj.weight", "self_attn.v_proj.weight"}) {
-            const std::string name = layerTensorName(l, suffix);
+        for (LayerTensor role :
+             {LayerTensor::KWeight, LayerTensor::VWeight, LayerTensor::KBias, LayerTensor::VBias}) {
+            if (!storesTensor(c, role)) continue;
+            const std::string name = tensorName(c, l, role);
             const torch::Tensor w = mha.at(name);
-            torch::Tensor merged = w.to(torch::kFloat64).view({groups, k, d, D}).mean(1);
-            out.set(name, merged.reshape({groups * d, D}).to(w.scalar_type()).contiguous());
+            const std::int64_t columns = w.dim() == 2 ? D : 1;  // a bias merges like a column
+            torch::Tensor merged = w.to(torch::kFloat64).view({groups, k, d, columns}).mean(1);
+            std::vector<std::int64_t> shape{groups * d};
+            if (w.dim() == 2) shape.push_back(D);
+            out.set(name, merged.reshape(shape).to(w.scalar_type()).contiguous());
         }
     out.config.numKvHeads = groups;
     return out;

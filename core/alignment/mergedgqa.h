@@ -4,7 +4,8 @@
 //
 // The input is an MHA checkpoint whose groups are contiguous (after applyLayerAlignment, or the
 // original order for the mean-pool baseline of Ainslie et al., method §8). KV head g of the
-// result is the mean of rows [g*k*d, (g+1)*k*d) of k_proj/v_proj folded per head; q_proj and o_proj
+// result is the mean of rows [g*k*d, (g+1)*k*d) of k_proj/v_proj folded per head (their biases
+// likewise); q_proj and o_proj
 // are unchanged, so query head h reads KV head h / k exactly as Hugging Face's repeat_kv does.
 // The result is a standard checkpoint with num_key_value_heads = G.
 //

@@ -44,8 +44,27 @@ torch::Tensor ropeRotationProcrustes(const torch::Tensor& crossGram) {
     return r;
 }
 
-torch::Tensor alignmentTransform(HeadKind kind, const torch::Tensor& crossGram) {
-    return kind == HeadKind::Keys ? ropeRotationProcrustes(crossGram)
+torch::Tensor keyProcrustes(const torch::Tensor& crossGram, std::int64_t rotaryDims) {
+    const std::int64_t d = crossGram.size(0);
+    if (rotaryDims <= 0 || rotaryDims == d) return ropeRotationProcrustes(crossGram);
+    if (rotaryDims > d)
+        throw InputError("key Procrustes: " + std::to_string(rotaryDims) +
+                         " rotary dimensions in a head of " + std::to_string(d));
+    torch::Tensor m = squareFloat64(crossGram, "key Procrustes");
+    const std::int64_t rest = d - rotaryDims;
+    torch::Tensor q = torch::zeros({d, d}, torch::kFloat64);
+    q.narrow(0, 0, rotaryDims)
+        .narrow(1, 0, rotaryDims)
+        .copy_(ropeRotationProcrustes(m.narrow(0, 0, rotaryDims).narrow(1, 0, rotaryDims)));
+    q.narrow(0, rotaryDims, rest)
+        .narrow(1, rotaryDims, rest)
+        .copy_(orthogonalProcrustes(m.narrow(0, rotaryDims, rest).narrow(1, rotaryDims, rest)));
+    return q;
+}
+
+torch::Tensor alignmentTransform(HeadKind kind, const torch::Tensor& crossGram,
+                                 std::int64_t rotaryDims) {
+    return kind == HeadKind::Keys ? keyProcrustes(crossGram, rotaryDims)
                                   : orthogonalProcrustes(crossGram);
 }
 

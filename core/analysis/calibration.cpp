@@ -111,12 +111,15 @@ void readText(const std::string& path, const Tokenizer& tokenizer, SequenceColle
 /// Accumulates every layer's key and value statistics, on the model's device.
 class StatisticsObserver final : public AttentionObserver {
 public:
-    explicit StatisticsObserver(const LlamaModel& model) {
+    explicit StatisticsObserver(const DecoderModel& model) {
         const ModelConfig& c = model.config();
         for (std::int64_t l = 0; l < c.numLayers; ++l) {
             const std::int64_t kv = model.layers[l].kProj.size(0) / c.headDim;
-            LayerStatistics s{GramStatistics::zeros(kv, c.headDim, /*ropePlanesOnly=*/true),
-                              GramStatistics::zeros(kv, c.headDim)};
+            // Plane-only key statistics need every dimension in a RoPE plane.
+            const bool fullRotary = c.rotaryDims() == c.headDim;
+            LayerStatistics s{
+                GramStatistics::zeros(kv, c.headDim, /*ropePlanesOnly=*/fullRotary, c.rotaryDims()),
+                GramStatistics::zeros(kv, c.headDim)};
             for (GramStatistics* g : {&s.keys, &s.values}) {
                 g->raw = g->raw.to(model.device());
                 g->normalized = g->normalized.to(model.device());
@@ -182,7 +185,7 @@ std::vector<std::vector<std::int64_t>> calibrationSequences(const CalibrationCon
 }
 
 std::vector<LayerStatistics> calibrateTokens(
-    const LlamaModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
+    const DecoderModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
     std::int64_t batchSize, ProgressSink& progress) {
     const ModelConfig& c = model.config();
     if (sequences.empty()) throw InputError("calibration needs at least one sequence");
@@ -228,7 +231,7 @@ std::vector<LayerStatistics> calibrateTokens(
     return observer.takeOnCpu();
 }
 
-CalibrationResult calibrate(const LlamaModel& model, const CalibrationConfig& config,
+CalibrationResult calibrate(const DecoderModel& model, const CalibrationConfig& config,
                             ProgressSink& progress) {
     CalibrationConfig resolved = config;
     if (resolved.sequenceLength == 0)

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "analysis/headstatistics.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "base/progress.h"
 
 namespace gqa {
@@ -66,12 +66,12 @@ std::vector<std::vector<std::int64_t>> calibrationSequences(const CalibrationCon
 
 /// Tokenizes the inputs and accumulates the statistics of every layer. Progress per batch
 /// ("calibrating", metric "tokens/s"); Cancelled when the sink asks to stop.
-CalibrationResult calibrate(const LlamaModel& model, const CalibrationConfig& config,
+CalibrationResult calibrate(const DecoderModel& model, const CalibrationConfig& config,
                             ProgressSink& progress);
 
 /// The statistics of given token sequences [S][T] (all the same length), in batches.
 std::vector<LayerStatistics> calibrateTokens(
-    const LlamaModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
+    const DecoderModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
     std::int64_t batchSize, ProgressSink& progress);
 
 /// Absolute paths of `files`, as CalibrationSettings stores them.

@@ -38,11 +38,16 @@ void addGram(torch::Tensor& target, const torch::Tensor& x, bool planesOnly) {
 }
 }  // namespace
 
-GramStatistics GramStatistics::zeros(std::int64_t heads, std::int64_t headDim,
-                                     bool ropePlanesOnly) {
+GramStatistics GramStatistics::zeros(std::int64_t heads, std::int64_t headDim, bool ropePlanesOnly,
+                                     std::int64_t rotaryDims) {
     if (heads <= 0 || headDim <= 0) throw Error("head statistics need positive heads and head_dim");
     if (ropePlanesOnly && headDim % 2 != 0) throw Error("RoPE planes need an even head_dim");
+    if (rotaryDims < 0 || rotaryDims > headDim || rotaryDims % 2 != 0)
+        throw Error("rotary dimensions must be even and at most head_dim");
+    if (ropePlanesOnly && rotaryDims != 0 && rotaryDims != headDim)
+        throw Error("plane-only statistics need every dimension to rotate");
     GramStatistics s;
+    s.rotaryDims = rotaryDims;
     s.ropePlanesOnly = ropePlanesOnly;
     s.heads = heads;
     s.headDim = headDim;
@@ -75,7 +80,8 @@ void GramStatistics::accumulate(const torch::Tensor& perHeadVectors) {
 }
 
 void GramStatistics::merge(const GramStatistics& other) {
-    if (other.heads != heads || other.headDim != headDim || other.ropePlanesOnly != ropePlanesOnly)
+    if (other.heads != heads || other.headDim != headDim ||
+        other.ropePlanesOnly != ropePlanesOnly || other.rotaryDimensions() != rotaryDimensions())
         throw Error("cannot merge head statistics of different shapes");
     raw.add_(other.raw.to(raw.device()));
     normalized.add_(other.normalized.to(normalized.device()));

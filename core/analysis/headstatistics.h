@@ -17,9 +17,11 @@
 //
 // Keys are only ever transformed by 2x2 rotations on the RoPE planes (m, m + d/2), and every key
 // quantity (similarity, GPA, merge cost) reads only the entries of C_ij that couple a plane with
-// itself. With `ropePlanesOnly` set (as calibration does for keys), only those entries are
-// accumulated, in d/2 batched (2H x 2H) products instead of one (Hd x Hd) product: 2/d of the
-// work (1/16 at d = 32). All other entries stay zero.
+// itself. With partial rotary embeddings (Phi, StableLM: only the first r = rotaryDims of d
+// dimensions rotate, planes (m, m + r/2)) the pass-through block [r, d) is read whole, so such keys
+// are accumulated in full. With `ropePlanesOnly` set (as calibration does for keys), only those
+// entries are accumulated, in d/2 batched (2H x 2H) products instead of one (Hd x Hd) product: 2/d
+// of the work (1/16 at d = 32). All other entries stay zero.
 
 #include <cstdint>
 #include <vector>
@@ -37,10 +39,13 @@ struct GramStatistics {
     torch::Tensor raw;            ///< [H*d, H*d] float64, CPU
     torch::Tensor normalized;     ///< [H*d, H*d] float64, CPU
     bool ropePlanesOnly = false;  ///< only the RoPE-plane entries are accumulated (keys)
+    /// Keys: the leading dimensions of each head in RoPE planes; 0 means all (headDim).
+    std::int64_t rotaryDims = 0;
+    std::int64_t rotaryDimensions() const { return rotaryDims > 0 ? rotaryDims : headDim; }
 
     /// Zero statistics for H heads of dimension d.
     static GramStatistics zeros(std::int64_t heads, std::int64_t headDim,
-                                bool ropePlanesOnly = false);
+                                bool ropePlanesOnly = false, std::int64_t rotaryDims = 0);
     /// Adds tokens x [N, H, d] (any float dtype/device; accumulated in float64).
     void accumulate(const torch::Tensor& perHeadVectors);
     /// Adds another accumulator of the same shape (chunked or distributed calibration).

@@ -27,17 +27,22 @@ void checkStatistics(const GramStatistics& stats) {
                              ", " + std::to_string(n) + "]");
 }
 
-/// max over admissible Q of tr(Q^T M) for a batch M [P, d, d].
-torch::Tensor alignedTrace(const torch::Tensor& blocks, HeadKind kind) {
-    if (kind == HeadKind::Values)
-        // tr((U V^T)^T U S V^T) = sum of singular values: the Procrustes optimum needs no Q.
-        return at::linalg_svdvals(blocks).sum(-1);
-    const std::int64_t half = blocks.size(-1) / 2;
+/// max over admissible Q of tr(Q^T M) for a batch M [P, d, d]; keys rotate in their first
+/// `rotaryDims` dimensions and pass the rest through.
+torch::Tensor alignedTrace(const torch::Tensor& blocks, HeadKind kind, std::int64_t rotaryDims) {
+    // tr((U V^T)^T U S V^T) = sum of singular values: the Procrustes optimum needs no Q.
+    auto orthogonalOptimum = [](const torch::Tensor& m) { return at::linalg_svdvals(m).sum(-1); };
+    if (kind == HeadKind::Values) return orthogonalOptimum(blocks);
+    const std::int64_t d = blocks.size(-1), half = rotaryDims / 2;
     torch::Tensor lo = torch::arange(half, torch::kLong), hi = lo + half;
     // Per RoPE plane, the best rotation reaches |(M00 + M11, M10 - M01)| (procrustes.cpp).
     torch::Tensor a = blocks.index({Slice(), lo, lo}) + blocks.index({Slice(), hi, hi});
     torch::Tensor b = blocks.index({Slice(), hi, lo}) - blocks.index({Slice(), lo, hi});
-    return torch::hypot(a, b).sum(-1);
+    torch::Tensor best = torch::hypot(a, b).sum(-1);
+    if (rotaryDims < d)  // the pass-through block takes any orthogonal map
+        best = best + orthogonalOptimum(blocks.narrow(-2, rotaryDims, d - rotaryDims)
+                                            .narrow(-1, rotaryDims, d - rotaryDims));
+    return best;
 }
 
 }  // namespace
@@ -64,7 +69,7 @@ SimilarityMatrices headSimilarity(const GramStatistics& stats, HeadKind kind, Cr
         const std::int64_t end = std::min(count, start + kPairsPerBatch);
         torch::Tensor batch = blocks.index({rows.slice(0, start, end), cols.slice(0, start, end)});
         plain.slice(0, start, end).copy_(batch.diagonal(0, -2, -1).sum(-1));
-        aligned.slice(0, start, end).copy_(alignedTrace(batch, kind));
+        aligned.slice(0, start, end).copy_(alignedTrace(batch, kind, stats.rotaryDimensions()));
     }
 
     auto score = [&](const torch::Tensor& crossTrace) {

@@ -28,7 +28,7 @@ std::vector<std::int64_t> decodeSpeedContext(std::int64_t length, std::int64_t v
     return ids;
 }
 
-DecodeSpeedResult measureDecodeSpeed(const LlamaModel& model, const DecodeSpeedConfig& config,
+DecodeSpeedResult measureDecodeSpeed(const DecoderModel& model, const DecodeSpeedConfig& config,
                                      ProgressSink& progress) {
     if (config.steps < 1) throw InputError("decode speed needs at least 1 timed step");
     if (config.warmupSteps < 0) throw InputError("warm-up steps must not be negative");

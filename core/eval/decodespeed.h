@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "base/progress.h"
 
 namespace gqa {
@@ -54,7 +54,7 @@ struct DecodeSpeedResult {
 };
 
 /// InputError for a context length < 1, steps < 1 or negative warm-up steps.
-DecodeSpeedResult measureDecodeSpeed(const LlamaModel& model, const DecodeSpeedConfig& config,
+DecodeSpeedResult measureDecodeSpeed(const DecoderModel& model, const DecodeSpeedConfig& config,
                                      ProgressSink& progress);
 
 /// The random context ids of a measurement (exposed so that tests and callers can reproduce it).

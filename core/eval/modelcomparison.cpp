@@ -9,7 +9,7 @@
 #include "base/error.h"
 #include "base/runtime.h"
 #include "io/checkpoint.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "text/tokenizer.h"
 
 namespace gqa {
@@ -64,7 +64,7 @@ ModelComparison compareModels(const ComparisonConfig& config, ProgressSink& prog
         row.perplexity.perplexity = std::nan("");
         if (!tokens.empty()) {
             ScaledProgress part(progress, share * double(m), share * double(m + 1));
-            const LlamaModel model(Checkpoint::load(row.folder, part), torch::kFloat32, device);
+            const DecoderModel model(Checkpoint::load(row.folder, part), torch::kFloat32, device);
             row.perplexity = perplexity(model, tokens, result.protocol, part);
         }
         result.models.push_back(row);

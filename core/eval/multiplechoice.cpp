@@ -89,7 +89,7 @@ double binaryMeanStderr(double p, std::int64_t n) {
     return std::sqrt(p * (1.0 - p) / double(n - 1));
 }
 
-std::vector<double> scoreContinuations(const LlamaModel& model,
+std::vector<double> scoreContinuations(const DecoderModel& model,
                                        const std::vector<std::int64_t>& context,
                                        const std::vector<std::vector<std::int64_t>>& continuations,
                                        bool* truncated) {
@@ -138,8 +138,8 @@ std::vector<double> scoreContinuations(const LlamaModel& model,
         const auto& continuation = continuations[r];
         const std::int64_t length = std::int64_t(continuation.size());
         const std::int64_t end = std::int64_t(inputs[r].size());  // logits at j predict id j + 1
-        torch::Tensor logits =
-            torch::nn::functional::linear(hidden[r].slice(0, end - length, end), model.lmHead);
+        torch::Tensor logits = torch::nn::functional::linear(hidden[r].slice(0, end - length, end),
+                                                             model.lmHead, model.lmHeadBias);
         torch::Tensor logProbs = torch::log_softmax(logits.to(torch::kFloat64), -1);
         torch::Tensor targets = torch::tensor(continuation, torch::kLong).to(logProbs.device());
         scores.push_back(logProbs.gather(1, targets.unsqueeze(1)).sum().item<double>());
@@ -147,7 +147,7 @@ std::vector<double> scoreContinuations(const LlamaModel& model,
     return scores;
 }
 
-MultipleChoiceResult evaluateMultipleChoice(const LlamaModel& model, const Tokenizer& tokenizer,
+MultipleChoiceResult evaluateMultipleChoice(const DecoderModel& model, const Tokenizer& tokenizer,
                                             const MultipleChoiceTask& task,
                                             ProgressSink& progress) {
     if (task.items.empty()) throw InputError(task.path + ": no multiple-choice items");

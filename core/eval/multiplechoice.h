@@ -34,7 +34,7 @@
 #include <string>
 #include <vector>
 
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "base/progress.h"
 #include "text/tokenizer.h"
 
@@ -79,13 +79,13 @@ struct MultipleChoiceResult {
 
 /// Scores every item of `task`; InputError when a choice does not fit the model's context or
 /// encodes to no token, or an id is outside the model's vocabulary.
-MultipleChoiceResult evaluateMultipleChoice(const LlamaModel& model, const Tokenizer& tokenizer,
+MultipleChoiceResult evaluateMultipleChoice(const DecoderModel& model, const Tokenizer& tokenizer,
                                             const MultipleChoiceTask& task, ProgressSink& progress);
 
 /// Sum of log p(continuation | context) for each continuation, all in one right-padded batch,
 /// with the left truncation described above (`truncated` set when it happened). Token level, for
 /// callers that tokenize themselves.
-std::vector<double> scoreContinuations(const LlamaModel& model,
+std::vector<double> scoreContinuations(const DecoderModel& model,
                                        const std::vector<std::int64_t>& context,
                                        const std::vector<std::vector<std::int64_t>>& continuations,
                                        bool* truncated = nullptr);

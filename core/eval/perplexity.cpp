@@ -7,7 +7,7 @@
 
 namespace gqa {
 
-PerplexityResult perplexity(const LlamaModel& model, const std::vector<std::int64_t>& tokens,
+PerplexityResult perplexity(const DecoderModel& model, const std::vector<std::int64_t>& tokens,
                             const PerplexityConfig& config, ProgressSink& progress) {
     const std::int64_t n = static_cast<std::int64_t>(tokens.size());
     const std::int64_t context = config.contextLength;

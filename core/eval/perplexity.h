@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "base/progress.h"
 
 namespace gqa {
@@ -29,7 +29,7 @@ struct PerplexityResult {
 };
 
 /// InputError when there are fewer than 2 tokens or the settings are invalid.
-PerplexityResult perplexity(const LlamaModel& model, const std::vector<std::int64_t>& tokens,
+PerplexityResult perplexity(const DecoderModel& model, const std::vector<std::int64_t>& tokens,
                             const PerplexityConfig& config, ProgressSink& progress);
 
 }  // namespace gqa

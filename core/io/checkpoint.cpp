@@ -45,7 +45,7 @@ Checkpoint Checkpoint::load(const std::string& folder, ProgressSink& progress) {
     Checkpoint checkpoint;
     checkpoint.config = ModelConfig::fromFile((fs::path(folder) / "config.json").string());
     SafetensorsCheckpoint stored = SafetensorsCheckpoint::open(folder);
-    for (const auto& [name, shape] : expectedLlamaTensors(checkpoint.config)) {
+    for (const auto& [name, shape] : expectedTensors(checkpoint.config)) {
         if (!stored.contains(name))
             throw InputError(folder + ": missing tensor '" + name + "' required by config.json");
         const TensorInfo& info = stored.info(name);

@@ -4,7 +4,7 @@
 // dtype, on the CPU, under the original names and in the original order.
 //
 // Keeping stored dtypes and names is what makes save(load(x)) reproduce x bit for bit; a
-// LlamaModel is built from a Checkpoint by converting to the compute dtype and device. Saving
+// DecoderModel is built from a Checkpoint by converting to the compute dtype and device. Saving
 // writes config.json and the tensors (single file or sharded), each file atomically, and copies
 // the tokenizer and generation config from a source folder when asked.
 

@@ -19,28 +19,6 @@ std::string shapeText(const std::vector<std::int64_t>& shape) {
 }
 }  // namespace
 
-std::vector<std::pair<std::string, std::vector<std::int64_t>>> expectedLlamaTensors(
-    const ModelConfig& c) {
-    std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected;
-    const std::int64_t D = c.hiddenSize, I = c.intermediateSize;
-    expected.push_back({"model.embed_tokens.weight", {c.vocabSize, D}});
-    for (std::int64_t l = 0; l < c.numLayers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        expected.push_back({p + "input_layernorm.weight", {D}});
-        expected.push_back({p + "self_attn.q_proj.weight", {c.qDim(), D}});
-        expected.push_back({p + "self_attn.k_proj.weight", {c.kvDim(), D}});
-        expected.push_back({p + "self_attn.v_proj.weight", {c.kvDim(), D}});
-        expected.push_back({p + "self_attn.o_proj.weight", {D, c.qDim()}});
-        expected.push_back({p + "post_attention_layernorm.weight", {D}});
-        expected.push_back({p + "mlp.gate_proj.weight", {I, D}});
-        expected.push_back({p + "mlp.up_proj.weight", {I, D}});
-        expected.push_back({p + "mlp.down_proj.weight", {D, I}});
-    }
-    expected.push_back({"model.norm.weight", {D}});
-    if (!c.tieWordEmbeddings) expected.push_back({"lm_head.weight", {c.vocabSize, D}});
-    return expected;
-}
-
 ModelSummary summarizeModelFolder(const std::string& folder) {
     if (!fs::is_directory(folder))
         throw InputError(folder + ": not a folder (expected a model folder with config.json)");
@@ -56,7 +34,7 @@ ModelSummary summarizeModelFolder(const std::string& folder) {
         summary.storedBytes += t.info.byteSize();
         summary.tensors.push_back(std::move(t));
     }
-    for (const auto& [name, shape] : expectedLlamaTensors(summary.config)) {
+    for (const auto& [name, shape] : expectedTensors(summary.config)) {
         if (!checkpoint.contains(name)) {
             summary.problems.push_back("missing tensor '" + name + "'");
         } else if (checkpoint.info(name).shape != shape) {

@@ -31,12 +31,9 @@ struct ModelSummary {
 };
 
 /// Reads and validates config.json and the safetensors headers of `folder`.
-/// Throws InputError when the folder is not a readable Llama checkpoint; tensor/config
-/// mismatches are listed in `problems` rather than thrown, so a user can see all of them.
+/// Throws InputError when the folder is not a readable checkpoint of a supported family;
+/// tensor/config mismatches are listed in `problems` rather than thrown, so a user can see all of
+/// them.
 ModelSummary summarizeModelFolder(const std::string& folder);
-
-/// The tensor names and shapes a Llama checkpoint with this config must contain.
-std::vector<std::pair<std::string, std::vector<std::int64_t>>> expectedLlamaTensors(
-    const ModelConfig& config);
 
 }  // namespace gqa

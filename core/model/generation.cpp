@@ -28,7 +28,7 @@ std::int64_t pickToken(const torch::Tensor& logitsRow, const GenerationConfig& c
 
 }  // namespace
 
-GenerationResult generate(const LlamaModel& model, const std::vector<std::int64_t>& prompt,
+GenerationResult generate(const DecoderModel& model, const std::vector<std::int64_t>& prompt,
                           const GenerationConfig& config, ProgressSink& progress) {
     if (prompt.empty()) throw InputError("generation needs a non-empty prompt");
     if (config.maxNewTokens < 0) throw InputError("max new tokens must not be negative");

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "base/progress.h"
 
 namespace gqa {
@@ -31,7 +31,7 @@ struct GenerationResult {
 
 /// InputError for an empty prompt, invalid settings, or prompt + new tokens beyond the model's
 /// max_position_embeddings.
-GenerationResult generate(const LlamaModel& model, const std::vector<std::int64_t>& prompt,
+GenerationResult generate(const DecoderModel& model, const std::vector<std::int64_t>& prompt,
                           const GenerationConfig& config, ProgressSink& progress);
 
 }  // namespace gqa

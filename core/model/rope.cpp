@@ -7,7 +7,7 @@ RopeTables ropeTables(const ModelConfig& config, std::int64_t start, std::int64_
                       torch::ScalarType dtype, torch::Device device) {
     // Angles in float64 so that long positions keep their precision, as HF computes in float32+.
     auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-    const std::int64_t d = config.headDim;
+    const std::int64_t d = config.rotaryDims();
     torch::Tensor invFreq =
         1.0 / torch::pow(config.ropeTheta, torch::arange(0, d, 2, f64) / double(d));
     torch::Tensor positions = torch::arange(start, start + length, f64) / config.ropeLinearFactor;
@@ -22,7 +22,12 @@ torch::Tensor rotateHalf(const torch::Tensor& x) {
 }
 
 torch::Tensor applyRope(const torch::Tensor& x, const RopeTables& tables) {
-    return x * tables.cos + rotateHalf(x) * tables.sin;
+    const std::int64_t r = tables.cos.size(-1);
+    if (r == x.size(-1)) return x * tables.cos + rotateHalf(x) * tables.sin;
+    const torch::Tensor rotary = x.narrow(-1, 0, r);
+    return torch::cat(
+        {rotary * tables.cos + rotateHalf(rotary) * tables.sin, x.narrow(-1, r, x.size(-1) - r)},
+        -1);
 }
 
 }  // namespace gqa

@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 #include "io/checkpoint.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 
 namespace gqa {
 namespace fs = std::filesystem;
@@ -84,8 +84,8 @@ CalibrationOutcome calibrateOrReuse(const CalibrationRequest& request, ProgressS
     calibration.sequenceLength = length;
     calibration.batchSize = request.batchSize;
     ScaledProgress loading(progress, 0.0, 0.1);
-    const LlamaModel model(loaded ? *loaded : Checkpoint::load(request.modelFolder, loading),
-                           request.dtype, request.device);
+    const DecoderModel model(loaded ? *loaded : Checkpoint::load(request.modelFolder, loading),
+                             request.dtype, request.device);
     ScaledProgress calibrating(progress, 0.1, 1.0);
     CalibrationResult result = calibrate(model, calibration, calibrating);
     for (const auto& w : result.warnings) outcome.warnings.push_back(w);

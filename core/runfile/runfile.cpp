@@ -49,6 +49,7 @@ void writeGram(H5::Group& parent, const std::string& name, const GramStatistics&
     writeInt(g, "head_dim", s.headDim);
     writeInt(g, "tokens", s.tokens);
     writeInt(g, "rope_planes_only", s.ropePlanesOnly ? 1 : 0);
+    writeInt(g, "rotary_dims", s.rotaryDimensions());
     writeMatrix(g, "raw", s.raw);
     writeMatrix(g, "normalized", s.normalized);
 }
@@ -61,8 +62,11 @@ GramStatistics readGram(const H5::Group& parent, const std::string& name,
     s.headDim = readInt(g, "head_dim");
     s.tokens = readInt(g, "tokens");
     s.ropePlanesOnly = g.attrExists("rope_planes_only") && readInt(g, "rope_planes_only") != 0;
-    if (s.heads <= 0 || s.headDim <= 0 || s.tokens < 0)
-        throw InputError(where + "/" + name + ": invalid heads/head_dim/tokens");
+    // Files written before partial rotary support: every dimension rotates.
+    s.rotaryDims = g.attrExists("rotary_dims") ? readInt(g, "rotary_dims") : s.headDim;
+    if (s.heads <= 0 || s.headDim <= 0 || s.tokens < 0 || s.rotaryDims <= 0 ||
+        s.rotaryDims > s.headDim || s.rotaryDims % 2 != 0)
+        throw InputError(where + "/" + name + ": invalid heads/head_dim/tokens/rotary_dims");
     s.raw = readMatrix(g, "raw", s.heads * s.headDim, where + "/" + name);
     s.normalized = readMatrix(g, "normalized", s.heads * s.headDim, where + "/" + name);
     return s;

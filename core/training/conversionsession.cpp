@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "distributed/dataparallel.h"
 #include "base/error.h"
@@ -15,33 +16,13 @@ namespace gqa {
 namespace fs = std::filesystem;
 
 namespace {
-/// The weights of a layer under their Hugging Face suffixes (without ".weight").
-std::vector<std::pair<std::string, torch::Tensor*>> layerWeights(LayerWeights& w) {
-    return {{"input_layernorm", &w.inputNorm}, {"post_attention_layernorm", &w.postAttentionNorm},
-            {"self_attn.q_proj", &w.qProj},    {"self_attn.k_proj", &w.kProj},
-            {"self_attn.v_proj", &w.vProj},    {"self_attn.o_proj", &w.oProj},
-            {"mlp.gate_proj", &w.gateProj},    {"mlp.up_proj", &w.upProj},
-            {"mlp.down_proj", &w.downProj}};
-}
-
-/// "self_attn.k_proj" -> "k_proj", the name trainscope.h knows.
-std::string projectionOf(const std::string& suffix) { return suffix.substr(suffix.find('.') + 1); }
-
 /// Calls f(name, tensor, trained) for every weight of `model` in TrainableParameters order
 /// (embeddings, each layer's weights, final norm, untied LM head).
 template <class F>
-void forEachWeight(LlamaModel& model, TrainScope scope, F f) {
-    const bool all = scope == TrainScope::All;
-    f("model.embed_tokens.weight", model.embedTokens, all);
-    for (std::int64_t l = 0; l < std::int64_t(model.layers.size()); ++l)
-        for (auto& [suffix, tensor] : layerWeights(model.layers[l]))
-            f(layerTensorName(l, suffix + ".weight"), *tensor,
-              isTrainedIn(scope, projectionOf(suffix)));
-    f("model.norm.weight", model.finalNorm, all);
-    if (model.config().tieWordEmbeddings)
-        model.lmHead = model.embedTokens;
-    else
-        f("lm_head.weight", model.lmHead, all);
+void forEachWeight(DecoderModel& model, TrainScope scope, F f) {
+    for (const DecoderModel::NamedWeight& w : model.namedWeights())
+        f(w.name, *w.tensor, isTrainedIn(scope, w.role));
+    if (model.config().tieWordEmbeddings) model.lmHead = model.embedTokens;
 }
 }  // namespace
 
@@ -101,32 +82,37 @@ void ConversionSession::buildStudent(const Checkpoint& student) {
                       t.requires_grad_(true);
                       (t.dim() >= 2 ? m_decay : m_noDecay).push_back(t);
                   });
+    // The merged heads (and biases): float32 trained leaves from the stored merged tensors of a
+    // training checkpoint, else the group means of the checkpoint's own projections.
     const ModelConfig& c = m_student->config();
+    const bool stored = student.tensors.count(mergedKeyName(0)) > 0;
+    std::map<std::string, std::string> projectionOf;
     for (std::int64_t l = 0; l < c.numLayers; ++l) {
-        const bool stored = student.tensors.count(mergedKeyName(l)) > 0;
-        auto merged = [&](const std::string& mergedName, const std::string& projection) {
-            torch::Tensor t =
-                stored ? student.at(mergedName).to(m_c.device, torch::kFloat32)
-                       : groupMeanProjection(student.at(projection).to(m_c.device, torch::kFloat32),
-                                             m_c.groups, c.headDim);
-            return t.clone().requires_grad_(true);
-        };
-        m_student->mergedKeys[l] =
-            merged(mergedKeyName(l), layerTensorName(l, "self_attn.k_proj.weight"));
-        m_student->mergedValues[l] =
-            merged(mergedValueName(l), layerTensorName(l, "self_attn.v_proj.weight"));
+        projectionOf[mergedKeyName(l)] = tensorName(c, l, LayerTensor::KWeight);
+        projectionOf[mergedValueName(l)] = tensorName(c, l, LayerTensor::VWeight);
+        if (c.qkvBias) {
+            projectionOf[mergedKeyBiasName(l)] = tensorName(c, l, LayerTensor::KBias);
+            projectionOf[mergedValueBiasName(l)] = tensorName(c, l, LayerTensor::VBias);
+        }
     }
-    for (auto* list : {&m_student->mergedKeys, &m_student->mergedValues})
-        for (const torch::Tensor& t : *list) m_merged.push_back(t);
+    for (auto& [name, tensor] : m_student->mergedTensors()) {
+        torch::Tensor t =
+            stored ? student.at(name).to(m_c.device, torch::kFloat32)
+                   : groupMeanProjection(
+                         student.at(projectionOf.at(name)).to(m_c.device, torch::kFloat32),
+                         m_c.groups, c.headDim);
+        *tensor = t.clone().requires_grad_(true);
+        m_merged.push_back(*tensor);
+    }
 }
 
 void ConversionSession::buildTeacher(const Checkpoint& original) {
     if (!m_c.teacherFolder.empty() && m_c.teacherFolder != m_c.studentFolder) {
-        m_teacher = std::make_unique<LlamaModel>(original, m_c.compute, m_c.device);
+        m_teacher = std::make_unique<DecoderModel>(original, m_c.compute, m_c.device);
         return;
     }
     // Shares the student's frozen tensors; trained ones are replaced by their original values.
-    m_teacher = std::make_unique<LlamaModel>(m_student->model);
+    m_teacher = std::make_unique<DecoderModel>(m_student->model);
     forEachWeight(*m_teacher, m_c.scope,
                   [&](const std::string& name, torch::Tensor& t, bool trained) {
                       if (trained) t = original.at(name).to(m_c.device, m_c.compute);

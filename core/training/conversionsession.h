@@ -66,7 +66,7 @@ public:
     void writeRunFile(const nlohmann::json& status);
 
     GatedKvModel& student() { return *m_student; }
-    const LlamaModel& teacher() const { return *m_teacher; }
+    const DecoderModel& teacher() const { return *m_teacher; }
     KvGates& gates() { return *m_gates; }
     TrainerState& state() { return m_state; }
     TrainingHistory& history() { return m_history; }
@@ -119,7 +119,7 @@ private:
     const ConversionTrainingConfig& m_c;
     ConversionTrainingResult& m_result;
     std::unique_ptr<GatedKvModel> m_student;
-    std::unique_ptr<LlamaModel> m_teacher;
+    std::unique_ptr<DecoderModel> m_teacher;
     std::vector<torch::Tensor> m_decay, m_noDecay, m_merged;
     std::unique_ptr<KvGates> m_gates;
     std::unique_ptr<torch::optim::AdamW> m_optimizer;

@@ -142,9 +142,12 @@ UpdateSums accumulateGradients(ConversionSession& session, const DistillData& da
             torch::NoGradGuard noGrad;
             teacherHidden = session.teacher().hiddenStates(batch.inputs);
         }
+        // headInput/headMatrix fold an LM-head bias (Phi) into the chunked vocabulary product.
+        const DecoderModel& studentModel = session.student().model;
         const DistillationLoss loss = distillationLoss(
-            hidden, session.student().model.lmHead.to(config.compute), teacherHidden,
-            session.teacher().lmHead, batch, shardLossSettings(config.loss, shares));
+            studentModel.headInput(hidden), studentModel.headMatrix().to(config.compute),
+            session.teacher().headInput(teacherHidden), session.teacher().headMatrix(), batch,
+            shardLossSettings(config.loss, shares));
         if (micro + 1 == config.gradAccumulation && session.overlapsReduce())
             overlapped = session.startOverlappedReduce();
         (loss.total / double(config.gradAccumulation)).backward();
@@ -408,8 +411,8 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& request
             throw Error("the exported model's logits differ from the trained model's (relative " +
                         std::to_string(verification.maxRelativeLogitDiff) + ")");
         if (!validation.empty()) {
-            const LlamaModel exported(Checkpoint::load(result.exportFolder), torch::kFloat32,
-                                      config.device);
+            const DecoderModel exported(Checkpoint::load(result.exportFolder), torch::kFloat32,
+                                        config.device);
             result.finalValidationLoss = heldOutLoss(
                 validation, [&](const torch::Tensor& inputs) { return exported.forward(inputs); });
         }

@@ -63,7 +63,7 @@ struct DistillationLoss {
     torch::Tensor total, kl, bild, lm;
 };
 
-/// studentHidden / teacherHidden: final-norm hidden states [B,T,D] (LlamaModel::hiddenStates);
+/// studentHidden / teacherHidden: final-norm hidden states [B,T,D] (DecoderModel::hiddenStates);
 /// studentLmHead / teacherLmHead: [V,D] each (the two D may differ, V must not). The teacher side
 /// is computed without grad; the teacher's logits are moved to the student's device. Error on
 /// mismatched shapes, InputError on bad settings (top-k < 2, temperature <= 0).

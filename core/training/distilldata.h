@@ -21,7 +21,7 @@
 //
 // Batches are right-padded to their longest example: padded inputs hold the EOS id (a valid
 // embedding row), padded targets -100 and padded masks 0. Right padding is exact with our
-// causal-only LlamaModel (no attention mask): padding comes after the real tokens, and a causal
+// causal-only DecoderModel (no attention mask): padding comes after the real tokens, and a causal
 // model's output at a position depends only on earlier positions, so padding never changes the
 // real positions' outputs; the masks keep the padded positions out of every loss.
 //

@@ -7,6 +7,7 @@
 //
 //   W_K,eff^h = z W_K^h + (1 - z) Wbar_K^g        (and the same for V)
 //
+// Biases of k/v (Qwen2, Phi, ...) blend the same way, as the constant column of their projection.
 // Mixing weights is the same as mixing the projected keys/values before RoPE, as the reference
 // code does (both are linear in the input), and costs one [H*d, D] blend per layer instead of a
 // second projection of every token. With z = 1 everywhere the model is the MHA model; with z = 0
@@ -23,16 +24,18 @@
 #include <torch/torch.h>
 
 #include "io/checkpoint.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 
 namespace gqa {
 
 /// Tensor names of the merged projections in training checkpoints (the reference's kv_layer).
 std::string mergedKeyName(std::int64_t layer);
 std::string mergedValueName(std::int64_t layer);
+std::string mergedKeyBiasName(std::int64_t layer);
+std::string mergedValueBiasName(std::int64_t layer);
 
 /// The initial merged heads: the mean over each run of H / G consecutive heads of a [H*d, D]
-/// projection -> [G*d, D].
+/// projection -> [G*d, D] (or of a bias [H*d] -> [G*d]).
 torch::Tensor groupMeanProjection(const torch::Tensor& projection, std::int64_t groups,
                                   std::int64_t headDim);
 
@@ -43,9 +46,11 @@ public:
     GatedKvModel(const Checkpoint& contiguousMha, std::int64_t groups,
                  torch::ScalarType dtype = torch::kFloat32, torch::Device device = torch::kCPU);
 
-    LlamaModel model;                       ///< the MHA weights
+    DecoderModel model;                     ///< the MHA weights
     std::vector<torch::Tensor> mergedKeys;  ///< per layer [G*d, D]
     std::vector<torch::Tensor> mergedValues;
+    /// per layer [G*d]; undefined tensors when the model's k/v have no bias
+    std::vector<torch::Tensor> mergedKeyBiases, mergedValueBiases;
 
     std::int64_t groups() const { return m_groups; }
     std::int64_t groupSize() const { return model.config().numHeads / m_groups; }
@@ -59,9 +64,12 @@ public:
     torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& gates,
                           torch::ScalarType compute, bool checkpointLayers = false) const;
 
-    /// The effective [H*d, D] key and value weights of a layer under `gates` [layers, heads].
-    std::pair<torch::Tensor, torch::Tensor> effectiveKeyValue(std::int64_t layer,
-                                                              const torch::Tensor& gates) const;
+    /// The effective [H*d, D] key and value weights (and [H*d] biases) of a layer under `gates`
+    /// [layers, heads].
+    KeyValueProjections effectiveKeyValue(std::int64_t layer, const torch::Tensor& gates) const;
+    /// Every merged tensor with its training-checkpoint name (weights, then defined biases).
+    std::vector<std::pair<std::string, torch::Tensor*>> mergedTensors();
+    std::vector<std::pair<std::string, torch::Tensor>> mergedTensors() const;
 
     /// The MHA weights plus the merged projections (mergedKeyName/mergedValueName), in `dtype`.
     Checkpoint toTrainingCheckpoint(DType dtype) const;

@@ -17,7 +17,7 @@ ExportVerification verifyExport(const GatedKvModel& student, DType dtype,
                                 const std::string& folder) {
     torch::NoGradGuard noGrad;
     const ModelConfig& c = student.config();
-    const LlamaModel exported(Checkpoint::load(folder), torch::kFloat32, torch::kCPU);
+    const DecoderModel exported(Checkpoint::load(folder), torch::kFloat32, torch::kCPU);
     const GatedKvModel rounded(student.toTrainingCheckpoint(dtype), student.groups(),
                                torch::kFloat32, torch::kCPU);
     torch::Generator generator = at::detail::createCPUGenerator(kProbeSeed);

@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "base/metrics.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "training/lrschedule.h"
 #include "text/tokendataset.h"
 #include "training/training.h"
@@ -76,7 +76,8 @@ nlohmann::json settingsJson(const PretrainConfig& c) {
             {"grad_clip", c.gradClip}};
 }
 
-void writeFinalModel(const LlamaModel& model, const PretrainConfig& c, const std::string& folder) {
+void writeFinalModel(const DecoderModel& model, const PretrainConfig& c,
+                     const std::string& folder) {
     const std::string staged = folder + ".tmp";
     fs::remove_all(staged);
     model.toCheckpoint(DType::F32).save(staged);
@@ -140,13 +141,13 @@ PretrainResult pretrain(const PretrainConfig& config, ProgressSink& progress) {
         result.startStep = state.step;
         result.alreadyComplete = state.step >= config.steps;
     } else {
-        initial = initializeLlama(shape, config.seed, config.initStd);
+        initial = initializeModel(shape, config.seed, config.initStd);
         state.seed = config.seed;
     }
     torch::Generator generator = at::detail::createCPUGenerator(state.seed + kDataSeedOffset);
     if (result.resumed) generator.set_state(state.generatorState);
 
-    LlamaModel model(initial, torch::kFloat32, config.device);
+    DecoderModel model(initial, torch::kFloat32, config.device);
     initial = Checkpoint();  // the model holds its own copies from here on
     const TrainableParameters parameters = makeTrainable(model);
     auto optimizer = makeAdamW(parameters, {config.weightDecay, config.beta1, config.beta2});

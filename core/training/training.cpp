@@ -5,30 +5,15 @@
 
 namespace gqa {
 
-TrainableParameters makeTrainable(LlamaModel& model) {
+TrainableParameters makeTrainable(DecoderModel& model) {
     TrainableParameters p;
     auto leaf = [&](torch::Tensor& t) {
         t = t.detach().clone().requires_grad_(true);
         p.all.push_back(t);
         (t.dim() >= 2 ? p.decay : p.noDecay).push_back(t);
     };
-    leaf(model.embedTokens);
-    for (LayerWeights& w : model.layers) {
-        leaf(w.inputNorm);
-        leaf(w.postAttentionNorm);
-        leaf(w.qProj);
-        leaf(w.kProj);
-        leaf(w.vProj);
-        leaf(w.oProj);
-        leaf(w.gateProj);
-        leaf(w.upProj);
-        leaf(w.downProj);
-    }
-    leaf(model.finalNorm);
-    if (model.config().tieWordEmbeddings)
-        model.lmHead = model.embedTokens;
-    else
-        leaf(model.lmHead);
+    for (const DecoderModel::NamedWeight& w : model.namedWeights()) leaf(*w.tensor);
+    if (model.config().tieWordEmbeddings) model.lmHead = model.embedTokens;
     return p;
 }
 
@@ -52,14 +37,14 @@ void setLearningRate(torch::optim::Optimizer& optimizer, double lr) {
     for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
-torch::Tensor nextTokenLoss(const LlamaModel& model, const TokenBatch& batch) {
+torch::Tensor nextTokenLoss(const DecoderModel& model, const TokenBatch& batch) {
     const torch::Tensor logits = model.forward(batch.inputs);  // [B, T, V]
     const std::int64_t vocab = logits.size(-1);
     return torch::nn::functional::cross_entropy(logits.reshape({-1, vocab}).to(torch::kFloat32),
                                                 batch.targets.reshape({-1}).to(logits.device()));
 }
 
-double evaluateLoss(const LlamaModel& model, const std::vector<TokenBatch>& batches) {
+double evaluateLoss(const DecoderModel& model, const std::vector<TokenBatch>& batches) {
     torch::NoGradGuard noGrad;
     double sum = 0.0;
     std::int64_t tokens = 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
-// Building blocks of gradient training on a LlamaModel, shared by pretraining and the conversion
+// Building blocks of gradient training on a DecoderModel, shared by pretraining and the conversion
 // training: turning the model's plain weight tensors into trainable leaves, AdamW with decoupled
 // weight decay on matrices only, the next-token loss, and the validation loss.
 //
@@ -13,7 +13,7 @@
 
 #include <torch/torch.h>
 
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "text/tokendataset.h"
 
 namespace gqa {
@@ -32,7 +32,7 @@ struct TrainableParameters {
 
 /// Replaces every weight of `model` with an independent float leaf that requires grad (the tied
 /// LM head stays the same tensor as the embeddings) and returns them.
-TrainableParameters makeTrainable(LlamaModel& model);
+TrainableParameters makeTrainable(DecoderModel& model);
 
 struct AdamWSettings {
     double weightDecay = 0.1;
@@ -49,9 +49,9 @@ std::unique_ptr<torch::optim::AdamW> makeAdamW(const TrainableParameters& parame
 void setLearningRate(torch::optim::Optimizer& optimizer, double lr);
 
 /// Mean cross-entropy of predicting batch.targets from batch.inputs, a scalar with grad.
-torch::Tensor nextTokenLoss(const LlamaModel& model, const TokenBatch& batch);
+torch::Tensor nextTokenLoss(const DecoderModel& model, const TokenBatch& batch);
 
 /// Mean next-token loss over the batches (token-weighted), without grad. NaN when empty.
-double evaluateLoss(const LlamaModel& model, const std::vector<TokenBatch>& batches);
+double evaluateLoss(const DecoderModel& model, const std::vector<TokenBatch>& batches);
 
 }  // namespace gqa

@@ -270,7 +270,7 @@ std::vector<Phase> updatePhases(const ModelConfig& c, const TrainingShape& s, co
         s.checkpointActivations ? "layer inputs, final norm" : "every layer's saved tensors"};
     const MemoryItem teacherHidden{"teacher hidden states", m.N * m.e * m.D,
                                    "its final-norm output"};
-    // LlamaModel::castTo copies the float32 k/v masters for the student's forward, though the
+    // DecoderModel::castTo copies the float32 k/v masters for the student's forward, though the
     // gated weights replace them.
     const double kvCasts = m.e != kFloat32 ? n.kv * m.e : 0.0;
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "base/error.h"
-#include "model/llamamodel.h"
+#include "model/decodermodel.h"
 #include "testsupport.h"
 
 namespace gqa::test {
@@ -12,13 +12,13 @@ namespace {
 using torch::indexing::Slice;
 
 /// Float64 reference: one token at a time, explicit loops over heads and key positions, RoPE
-/// written out per plane (m, m + d/2). Shares no code with LlamaModel.
+/// written out per plane (m, m + d/2). Shares no code with DecoderModel.
 torch::Tensor referenceLogits(const Checkpoint& ck, const std::vector<std::int64_t>& tokens) {
     const ModelConfig& c = ck.config;
     auto W = [&](const std::string& n) { return ck.at(n).to(torch::kFloat64); };
     const std::int64_t d = c.headDim, H = c.numHeads, KV = c.numKvHeads, T = tokens.size();
     auto norm = [&](const torch::Tensor& x, const torch::Tensor& w) {
-        return w * x / std::sqrt(x.pow(2).mean().item<double>() + c.rmsNormEps);
+        return w * x / std::sqrt(x.pow(2).mean().item<double>() + c.normEps);
     };
     auto rope = [&](torch::Tensor v, std::int64_t pos) {
         torch::Tensor out = v.clone();
@@ -92,7 +92,7 @@ class LlamaExactness : public ::testing::TestWithParam<Shape> {};
 TEST_P(LlamaExactness, BatchedForwardMatchesPerTokenReferenceInFloat64) {
     const Checkpoint ck = randomCheckpoint(tinyConfig(GetParam().kvHeads, GetParam().tied), 7);
     const auto tokens = sampleTokens(12, ck.config.vocabSize, 3);
-    LlamaModel model(ck, torch::kFloat64);
+    DecoderModel model(ck, torch::kFloat64);
     torch::Tensor logits = model.forward(torch::tensor(tokens).unsqueeze(0))[0];
     EXPECT_LT(relativeMaxDiff(logits, referenceLogits(ck, tokens)), 1e-12);
 }
@@ -101,16 +101,16 @@ INSTANTIATE_TEST_SUITE_P(MhaAndGqa, LlamaExactness,
                          ::testing::Values(Shape{4, false}, Shape{2, false}, Shape{1, false},
                                            Shape{4, true}));
 
-TEST(LlamaModel, BatchRowsAreIndependent) {
+TEST(DecoderModel, BatchRowsAreIndependent) {
     const Checkpoint ck = randomCheckpoint(tinyConfig(2), 11);
-    LlamaModel model(ck, torch::kFloat64);
+    DecoderModel model(ck, torch::kFloat64);
     torch::Tensor a = torch::tensor(sampleTokens(9, 61, 1)),
                   b = torch::tensor(sampleTokens(9, 61, 2));
     torch::Tensor both = model.forward(torch::stack({a, b}));
     EXPECT_LT(relativeMaxDiff(both[1], model.forward(b.unsqueeze(0))[0]), 1e-12);
 }
 
-TEST(LlamaModel, GqaDuplicatedIntoMhaGivesIdenticalLogits) {
+TEST(DecoderModel, GqaDuplicatedIntoMhaGivesIdenticalLogits) {
     const Checkpoint gqa = randomCheckpoint(tinyConfig(2), 5);
     Checkpoint mha = gqa;
     mha.config.numKvHeads = 4;
@@ -123,14 +123,14 @@ TEST(LlamaModel, GqaDuplicatedIntoMhaGivesIdenticalLogits) {
         }
     const auto tokens = sampleTokens(10, 61, 9);
     torch::Tensor input = torch::tensor(tokens).unsqueeze(0);
-    EXPECT_EQ(relativeMaxDiff(LlamaModel(mha, torch::kFloat64).forward(input),
-                              LlamaModel(gqa, torch::kFloat64).forward(input)),
+    EXPECT_EQ(relativeMaxDiff(DecoderModel(mha, torch::kFloat64).forward(input),
+                              DecoderModel(gqa, torch::kFloat64).forward(input)),
               0.0);
 }
 
-TEST(LlamaModel, CachedDecodingEqualsFullRecompute) {
+TEST(DecoderModel, CachedDecodingEqualsFullRecompute) {
     const Checkpoint ck = randomCheckpoint(tinyConfig(2), 13);
-    LlamaModel model(ck, torch::kFloat64);
+    DecoderModel model(ck, torch::kFloat64);
     const auto tokens = sampleTokens(11, 61, 4);
     torch::Tensor full = model.forward(torch::tensor(tokens).unsqueeze(0))[0];
     KvCache cache(ck.config.numLayers);
@@ -148,25 +148,25 @@ TEST(LlamaModel, CachedDecodingEqualsFullRecompute) {
     EXPECT_EQ(cache.bytes(), 2u * 2 * 2 * 8 * 11 * 8);
 }
 
-TEST(LlamaModel, Float32AndBfloat16StayCloseToFloat64) {
+TEST(DecoderModel, Float32AndBfloat16StayCloseToFloat64) {
     const Checkpoint ck = randomCheckpoint(tinyConfig(2), 17);
     torch::Tensor input = torch::tensor(sampleTokens(10, 61, 5)).unsqueeze(0);
-    torch::Tensor exact = LlamaModel(ck, torch::kFloat64).forward(input);
-    EXPECT_LT(relativeMaxDiff(LlamaModel(ck, torch::kFloat32).forward(input), exact), 1e-5);
-    EXPECT_LT(relativeMaxDiff(LlamaModel(ck, torch::kBFloat16).forward(input), exact), 5e-2);
+    torch::Tensor exact = DecoderModel(ck, torch::kFloat64).forward(input);
+    EXPECT_LT(relativeMaxDiff(DecoderModel(ck, torch::kFloat32).forward(input), exact), 1e-5);
+    EXPECT_LT(relativeMaxDiff(DecoderModel(ck, torch::kBFloat16).forward(input), exact), 5e-2);
 }
 
-TEST(LlamaModel, ToCheckpointRoundTripsWeightsExactly) {
+TEST(DecoderModel, ToCheckpointRoundTripsWeightsExactly) {
     const Checkpoint ck = randomCheckpoint(tinyConfig(2, true), 19);
-    const Checkpoint back = LlamaModel(ck, torch::kFloat32).toCheckpoint(DType::F32);
+    const Checkpoint back = DecoderModel(ck, torch::kFloat32).toCheckpoint(DType::F32);
     ASSERT_EQ(back.order.size(), ck.order.size());
     for (const auto& name : ck.order) EXPECT_TRUE(torch::equal(back.at(name), ck.at(name))) << name;
     EXPECT_EQ(back.config.numKvHeads, 2);
 }
 
-TEST(LlamaModel, ModelRunsFromALoadedCheckpointAndRejectsBadTokenShapes) {
+TEST(DecoderModel, ModelRunsFromALoadedCheckpointAndRejectsBadTokenShapes) {
     const std::string folder = writeRandomModel(tinyConfig(4), 23);
-    LlamaModel model(Checkpoint::load(folder));
+    DecoderModel model(Checkpoint::load(folder));
     EXPECT_EQ(model.forward(torch::tensor(sampleTokens(4, 61, 1)).unsqueeze(0)).sizes(),
               (std::vector<std::int64_t>{1, 4, 61}));
     EXPECT_THROW(model.forward(torch::tensor(sampleTokens(4, 61, 1))), InputError);
@@ -178,12 +178,12 @@ TEST(LlamaModel, ModelRunsFromALoadedCheckpointAndRejectsBadTokenShapes) {
 namespace gqa::test {
 namespace {
 
-TEST(LlamaModel, ForwardOnGpuMatchesCpu_CUDA) {
+TEST(DecoderModel, ForwardOnGpuMatchesCpu_CUDA) {
     if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
     const Checkpoint ck = randomCheckpoint(tinyConfig(2), 29);
     torch::Tensor input = torch::tensor(sampleTokens(10, 61, 6)).unsqueeze(0);
-    torch::Tensor cpu = LlamaModel(ck, torch::kFloat32).forward(input);
-    torch::Tensor gpu = LlamaModel(ck, torch::kFloat32, torch::kCUDA).forward(input);
+    torch::Tensor cpu = DecoderModel(ck, torch::kFloat32).forward(input);
+    torch::Tensor gpu = DecoderModel(ck, torch::kFloat32, torch::kCUDA).forward(input);
     EXPECT_LT(relativeMaxDiff(gpu, cpu), 1e-4);
 }
 
