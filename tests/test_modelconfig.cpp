@@ -66,16 +66,17 @@ TEST(ModelConfig, AcceptsLinearRopeScaling) {
     EXPECT_DOUBLE_EQ(c.ropeLinearFactor, 2.0);
 }
 
-TEST(ModelConfig, RefusesNonLlamaArchitecture) {
-    expectRefused(R"({"model_type":"mistral","vocab_size":1})", "model_type");
+TEST(ModelConfig, RefusesUnsupportedArchitecture) {
+    expectRefused(R"({"model_type":"falcon","vocab_size":1})", "model_type");
     expectRefused(R"({"architectures":["GPT2LMHeadModel"],"vocab_size":1})", "architectures");
 }
 TEST(ModelConfig, RefusesUnsupportedRopeScaling) {
     expectRefused(withField("rope_scaling", R"({"rope_type":"yarn","factor":4})"), "rope_scaling");
 }
-TEST(ModelConfig, RefusesBiasedProjections) {
-    expectRefused(withField("attention_bias", "true"), "attention_bias");
-    expectRefused(withField("mlp_bias", "true"), "mlp_bias");
+TEST(ModelConfig, RefusesMistypedBiasFlags) {
+    // Biases are supported now (docs/model-families.md); a flag that is not a boolean is refused.
+    expectRefused(withField("attention_bias", "\"yes\""), "attention_bias");
+    expectRefused(withField("mlp_bias", "1"), "mlp_bias");
 }
 TEST(ModelConfig, RefusesMalformedJson) { expectRefused("{\"vocab_size\": ", "malformed JSON"); }
 TEST(ModelConfig, RefusesMissingAndMistypedFields) {
