@@ -181,13 +181,13 @@ TEST_F(LayerCheckpointTest, BfloatComputeOverFloatMastersMatches) {
 
 /// Scales each layer's own k_proj/v_proj by a trainable scalar and counts its calls: the
 /// gradient must flow through tensors computed outside the checkpointed layer.
-class ScaledSource final : public KvWeightSource {
+class ScaledSource final : public LayerWeightSource {
 public:
     ScaledSource(const DecoderModel& model, torch::Tensor scale) : m_model(model), m_scale(scale) {}
-    KeyValueProjections keyValue(std::int64_t layer) const override {
+    void substitute(std::int64_t layer, LayerWeights& w) const override {
         ++calls;
-        const LayerWeights& w = m_model.layers[layer];
-        return {m_scale * w.kProj, {}, m_scale * w.vProj, {}};
+        w.kProj = m_scale * m_model.layers[layer].kProj;
+        w.vProj = m_scale * m_model.layers[layer].vProj;
     }
     mutable int calls = 0;
 
@@ -206,7 +206,7 @@ TEST_F(LayerCheckpointTest, KvSourceIsCalledOncePerLayerAndItsInputsGetGradients
     auto run = [&](bool checkpoint) {
         ScaledSource source(model, scale);
         ForwardOptions options;
-        options.kvWeights = &source;
+        options.weightSource = &source;
         options.checkpointLayers = checkpoint;
         LossAndGrads out =
             lossAndGrads([&] { return model.forward(tokens, options).pow(2).mean(); }, leaves);

@@ -450,7 +450,7 @@ TEST(ModelFamilies, HuggingFaceDefaultsApplyWhenAFieldIsAbsent) {
         "gemma.json");
     EXPECT_TRUE(gemma.tieWordEmbeddings);  // GemmaConfig ties by default
     EXPECT_EQ(gemma.activation, Activation::GeluTanh);
-    EXPECT_EQ(gemma.norm, NormKind::RmsUnitOffset);
+    EXPECT_EQ(gemma.norm(), NormKind::RmsUnitOffset);
     const ModelConfig olmo = ModelConfig::ofFamily("olmo", shape);
     EXPECT_DOUBLE_EQ(olmo.normEps, 1e-5);  // fixed in OlmoLayerNorm
     EXPECT_FALSE(storesTensor(olmo, LayerTensor::InputNormWeight));

@@ -249,7 +249,10 @@ int runAlign(const std::vector<std::string>& args) {
         runOption(),
         {"groups", "G", "number of KV heads of the result", ""},
         {"out", "DIR", "output model folder", ""},
-        {"keep-mha", "", "write the aligned MHA model (no merge)", ""},
+        {"keep-mha", "",
+         "write the aligned MHA model (no merge); with the least-squares merge, its fit is "
+         "written beside it as the conversion training's start (least-squares-start.safetensors)",
+         ""},
         {"merge", "HOW",
          "least-squares (each group's keys and values averaged, each query head's q_proj/o_proj "
          "refitted to the merged head: docs/method.md §7.2; measured better at every G, "
@@ -296,9 +299,12 @@ int runAlign(const std::vector<std::string>& args) {
     TerminalProgress progress(a.flag("quiet"));
     const AlignResult result = writeAlignedModel(request, stats.layers, progress);
     progress.finish();
-    const std::string kind =
-        std::string(request.meanPool ? "mean-pool baseline" : "aligned") +
-        (request.keepMha ? "" : std::string(", ") + mergeMethodName(request.merge) + " merge");
+    const std::string merge = mergeMethodName(request.merge);
+    const std::string kind = std::string(request.meanPool ? "mean-pool baseline" : "aligned") +
+                             (request.keepMha ? (request.merge == MergeMethod::LeastSquares
+                                                     ? ", with the least-squares start for training"
+                                                     : "")
+                                              : ", " + merge + " merge");
     std::printf("wrote %s: %s with %lld KV heads (%s, %s)\n", out.c_str(),
                 request.keepMha ? "aligned MHA" : "GQA", (long long)result.kvHeads, kind.c_str(),
                 torchDtypeName(result.outputDtype).c_str());

@@ -18,6 +18,7 @@
 #include "base/error.h"
 #include "base/runtime.h"
 #include "terminalprogress.h"
+#include "training/leastsquaresstart.h"
 #include "training/trainingcheckpoint.h"
 #include "training/trainingestimate.h"
 #include "trainingplan.h"
@@ -43,6 +44,10 @@ TrainingShape trainingShape(const ConversionTrainingConfig& c, int worldSize) {
     s.chunkPositions = c.loss.chunkPositions;
     s.bildTopK = c.loss.bildTopK;
     s.separateTeacher = !c.teacherFolder.empty() && c.teacherFolder != c.studentFolder;
+    // As trainConversion resolves an unset start merge.
+    s.refitsQueries = c.startMerge
+                          ? *c.startMerge == MergeMethod::LeastSquares
+                          : !c.studentFolder.empty() && hasLeastSquaresStart(c.studentFolder);
     s.worldSize = worldSize;
     s.shardOptimizer = c.shardOptimizer;
     s.cpu = c.device.is_cpu();
@@ -69,6 +74,7 @@ nlohmann::json resultJson(const ConversionTrainingResult& r) {
             {"history", metrics},
             {"checkpoint_folder", r.checkpointFolder},
             {"export_folder", r.exportFolder},
+            {"start_merge", mergeMethodName(r.startMerge)},
             {"export_verified", r.exportVerified},
             {"export_max_relative_logit_diff", r.exportMaxLogitDiff},
             {"warnings", r.warnings}};
@@ -82,6 +88,12 @@ Arguments trainArguments() {
         {"model", "FOLDER", "MHA model whose groups are contiguous (align --keep-mha)", ""},
         {"kv-heads", "G", "KV heads of the result (a divisor of the head count)", ""},
         {"teacher", "FOLDER", "teacher model (default: --model, which computes the original)", ""},
+        {"start-merge", "HOW",
+         "the merge the gates move onto: least-squares (each query head's q_proj/o_proj move to "
+         "their refit too; needs the least-squares start that `align --keep-mha` writes beside "
+         "the model) or mean (the paper's); default: least-squares when --model holds that "
+         "start, else mean",
+         ""},
         {"train", "FILES", "comma-separated text files or folders of .txt files", ""},
         {"train-jsonl", "FILE", "prompt/answer jsonl (instruction, input, output fields)", ""},
         {"no-activation-checkpointing", "",
@@ -130,6 +142,7 @@ ConversionTrainingConfig trainConfigFromArguments(const Arguments& a) {
     config.studentFolder = a.text("model");
     config.groups = a.integer("kv-heads");
     config.teacherFolder = a.text("teacher");
+    if (!a.text("start-merge").empty()) config.startMerge = parseMergeMethod(a.text("start-merge"));
     config.validationFile = a.text("validation");
     config.runFile = a.text("run");
     if (!a.text("train").empty())

@@ -63,6 +63,7 @@ int runConvert(const std::vector<std::string>& args) {
                           {"export_verified", r.exportVerified},
                           {"steps", r.steps},
                           {"resumed", r.resumed},
+                          {"start", trainingStartName(config.start)},
                           {"already_complete", r.alreadyComplete},
                           {"reused_calibration", result.prepared.reusedCalibration},
                           {"final_validation_loss", std::isfinite(r.finalValidationLoss)
@@ -78,8 +79,7 @@ int runConvert(const std::vector<std::string>& args) {
                     result.outputFolder.c_str());
     std::printf("converted %s to %lld KV heads (%s start, %lld updates%s)\n",
                 config.modelFolder.c_str(), (long long)config.groups,
-                config.meanPool ? "mean-pool" : "aligned", (long long)r.steps,
-                r.resumed ? ", resumed" : "");
+                trainingStartName(config.start), (long long)r.steps, r.resumed ? ", resumed" : "");
     if (std::isfinite(r.finalValidationLoss))
         std::printf("held-out perplexity of the GQA model: %.2f\n",
                     std::exp(r.finalValidationLoss));

@@ -52,7 +52,8 @@ double measuredCpuFlopsPerSecond(DType compute) {
 
 ConversionEstimate estimateConversion(const ModelConfig& config, int groups, int steps,
                                       int batchSize, int seqLen, DType compute,
-                                      const QString& device, bool separateTeacher) {
+                                      const QString& device, bool separateTeacher,
+                                      bool refitsQueries) {
     ConversionEstimate e;
     TrainingShape shape;
     shape.groups = groups;
@@ -61,6 +62,7 @@ ConversionEstimate estimateConversion(const ModelConfig& config, int groups, int
     shape.seqLen = seqLen;
     shape.steps = steps;
     shape.separateTeacher = separateTeacher;
+    shape.refitsQueries = refitsQueries;
     // Core's one device parser: "cuda:1" is a GPU, "auto" is one when CUDA is available.
     shape.cpu = !plansCuda(device.toStdString());
     e.measuredRate = shape.cpu;

@@ -42,11 +42,13 @@ struct ConversionEstimate {
 };
 
 /// `compute` F32 or BF16; `device` as core's parseDevice reads it ("cuda:1" and, with CUDA
-/// present, "auto" plan for a GPU); `separateTeacher`: a teacher folder other than the model's.
-/// InputError for a device that is not one.
+/// present, "auto" plan for a GPU); `separateTeacher`: a teacher folder other than the model's;
+/// `refitsQueries`: the least-squares start (its refitted q/o train too). InputError for a
+/// device that is not one.
 ConversionEstimate estimateConversion(const ModelConfig& config, int groups, int steps,
                                       int batchSize, int seqLen, DType compute,
-                                      const QString& device, bool separateTeacher = false);
+                                      const QString& device, bool separateTeacher = false,
+                                      bool refitsQueries = false);
 
 /// "1.2 GiB", "340 MiB".
 QString formatBytes(double bytes);

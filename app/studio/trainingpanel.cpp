@@ -34,6 +34,7 @@
 #include "reporttask.h"
 #include "runfile/runfile.h"
 #include "trainingsettingsform.h"
+#include "trainingstartchoice.h"
 
 namespace gqa {
 namespace {
@@ -124,8 +125,8 @@ QWidget* TrainingPanel::buildForm() {
     m_groups = new QComboBox;
     m_groups->setObjectName(QStringLiteral("kvHeadsCombo"));
     m_start = new QComboBox;
-    m_start->addItem(tr("aligned heads (this method)"), false);
-    m_start->addItem(tr("mean-pooled heads (baseline)"), true);
+    m_start->setObjectName(QStringLiteral("trainingStartCombo"));
+    fillTrainingStarts(m_start);
     m_trainText = new QLineEdit;
     m_validation = new QLineEdit;
     m_calibration = new QLineEdit;
@@ -251,19 +252,19 @@ TrainingSettings TrainingPanel::settings() const {
     TrainingSettings s;
     s.modelFolder = m_modelFolder;
     s.groups = m_groups->currentData().toInt();
-    s.meanPool = m_start->currentData().toBool();
+    s.start = selectedTrainingStart(m_start);
     s.calibrationFiles = textFiles(m_calibration->text(), QString());
     s.trainFiles = textFiles(m_trainText->text(), m_validation->text());
     s.validationFile = m_validation->text();
-    s.outputFolder = m_output->text() + QString::number(s.groups) +
-                     (s.meanPool ? QStringLiteral("-meanpool") : QStringLiteral("-aligned"));
+    s.outputFolder = m_output->text() + QString::number(s.groups) + QLatin1Char('-') +
+                     QString::fromLatin1(trainingStartName(s.start));
     m_settingsForm->apply(s);
     return s;
 }
 
 void TrainingPanel::setSettings(const TrainingSettings& s) {
     m_groups->setCurrentIndex(m_groups->findData(s.groups));
-    m_start->setCurrentIndex(s.meanPool ? 1 : 0);
+    selectTrainingStart(m_start, s.start);
     m_settingsForm->setSettings(s);
     m_trainText->setText(s.trainFiles.join(QLatin1Char(',')).isEmpty() ? m_trainText->text()
                                                                        : s.trainFiles.first());
@@ -287,7 +288,7 @@ void TrainingPanel::startRun() {
         m_status->setText(tr("No training text: choose a folder of .txt files or a file."));
         return;
     }
-    if (!s.meanPool && s.calibrationFiles.isEmpty()) {
+    if (alignsHeads(s.start) && s.calibrationFiles.isEmpty()) {
         m_status->setText(tr("No calibration text: choose a .txt or .jsonl file."));
         return;
     }

@@ -22,7 +22,7 @@ ConversionRunConfig runConfig(const TrainingSettings& s) {
     ConversionRunConfig config;
     config.modelFolder = local(s.modelFolder);
     config.groups = s.groups;
-    config.meanPool = s.meanPool;
+    config.start = s.start;
     config.calibrationFiles = locals(s.calibrationFiles);
     config.calibrationSequences = s.calibrationSequences;
     config.givenGroupings = s.groupings;

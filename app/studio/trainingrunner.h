@@ -16,6 +16,7 @@
 
 #include "base/dtype.h"
 #include "metricbuffer.h"
+#include "pipeline/trainingstart.h"
 #include "training/gatescheme.h"
 #include "workertask.h"
 
@@ -25,7 +26,7 @@ struct TrainingSettings {
     QString modelFolder;    ///< the original MHA model
     QString teacherFolder;  ///< the distillation teacher; empty: the original model
     int groups = 2;
-    bool meanPool = false;  ///< the baseline: no alignment
+    TrainingStart start = kDefaultTrainingStart;  ///< mean-pool: the baseline, no alignment
     QStringList calibrationFiles;
     int calibrationSequences = 32;
     /// Per-layer groups of original head indices chosen by hand (Similarity tab); empty: the

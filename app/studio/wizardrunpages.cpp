@@ -87,9 +87,9 @@ void WizardSettingsPage::updateEstimate() {
             QDir::cleanPath(m_teacher->text().trimmed()) != QDir::cleanPath(plan.modelFolder);
         TrainingSettings shown;
         m_form->apply(shown);
-        const ConversionEstimate e =
-            estimateConversion(c, plan.settings.groups, shown.steps, shown.batchSize, shown.seqLen,
-                               shown.compute, shown.device, separateTeacher);
+        const ConversionEstimate e = estimateConversion(
+            c, plan.settings.groups, shown.steps, shown.batchSize, shown.seqLen, shown.compute,
+            shown.device, separateTeacher, plan.settings.start == TrainingStart::LeastSquares);
         const QString rate =
             e.measuredRate
                 ? tr("the demo model's measured speed on 2 CPU cores (docs/benchmarks.md) as "

@@ -25,6 +25,7 @@
 #include "headanalysistask.h"
 #include "headanalysisworker.h"
 #include "io/modelconfig.h"
+#include "trainingstartchoice.h"
 
 namespace gqa {
 namespace {
@@ -270,11 +271,10 @@ WizardGroupingPage::WizardGroupingPage(ConversionWizard* wizard) : m_wizard(wiza
     m_groups->setObjectName(QStringLiteral("groupsCombo"));
     m_grouping = new QComboBox(this);
     m_grouping->setObjectName(QStringLiteral("groupingCombo"));
-    m_grouping->addItem(tr("similar heads, aligned (this method)"), false);
-    m_grouping->addItem(tr("consecutive heads, mean-pooled (baseline)"), true);
+    fillTrainingStarts(m_grouping);
     auto* form = new QFormLayout;
     form->addRow(tr("KV heads (G)"), m_groups);
-    form->addRow(tr("Grouping"), m_grouping);
+    form->addRow(tr("Start from"), m_grouping);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_table);
     layout->addLayout(form);
@@ -310,7 +310,7 @@ bool WizardGroupingPage::validatePage() {
     if (m_groups->currentIndex() < 0) return false;
     TrainingSettings& s = m_wizard->plan().settings;
     s.groups = m_groups->currentData().toInt();
-    s.meanPool = m_grouping->currentData().toBool();
+    s.start = selectedTrainingStart(m_grouping);
     return true;
 }
 

@@ -259,6 +259,9 @@ const FamilyTraits& ModelConfig::traits() const {
     return *t;
 }
 
+NormKind ModelConfig::norm() const { return traits().norm; }
+bool ModelConfig::scaleEmbeddings() const { return traits().scalesEmbeddings; }
+
 void ModelConfig::validate() const {
     const std::string origin = "config.json";
     auto positive = [&](std::int64_t v, const char* field) {
@@ -303,8 +306,6 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
 
     ModelConfig c;
     c.family = family.id;
-    c.norm = family.norm;
-    c.scaleEmbeddings = family.scalesEmbeddings;
     c.vocabSize = requireInt(j, origin, "vocab_size");
     c.hiddenSize = requireInt(j, origin, "hidden_size");
     c.intermediateSize = requireInt(j, origin, "intermediate_size");
@@ -380,7 +381,7 @@ ModelConfig ModelConfig::fromFile(const std::string& path) {
 std::string ModelConfig::familySummary() const {
     static const char* kNorms[] = {"RMSNorm", "RMSNorm (1 + w)", "LayerNorm",
                                    "LayerNorm without parameters"};
-    std::vector<std::string> parts{kNorms[static_cast<int>(norm)]};
+    std::vector<std::string> parts{kNorms[static_cast<int>(norm())]};
     parts.push_back(parallelResidual ? "parallel attention and MLP"
                                      : "sequential attention and MLP");
     parts.push_back(std::string(traits().mlp == MlpLayout::Gated ? "gated " : "") +
@@ -397,7 +398,7 @@ std::string ModelConfig::familySummary() const {
     bias(mlpBias, "MLP");
     bias(lmHeadBias, "LM head");
     if (!biases.empty()) parts.push_back("biases on " + biases);
-    if (scaleEmbeddings) parts.push_back("embeddings scaled by sqrt(hidden)");
+    if (scaleEmbeddings()) parts.push_back("embeddings scaled by sqrt(hidden)");
     if (slidingWindow > 0) parts.push_back("sliding window " + std::to_string(slidingWindow));
     std::string out = traits().architecture + ":";
     for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : " ") + parts[i];

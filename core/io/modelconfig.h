@@ -29,15 +29,13 @@ struct ModelConfig {
     std::int64_t numKvHeads = 0;   ///< equals numHeads for MHA (absent in config.json means MHA)
     std::int64_t headDim = 0;      ///< hidden / heads unless config.json gives head_dim
     std::string family = "llama";  ///< FamilyTraits::id
-    NormKind norm = NormKind::Rms;
-    double normEps = 1e-6;  ///< rms_norm_eps / layer_norm_eps (fixed 1e-5 for OLMo)
+    double normEps = 1e-6;         ///< rms_norm_eps / layer_norm_eps (fixed 1e-5 for OLMo)
     Activation activation = Activation::Silu;
     bool qkvBias = false;           ///< q_proj, k_proj, v_proj carry a bias
     bool outputBias = false;        ///< o_proj (Phi: dense) carries a bias
     bool mlpBias = false;           ///< every MLP projection carries a bias
     bool lmHeadBias = false;        ///< Phi
     bool parallelResidual = false;  ///< x + attn(n) + mlp(n) from one norm (Phi, StableLM option)
-    bool scaleEmbeddings = false;   ///< Gemma: embeddings times sqrt(hidden)
     /// partial_rotary_factor: the share of each head's dimensions that RoPE rotates (1 = all).
     double partialRotaryFactor = 1.0;
     /// Mistral: a query sees only the last `slidingWindow` keys (itself included); 0 = all.
@@ -54,6 +52,10 @@ struct ModelConfig {
     std::string sourceJson;
 
     const FamilyTraits& traits() const;
+    /// The family's normalisation (a property of the family, not of config.json).
+    NormKind norm() const;
+    /// Gemma: the embeddings are multiplied by sqrt(hidden) (a property of the family).
+    bool scaleEmbeddings() const;
     bool hasPostAttentionNorm() const { return !parallelResidual; }
     /// Leading dimensions of each head that RoPE rotates, int(head_dim * partial_rotary_factor)
     /// as Hugging Face truncates; the rest pass through unrotated.

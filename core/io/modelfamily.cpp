@@ -172,13 +172,13 @@ bool storesTensor(const ModelConfig& c, LayerTensor t) {
     if (moduleName(c.traits().names, t).empty()) return false;
     switch (t) {
         case LayerTensor::InputNormWeight:
-            return normHasWeight(c.norm);
+            return normHasWeight(c.norm());
         case LayerTensor::InputNormBias:
-            return normHasBias(c.norm);
+            return normHasBias(c.norm());
         case LayerTensor::PostNormWeight:
-            return c.hasPostAttentionNorm() && normHasWeight(c.norm);
+            return c.hasPostAttentionNorm() && normHasWeight(c.norm());
         case LayerTensor::PostNormBias:
-            return c.hasPostAttentionNorm() && normHasBias(c.norm);
+            return c.hasPostAttentionNorm() && normHasBias(c.norm());
         case LayerTensor::QBias:
         case LayerTensor::KBias:
         case LayerTensor::VBias:
@@ -202,9 +202,9 @@ bool storesTensor(const ModelConfig& c, GlobalTensor t) {
         case GlobalTensor::Embedding:
             return true;
         case GlobalTensor::FinalNormWeight:
-            return normHasWeight(c.norm);
+            return normHasWeight(c.norm());
         case GlobalTensor::FinalNormBias:
-            return normHasBias(c.norm);
+            return normHasBias(c.norm());
         case GlobalTensor::LmHeadWeight:
             return !c.tieWordEmbeddings;
         case GlobalTensor::LmHeadBias:

@@ -69,7 +69,7 @@ torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
 torch::Tensor normalize(const ModelConfig& c, const torch::Tensor& x, const torch::Tensor& weight,
                         const torch::Tensor& bias) {
     const auto wide = x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-    switch (c.norm) {
+    switch (c.norm()) {
         case NormKind::Rms:
             return rmsNorm(x, weight, c.normEps);
         case NormKind::RmsUnitOffset: {
@@ -240,19 +240,13 @@ torch::Tensor DecoderModel::hiddenStates(const torch::Tensor& tokens,
     const std::int64_t startPos = options.cache ? options.cache->length() : 0;
     torch::Tensor x = F::embedding(tokens.to(m_device, torch::kLong), embedTokens);
     // Gemma: times sqrt(hidden) rounded to the compute dtype first, as Hugging Face does.
-    if (m_config.scaleEmbeddings)
+    if (m_config.scaleEmbeddings())
         x = x * torch::scalar_tensor(std::sqrt(double(m_config.hiddenSize)), x.options());
     for (std::int64_t l = 0; l < m_config.numLayers; ++l) {
         LayerWeights w = layers[l];
         // Once per layer and outside the checkpoint: the source's graph (gates, merged heads)
         // stays in the outer graph, and the checkpoint receives the result as an input.
-        if (options.kvWeights) {
-            KeyValueProjections kv = options.kvWeights->keyValue(l);
-            w.kProj = kv.keyWeight;
-            w.kBias = kv.keyBias;
-            w.vProj = kv.valueWeight;
-            w.vBias = kv.valueBias;
-        }
+        if (options.weightSource) options.weightSource->substitute(l, w);
         if (!checkpoint) {
             x = decoderLayer(m_config, l, x, w, startPos, options);
             continue;

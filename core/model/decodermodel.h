@@ -41,11 +41,6 @@ struct LayerWeights {
     const torch::Tensor& operator[](LayerTensor role) const;
 };
 
-/// The key and value projections a layer uses; biases undefined when the model has none.
-struct KeyValueProjections {
-    torch::Tensor keyWeight, keyBias, valueWeight, valueBias;
-};
-
 /// Receives each layer's per-head keys (before RoPE) and values, [B, kvHeads, T, d].
 class AttentionObserver {
 public:
@@ -54,20 +49,21 @@ public:
                          const torch::Tensor& values) = 0;
 };
 
-/// Supplies the key and value projections a layer uses instead of its own k_proj/v_proj
-/// (the conversion training's gated mix of original and merged heads, gatedkvmodel.h).
-class KvWeightSource {
+/// Replaces some of a layer's weights for one forward: the conversion training's gated mix of
+/// original and merged heads (gatedkvmodel.h). Called once per layer and forward, outside any
+/// recomputed (checkpointed) layer, so gradients reach what the source mixes.
+class LayerWeightSource {
 public:
-    virtual ~KvWeightSource() = default;
-    /// Weights [kvHeads*d, D] and biases [kvHeads*d] (when the model has them); kvHeads must
-    /// divide the query heads.
-    virtual KeyValueProjections keyValue(std::int64_t layer) const = 0;
+    virtual ~LayerWeightSource() = default;
+    /// `weights` holds the layer's own on entry; the source overwrites the ones it supplies.
+    /// Key/value projections may have fewer heads than the queries when they divide them.
+    virtual void substitute(std::int64_t layer, LayerWeights& weights) const = 0;
 };
 
 struct ForwardOptions {
-    KvCache* cache = nullptr;                   ///< incremental decoding when set
-    AttentionObserver* observer = nullptr;      ///< calibration hook
-    const KvWeightSource* kvWeights = nullptr;  ///< replaces k_proj/v_proj when set
+    KvCache* cache = nullptr;                         ///< incremental decoding when set
+    AttentionObserver* observer = nullptr;            ///< calibration hook
+    const LayerWeightSource* weightSource = nullptr;  ///< replaces projections when set
     /// Training memory: when grad mode is on, keep only each decoder layer's input and recompute
     /// the layer during backward (layercheckpoint.h); same values and gradients, one extra layer
     /// forward each in backward. No effect without grad mode. Throws with a cache or observer.

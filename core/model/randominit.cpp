@@ -22,7 +22,7 @@ Checkpoint initializeModel(const ModelConfig& config, std::uint64_t seed, double
         for (LayerTensor t : {LayerTensor::InputNormWeight, LayerTensor::InputNormBias,
                               LayerTensor::PostNormWeight, LayerTensor::PostNormBias})
             addNorm(tensorName(config, l, t));
-    const double unitScale = config.norm == NormKind::RmsUnitOffset ? 0.0 : 1.0;
+    const double unitScale = config.norm() == NormKind::RmsUnitOffset ? 0.0 : 1.0;
     for (const auto& [name, shape] : expectedTensors(config)) {
         torch::Tensor t;
         if (!norms.count(name))

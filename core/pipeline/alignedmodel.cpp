@@ -7,10 +7,15 @@
 #include "alignment/mergedgqa.h"
 #include "base/error.h"
 #include "io/checkpoint.h"
+#include "training/leastsquaresstart.h"
 #include "training/trainingcheckpoint.h"
 
 namespace gqa {
 namespace fs = std::filesystem;
+
+MergeMethod startMerge(TrainingStart start) {
+    return start == TrainingStart::LeastSquares ? MergeMethod::LeastSquares : MergeMethod::Mean;
+}
 
 namespace {
 /// The per-layer plan of `request`, checking its groupings against the model.
@@ -71,17 +76,18 @@ AlignResult writeAlignedModel(const AlignRequest& request,
     const DType work = stored == DType::F64 ? DType::F64 : DType::F32;
     const Checkpoint aligned = alignCheckpoint(convertedTo(original, work), plan);
     const DType outputDtype = request.outputDtype.value_or(stored);
-    Checkpoint merged;
-    if (request.keepMha) {
-        merged = aligned;
-    } else if (request.merge == MergeMethod::LeastSquares) {
+    auto leastSquaresMerge = [&] {
         std::vector<LayerStatistics> alignedStats;
         for (std::size_t l = 0; l < stats.size(); ++l)
             alignedStats.push_back(alignedStatistics(stats[l], plan[l]));
-        merged = leastSquaresMergeToGqa(aligned, alignedStats, request.groups);
-    } else {
-        merged = mergeToGqa(aligned, request.groups);
-    }
+        return leastSquaresMergeToGqa(aligned, alignedStats, request.groups);
+    };
+    const bool leastSquares = request.merge == MergeMethod::LeastSquares;
+    Checkpoint merged;
+    if (request.keepMha)
+        merged = aligned;
+    else
+        merged = leastSquares ? leastSquaresMerge() : mergeToGqa(aligned, request.groups);
     const Checkpoint result = convertedTo(merged, outputDtype);
 
     reportOrCancel(progress, {0.6, "writing the model", {}, {}});
@@ -89,6 +95,7 @@ AlignResult writeAlignedModel(const AlignRequest& request,
     fs::remove_all(staged);
     result.save(staged, 0, request.modelFolder);
     try {
+        if (request.keepMha && leastSquares) writeLeastSquaresStart(staged, leastSquaresMerge());
         reportOrCancel(progress, {0.8, "verifying the written model", {}, {}});
         Checkpoint::load(staged);  // the folder must reload as a valid checkpoint
     } catch (...) {
@@ -108,7 +115,7 @@ AlignResult writeAlignedModel(const AlignRequest& request,
 
 AlignedModelResult prepareAlignedModel(const AlignedModelConfig& config, ProgressSink& progress) {
     AlignedModelResult result;
-    if (config.meanPool) {
+    if (!alignsHeads(config.start)) {
         result.folder = config.modelFolder;
         result.originalDtype =
             ModelConfig::fromFile((fs::path(config.modelFolder) / "config.json").string()).dtype;
@@ -142,6 +149,7 @@ AlignedModelResult prepareAlignedModel(const AlignedModelConfig& config, Progres
         align.givenGroupings = config.givenGroupings;
     }
     align.keepMha = true;
+    align.merge = startMerge(config.start);
     align.outputDtype = DType::F32;  // the training starts from the exactly folded weights
     align.outputFolder = config.outputFolder;
     ScaledProgress aligning(progress, 0.7, 1.0);

@@ -12,9 +12,10 @@
 //     only when complete and reloaded, so an interrupted or failed write leaves the previous
 //     folder as it was.
 //   prepareAlignedModel: calibrateOrReuse (calibrationstore.h) + writeAlignedModel(keep MHA,
-//     float32): the aligned MHA model the conversion training starts from. The mean-pool
-//     baseline (method §8) needs neither: it starts from the original folder, whose consecutive
-//     heads are its groups.
+//     float32): the aligned MHA model the conversion training starts from, with the
+//     least-squares start beside it (leastsquaresstart.h) when the training starts from that
+//     merge. The mean-pool baseline (method §8) needs neither: it starts from the original
+//     folder, whose consecutive heads are its groups.
 
 #include <cstdint>
 #include <optional>
@@ -27,10 +28,14 @@
 #include "base/dtype.h"
 #include "base/progress.h"
 #include "pipeline/calibrationstore.h"
+#include "pipeline/trainingstart.h"
 
 namespace gqa {
 
 enum class GroupingSource { Searched, Consecutive, Given };
+
+/// The merge the gates move onto.
+MergeMethod startMerge(TrainingStart start);
 
 struct AlignRequest {
     std::string modelFolder;
@@ -41,7 +46,8 @@ struct AlignRequest {
     AnalysisConfig analysis;               ///< search settings (groupCounts is set to {groups})
     bool keepMha = false;                  ///< write the aligned MHA model (no merge)
     /// How the groups are merged (method §7, §7.2); the least-squares merge also refits each
-    /// query head's q_proj/o_proj from the statistics.
+    /// query head's q_proj/o_proj from the statistics. With keepMha, LeastSquares writes that
+    /// merge as the training's least-squares start beside the MHA model (leastsquaresstart.h).
     MergeMethod merge = MergeMethod::Mean;
     std::optional<DType> outputDtype;  ///< default: the original's stored dtype
     std::string outputFolder;
@@ -64,7 +70,8 @@ AlignResult writeAlignedModel(const AlignRequest& request,
 struct AlignedModelConfig {
     std::string modelFolder;
     std::int64_t groups = 0;
-    bool meanPool = false;                      ///< baseline: no calibration, no alignment
+    /// MeanPool: the baseline, no calibration, no alignment.
+    TrainingStart start = TrainingStart::AlignedMean;
     std::vector<std::string> calibrationFiles;  ///< .txt or .jsonl ("text" field)
     std::int64_t calibrationSequences = 32;
     std::int64_t calibrationLength = 256;  ///< capped at the model's max_position_embeddings

@@ -68,6 +68,7 @@ ConversionTrainingConfig pipelineTrainingConfig(const ConversionRunConfig& confi
     c.teacherFolder = config.teacherFolder.empty() ? config.modelFolder : config.teacherFolder;
     c.validationFile = config.validationFile;
     c.groups = config.groups;
+    c.startMerge = startMerge(config.start);
     c.outputDir = folder.root();
     c.runFile = folder.runFile();
     return c;
@@ -77,7 +78,7 @@ ConversionRunResult runConversionPipeline(const ConversionRunConfig& config,
                                           ProgressSink& progress) {
     if (config.modelFolder.empty() || config.outputFolder.empty() || config.groups < 1)
         throw InputError("a conversion needs a model folder, an output folder and G >= 1");
-    if (!config.meanPool && config.calibrationFiles.empty())
+    if (alignsHeads(config.start) && config.calibrationFiles.empty())
         throw InputError("the aligned start needs calibration text");
     // Refuse bad training inputs before minutes of calibration.
     ConversionTrainingConfig check;
@@ -91,7 +92,7 @@ ConversionRunResult runConversionPipeline(const ConversionRunConfig& config,
     AlignedModelConfig prepare;
     prepare.modelFolder = config.modelFolder;
     prepare.groups = config.groups;
-    prepare.meanPool = config.meanPool;
+    prepare.start = config.start;
     prepare.calibrationFiles = config.calibrationFiles;
     prepare.calibrationSequences = config.calibrationSequences;
     prepare.calibrationLength = config.calibrationLength;
@@ -118,10 +119,12 @@ ConversionRunConfig conversionRunConfigFromJson(const Json& j, const std::string
         {"model", "kv_heads", "start", "output", "calibration", "training", "gqa_studio_version"},
         where);
     ConversionRunConfig c;
-    const std::string start = take<std::string>(j, "start", "aligned", where);
-    if (start != "aligned" && start != "mean-pool")
-        throw InputError(where + ".start must be \"aligned\" or \"mean-pool\"");
-    c.meanPool = start == "mean-pool";
+    try {
+        c.start =
+            parseTrainingStart(take<std::string>(j, "start", trainingStartName(c.start), where));
+    } catch (const InputError& e) {
+        throw InputError(where + ".start: " + e.what());
+    }
     c.modelFolder = resolve(base, take<std::string>(j, "model", "", where));
     c.groups = take<std::int64_t>(j, "kv_heads", 0, where);
     c.outputFolder = resolve(base, take<std::string>(j, "output", "", where));
@@ -136,7 +139,8 @@ ConversionRunConfig conversionRunConfigFromJson(const Json& j, const std::string
     c.calibrationSequences =
         take<std::int64_t>(calibration, "sequences", c.calibrationSequences, cw);
     c.calibrationLength = take<std::int64_t>(calibration, "length", c.calibrationLength, cw);
-    if (!c.meanPool && c.calibrationFiles.empty()) throw InputError(cw + " needs \"files\"");
+    if (alignsHeads(c.start) && c.calibrationFiles.empty())
+        throw InputError(cw + " needs \"files\"");
 
     const std::string tw = where + ".training";
     const Json training = take<Json>(j, "training", Json::object(), where);
@@ -165,7 +169,7 @@ Json conversionRunConfigJson(const ConversionRunConfig& c) {
     training["device"] = c.training.device.str();
     return {{"model", c.modelFolder},
             {"kv_heads", c.groups},
-            {"start", c.meanPool ? "mean-pool" : "aligned"},
+            {"start", trainingStartName(c.start)},
             {"output", c.outputFolder},
             {"calibration",
              {{"files", c.calibrationFiles},

@@ -6,8 +6,9 @@
 // verify the GQA model, all inside one run folder (runfile/runfolder.h).
 //
 // Its settings are one typed value, ConversionRunConfig, read from and written to JSON here (the
-// format of docs/convert.md): paths, the start (aligned or mean-pool), calibration, and the
-// training hyper-parameters of pipeline/trainingsettings.h. Unknown keys are refused by name.
+// format of docs/convert.md): paths, the start (least-squares, aligned or mean-pool), calibration,
+// and the training hyper-parameters of pipeline/trainingsettings.h. Unknown keys are refused by
+// name.
 //
 // Training inputs are classified once, here: ".jsonl" files are prompt/answer examples, anything
 // else plain text (a mix of both is refused).
@@ -31,7 +32,8 @@ struct ConversionRunConfig {
 
     std::string modelFolder;  ///< the original MHA model
     std::int64_t groups = 0;  ///< G, the KV heads of the result
-    bool meanPool = false;    ///< the baseline start: original consecutive heads, no alignment
+    /// Aligned heads moving onto the least-squares or the mean merge, or the mean-pool baseline.
+    TrainingStart start = kDefaultTrainingStart;
     std::vector<std::string> calibrationFiles;
     std::int64_t calibrationSequences = kDefaultCalibrationSequences;
     std::int64_t calibrationLength = kDefaultCalibrationLength;

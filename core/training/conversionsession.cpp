@@ -28,6 +28,7 @@ void forEachWeight(DecoderModel& model, TrainScope scope, F f) {
 
 nlohmann::json conversionSettingsJson(const ConversionTrainingConfig& c) {
     return {{"groups", c.groups},
+            {"start_merge", mergeMethodName(c.startMerge.value_or(MergeMethod::Mean))},
             {"steps", c.steps},
             {"batch_size", c.batchSize},
             {"seq_len", c.seqLen},
@@ -82,10 +83,10 @@ void ConversionSession::buildStudent(const Checkpoint& student) {
                       t.requires_grad_(true);
                       (t.dim() >= 2 ? m_decay : m_noDecay).push_back(t);
                   });
-    // The merged heads (and biases): float32 trained leaves from the stored merged tensors of a
-    // training checkpoint, else the group means of the checkpoint's own projections.
+    // The merged heads (and biases, and the least-squares start's refitted q/o): float32 trained
+    // leaves from the stored merged tensors of a training checkpoint or start, else the group
+    // means of the checkpoint's own projections.
     const ModelConfig& c = m_student->config();
-    const bool stored = student.tensors.count(mergedKeyName(0)) > 0;
     std::map<std::string, std::string> projectionOf;
     for (std::int64_t l = 0; l < c.numLayers; ++l) {
         projectionOf[mergedKeyName(l)] = tensorName(c, l, LayerTensor::KWeight);
@@ -96,11 +97,13 @@ void ConversionSession::buildStudent(const Checkpoint& student) {
         }
     }
     for (auto& [name, tensor] : m_student->mergedTensors()) {
+        const auto stored = student.tensors.find(name);
         torch::Tensor t =
-            stored ? student.at(name).to(m_c.device, torch::kFloat32)
-                   : groupMeanProjection(
-                         student.at(projectionOf.at(name)).to(m_c.device, torch::kFloat32),
-                         m_c.groups, c.headDim);
+            stored != student.tensors.end()
+                ? stored->second.to(m_c.device, torch::kFloat32)
+                : groupMeanProjection(
+                      student.at(projectionOf.at(name)).to(m_c.device, torch::kFloat32), m_c.groups,
+                      c.headDim);
         *tensor = t.clone().requires_grad_(true);
         m_merged.push_back(*tensor);
     }

@@ -14,6 +14,7 @@
 #include "distributed/dataparallel.h"
 #include "training/gatedkvmodel.h"
 #include "training/gqaexport.h"
+#include "training/leastsquaresstart.h"
 #include "base/memorytracker.h"
 #include "base/processmemory.h"
 #include "text/tokendataset.h"
@@ -222,7 +223,11 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& request
     TensorMemory::install();  // the measured peak of tensor memory (trainingestimate.h's check)
     TensorMemory::resetPeak(config.device);
     reportOrCancel(progress, {0.0, stageText(Stage::LoadingModels), {}, {}});
-    const Checkpoint studentCheckpoint = Checkpoint::load(config.studentFolder);
+    Checkpoint studentCheckpoint = Checkpoint::load(config.studentFolder);
+    if (!config.startMerge)
+        config.startMerge = hasLeastSquaresStart(config.studentFolder) ? MergeMethod::LeastSquares
+                                                                       : MergeMethod::Mean;
+    result.startMerge = *config.startMerge;
     const std::string tokenizerPath =
         !config.tokenizerPath.empty()
             ? config.tokenizerPath
@@ -231,6 +236,9 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& request
         config.teacherFolder.empty() ? config.studentFolder : config.teacherFolder;
     const Checkpoint teacherCheckpoint =
         teacherFolder == config.studentFolder ? studentCheckpoint : Checkpoint::load(teacherFolder);
+    // After the teacher's copy: the start's tensors belong to the student only.
+    if (result.startMerge == MergeMethod::LeastSquares)
+        addLeastSquaresStart(config.studentFolder, config.groups, studentCheckpoint);
     if (teacherCheckpoint.config.vocabSize != studentCheckpoint.config.vocabSize)
         throw InputError("the teacher's vocabulary (" +
                          std::to_string(teacherCheckpoint.config.vocabSize) +
@@ -255,7 +263,8 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& request
         // Checked before anything is loaded: another shape of run cannot resume this one.
         const nlohmann::json saved = savedSettings(resumeFrom);
         const nlohmann::json now = conversionSettingsJson(config);
-        for (const char* key : {"groups", "steps", "scope", "world_size", "shard_optimizer"})
+        for (const char* key :
+             {"groups", "start_merge", "steps", "scope", "world_size", "shard_optimizer"})
             if (saved.value(key, now[key]) != now[key])
                 throw InputError(resumeFrom + " holds a run whose " + std::string(key) + " is " +
                                  saved[key].dump() + ", not " + now[key].dump() +
@@ -279,13 +288,15 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& request
     }
     result.trainableParameters = session.trainableCount();
     result.frozenParameters = session.frozenCount();
-    reportOrCancel(progress, {double(session.state().step) / double(config.steps),
-                              "training " + std::to_string(result.trainableParameters) +
-                                  " parameters (" + trainScopeName(config.scope) + " scope), " +
-                                  std::to_string(result.frozenParameters) + " frozen",
-                              {{"trainable_parameters", double(result.trainableParameters)},
-                               {"frozen_parameters", double(result.frozenParameters)}},
-                              {}});
+    reportOrCancel(
+        progress,
+        {double(session.state().step) / double(config.steps),
+         "training " + std::to_string(result.trainableParameters) + " parameters (" +
+             trainScopeName(config.scope) + " scope), " + std::to_string(result.frozenParameters) +
+             " frozen, towards the " + mergeMethodName(result.startMerge) + " merge",
+         {{"trainable_parameters", double(result.trainableParameters)},
+          {"frozen_parameters", double(result.frozenParameters)}},
+         {}});
 
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();

@@ -6,7 +6,10 @@
 //
 // Input: a model folder whose heads are grouped contiguously (`gqa-cli align --keep-mha` writes
 // the aligned one; the original model gives the mean-pool baseline of method §8), G, and
-// training text (plain text files: causal LM) or the reference's prompt/answer jsonl.
+// training text (plain text files: causal LM) or the reference's prompt/answer jsonl. The gates
+// move the heads onto the group means, or onto the least-squares merge (method §7.2) when the
+// folder holds its start (leastsquaresstart.h): then each query head's q_proj/o_proj blend
+// towards their refitted versions too (gatedkvmodel.h).
 // Each update: gates z = sample(step) (kvgates.h), student forward with z (gatedkvmodel.h),
 // teacher forward without grad, loss = distillation terms (distillation.h) + sparsity
 // regulariser; the gate scheme's hooks run around the AdamW step. Parameter groups (method §6.5):
@@ -46,6 +49,7 @@
 
 #include "distributed/communicator.h"
 #include "distributed/overlappedreduce.h"
+#include "alignment/leastsquaresmerge.h"
 #include "training/distillation.h"
 #include "base/dtype.h"
 #include "training/kvgates.h"
@@ -78,6 +82,9 @@ struct ConversionTrainingConfig {
     std::string studentFolder;  ///< contiguous-group MHA model
     std::int64_t groups = 0;    ///< G, the KV heads of the result
     std::string teacherFolder;  ///< empty: the student folder (aligned MHA = original function)
+    /// The merge the gates move onto. Unset: least squares when the student folder holds a
+    /// least-squares start, else the mean; LeastSquares without a start is an InputError.
+    std::optional<MergeMethod> startMerge;
 
     std::vector<std::string> trainFiles;    ///< plain text (causal LM), or
     std::string trainJsonl;                 ///< prompt/answer jsonl (method §2)
@@ -137,6 +144,7 @@ struct ConversionTrainingConfig {
 struct ConversionTrainingResult {
     std::int64_t steps = 0, startStep = 0;
     bool resumed = false;
+    MergeMethod startMerge = MergeMethod::Mean;  ///< the merge the gates moved onto
     /// The checkpoint had already reached `steps`: nothing was trained, the export was written
     /// and verified again (throughput and memory figures are then 0).
     bool alreadyComplete = false;

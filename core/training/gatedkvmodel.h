@@ -14,8 +14,19 @@
 // every head of a group reads the merged head, which is exactly a GQA model with G KV heads under
 // Hugging Face's repeat_kv; exportGqa() writes that model.
 //
-// The merged heads start as the mean of their group's heads (aligned heads: this method; the
-// original consecutive heads: the mean-pool baseline, method §8), and are trained.
+// The merged heads start as the mean of their group's heads (aligned heads: the paper's method;
+// the original consecutive heads: the mean-pool baseline, method §8), and are trained.
+//
+// Starting from the least-squares merge (method §7.2, §6.1): that merge also refits each query
+// head's q_proj rows and o_proj columns so that it reads the merged head well. The student then
+// holds those refitted projections too (mergedQueries, mergedOutputs), and query head h blends
+//
+//   W_Q,eff^h = z W_Q^h + (1 - z) W_Q'^h,   W_O,eff[:, h] = z W_O[:, h] + (1 - z) W_O'[:, h]
+//
+// with the same gate as its KV head, so z = 1 is still the MHA model and z = 0 is exactly the
+// least-squares GQA model. RoPE is linear and the refitted query maps commute with it, so the
+// blend of weights is again the blend of the rotated queries. The refitted projections are merged
+// tensors: trained with the merged heads, stored in training checkpoints, exported at z = 0.
 
 #include <cstdint>
 #include <utility>
@@ -33,6 +44,10 @@ std::string mergedKeyName(std::int64_t layer);
 std::string mergedValueName(std::int64_t layer);
 std::string mergedKeyBiasName(std::int64_t layer);
 std::string mergedValueBiasName(std::int64_t layer);
+/// The least-squares start's refitted projections: q_proj [H*d, D] (and its bias), o_proj [D, H*d].
+std::string mergedQueryName(std::int64_t layer);
+std::string mergedQueryBiasName(std::int64_t layer);
+std::string mergedOutputName(std::int64_t layer);
 
 /// The initial merged heads: the mean over each run of H / G consecutive heads of a [H*d, D]
 /// projection -> [G*d, D] (or of a bias [H*d] -> [G*d]).
@@ -42,7 +57,8 @@ torch::Tensor groupMeanProjection(const torch::Tensor& projection, std::int64_t 
 class GatedKvModel {
 public:
     /// `contiguousMha` must be MHA with `groups` dividing its heads (InputError otherwise). When
-    /// it holds merged tensors (a training checkpoint) they are used, else the group means.
+    /// it holds merged tensors (a training checkpoint, or a student with its least-squares start,
+    /// mergestart.h) they are used, else the group means.
     GatedKvModel(const Checkpoint& contiguousMha, std::int64_t groups,
                  torch::ScalarType dtype = torch::kFloat32, torch::Device device = torch::kCPU);
 
@@ -51,6 +67,9 @@ public:
     std::vector<torch::Tensor> mergedValues;
     /// per layer [G*d]; undefined tensors when the model's k/v have no bias
     std::vector<torch::Tensor> mergedKeyBiases, mergedValueBiases;
+    /// Per layer, the refitted [H*d, D] q_proj (and [H*d] bias) and [D, H*d] o_proj each query
+    /// head uses at z = 0; undefined unless the student starts from the least-squares merge.
+    std::vector<torch::Tensor> mergedQueries, mergedQueryBiases, mergedOutputs;
 
     std::int64_t groups() const { return m_groups; }
     std::int64_t groupSize() const { return model.config().numHeads / m_groups; }
@@ -64,10 +83,16 @@ public:
     torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& gates,
                           torch::ScalarType compute, bool checkpointLayers = false) const;
 
-    /// The effective [H*d, D] key and value weights (and [H*d] biases) of a layer under `gates`
-    /// [layers, heads].
-    KeyValueProjections effectiveKeyValue(std::int64_t layer, const torch::Tensor& gates) const;
-    /// Every merged tensor with its training-checkpoint name (weights, then defined biases).
+    /// True when the student holds the least-squares start's refitted q_proj/o_proj.
+    bool refitsQueries() const { return !mergedQueries.empty() && mergedQueries[0].defined(); }
+
+    /// Sets the projections of `w` to the blends of this layer's original and merged ones under
+    /// `gates` [layers, heads], in `compute`: k/v (and biases) always, q/o when refitsQueries().
+    void blendLayer(std::int64_t layer, const torch::Tensor& gates, torch::ScalarType compute,
+                    LayerWeights& w) const;
+    /// Every merged tensor with its training-checkpoint name: keys, values, key and value
+    /// biases, then the refitted q weights, q biases and o weights (the optimiser's parameter
+    /// order; checkpoints written before the later kinds existed rely on it).
     std::vector<std::pair<std::string, torch::Tensor*>> mergedTensors();
     std::vector<std::pair<std::string, torch::Tensor>> mergedTensors() const;
 
@@ -76,10 +101,15 @@ public:
     /// The same with every tensor in the dtype it is held in: a training checkpoint keeps
     /// frozen weights in the compute dtype and trained ones (float32 masters) in float32.
     Checkpoint toTrainingCheckpointAsHeld(DType configDtype) const;
-    /// The GQA model at z = 0: k_proj/v_proj = merged heads, num_key_value_heads = G.
+    /// The GQA model at z = 0: k_proj/v_proj = merged heads, num_key_value_heads = G, and the
+    /// refitted q_proj/o_proj when refitsQueries().
     Checkpoint exportGqa(DType dtype) const;
 
 private:
+    /// The merged lists with their name functions, in mergedTensors() order.
+    template <class Self, class Visit>
+    static void visitMerged(Self& self, Visit visit);
+
     std::int64_t m_groups = 0;
 };
 

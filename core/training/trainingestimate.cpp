@@ -194,7 +194,7 @@ Counts countsOf(const ModelConfig& c, const TrainingShape& s, const Dims& m) {
                        : s.scope == TrainScope::Attention ? n.kv + qo
                        : s.scope == TrainScope::KeyValue  ? n.kv
                                                           : 0.0;
-    const double merged = 2 * m.L * m.G * m.d * m.D;
+    const double merged = 2 * m.L * m.G * m.d * m.D + (s.refitsQueries ? 2 * m.L * m.Q * m.D : 0.0);
     const double gates = m.L * m.H;
     n.trainable = n.trainedWeights + merged + gates;
     return n;
@@ -263,7 +263,9 @@ std::vector<Phase> updatePhases(const ModelConfig& c, const TrainingShape& s, co
     else
         for (std::int64_t l = 0; l < c.numLayers; ++l)
             kept += layerSaved(m, t, l > 0 || t.embeddings);
-    const MemoryItem gated{"gated K/V weights", m.L * 2 * (kFloat32 + m.e) * m.KVd * m.D,
+    const double blended = m.KVd + (s.refitsQueries ? m.Q : 0.0);  // rows per projection pair
+    const MemoryItem gated{s.refitsQueries ? "gated Q/K/V/O weights" : "gated K/V weights",
+                           m.L * 2 * (kFloat32 + m.e) * blended * m.D,
                            "per layer: spread merged heads (float32) + mixed weights"};
     const MemoryItem keptItem{
         "kept activations", kept,

@@ -8,7 +8,8 @@
 // The memory model counts what the trainer (conversionsession.h, conversiontrainer.cpp) holds
 // per rank, tensor by tensor, with e the compute dtype's bytes (4 float32, 2 bfloat16):
 //   frozen weights       every weight outside the train scope, stored in the compute dtype
-//   trainable masters    float32 trained weights, merged heads [G*d, D] x 2 per layer, gates
+//   trainable masters    float32 trained weights, merged heads [G*d, D] x 2 per layer, gates,
+//                        and from the least-squares start each head's refitted q/o [H*d, D] x 2
 //   gradients            float32, one per trainable value (LibTorch 1.13's zero_grad keeps them)
 //   AdamW state          2 x float32 per trainable value (/ world size with ZeRO-1)
 //   teacher              the original values of the trained projections in the compute dtype
@@ -18,7 +19,8 @@
 //                        autograd (none in float32)
 //   gated K/V weights    per layer, for K and V: the merged heads spread to every head (float32,
 //                        kept because the gates need its gradient) and the mixed [H*d, D]
-//                        weight in the compute dtype (kept by the projection)
+//                        weight in the compute dtype (kept by the projection); from the
+//                        least-squares start the same for Q and O (the refitted [H*d, D] ones)
 //   kept activations     checkpointing: each layer's input plus the final norm's; without it,
 //                        every layer's saved tensors (see below)
 //   working set          what the phase of the peak adds: the teacher's or a checkpointed layer's
@@ -78,6 +80,9 @@ struct TrainingShape {
     std::int64_t chunkPositions = 1024;  ///< DistillationSettings::chunkPositions
     std::int64_t bildTopK = 16;          ///< DistillationSettings::bildTopK
     bool separateTeacher = false;        ///< a teacher folder other than the student's
+    /// The least-squares start (gatedkvmodel.h): each query head's refitted q_proj/o_proj are
+    /// trained and blended too.
+    bool refitsQueries = false;
     int worldSize = 1;
     bool shardOptimizer = false;  ///< ZeRO-1: AdamW state split across ranks
     /// Training on the CPU: the loaded checkpoint and the training tokens share the memory of
