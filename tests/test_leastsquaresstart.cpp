@@ -125,6 +125,8 @@ TEST_F(LeastSquaresStartTest, TheStartFitsOnlyItsModelAndItsGroups) {
         EXPECT_NE(std::string(e.what()).find("fitted for 2 KV heads, not 4"), std::string::npos)
             << e.what();
     }
+    EXPECT_TRUE(hasLeastSquaresStartFor(s.folder, 2));
+    EXPECT_FALSE(hasLeastSquaresStartFor(s.folder, 4));  // an unset start merge falls to the mean
     const std::string bare = scratchFolder("no-start");
     s.mha.save(bare);
     EXPECT_FALSE(hasLeastSquaresStart(bare));

@@ -45,9 +45,9 @@ TrainingShape trainingShape(const ConversionTrainingConfig& c, int worldSize) {
     s.bildTopK = c.loss.bildTopK;
     s.separateTeacher = !c.teacherFolder.empty() && c.teacherFolder != c.studentFolder;
     // As trainConversion resolves an unset start merge.
-    s.refitsQueries = c.startMerge
-                          ? *c.startMerge == MergeMethod::LeastSquares
-                          : !c.studentFolder.empty() && hasLeastSquaresStart(c.studentFolder);
+    s.refitsQueries = c.startMerge ? *c.startMerge == MergeMethod::LeastSquares
+                                   : !c.studentFolder.empty() &&
+                                         hasLeastSquaresStartFor(c.studentFolder, c.groups);
     s.worldSize = worldSize;
     s.shardOptimizer = c.shardOptimizer;
     s.cpu = c.device.is_cpu();
@@ -92,7 +92,7 @@ Arguments trainArguments() {
          "the merge the gates move onto: least-squares (each query head's q_proj/o_proj move to "
          "their refit too; needs the least-squares start that `align --keep-mha` writes beside "
          "the model) or mean (the paper's); default: least-squares when --model holds that "
-         "start, else mean",
+         "start for --kv-heads, else mean",
          ""},
         {"train", "FILES", "comma-separated text files or folders of .txt files", ""},
         {"train-jsonl", "FILE", "prompt/answer jsonl (instruction, input, output fields)", ""},

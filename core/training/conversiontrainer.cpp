@@ -225,8 +225,9 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& request
     reportOrCancel(progress, {0.0, stageText(Stage::LoadingModels), {}, {}});
     Checkpoint studentCheckpoint = Checkpoint::load(config.studentFolder);
     if (!config.startMerge)
-        config.startMerge = hasLeastSquaresStart(config.studentFolder) ? MergeMethod::LeastSquares
-                                                                       : MergeMethod::Mean;
+        config.startMerge = hasLeastSquaresStartFor(config.studentFolder, config.groups)
+                                ? MergeMethod::LeastSquares
+                                : MergeMethod::Mean;
     result.startMerge = *config.startMerge;
     const std::string tokenizerPath =
         !config.tokenizerPath.empty()

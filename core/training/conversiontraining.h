@@ -83,7 +83,7 @@ struct ConversionTrainingConfig {
     std::int64_t groups = 0;    ///< G, the KV heads of the result
     std::string teacherFolder;  ///< empty: the student folder (aligned MHA = original function)
     /// The merge the gates move onto. Unset: least squares when the student folder holds a
-    /// least-squares start, else the mean; LeastSquares without a start is an InputError.
+    /// least-squares start for `groups`, else the mean; LeastSquares without one: InputError.
     std::optional<MergeMethod> startMerge;
 
     std::vector<std::string> trainFiles;    ///< plain text (causal LM), or

@@ -54,6 +54,17 @@ void writeLeastSquaresStart(const std::string& folder, const Checkpoint& mergedG
 
 bool hasLeastSquaresStart(const std::string& folder) { return fs::exists(startPath(folder)); }
 
+bool hasLeastSquaresStartFor(const std::string& folder, std::int64_t groups) {
+    if (!hasLeastSquaresStart(folder)) return false;
+    try {
+        const auto& meta = SafetensorsFile::open(startPath(folder)).metadata();
+        const auto fitted = meta.find(kGroupsKey);
+        return fitted != meta.end() && fitted->second == std::to_string(groups);
+    } catch (const InputError&) {
+        return false;  // unreadable: not a start this run can use (an explicit request says why)
+    }
+}
+
 void addLeastSquaresStart(const std::string& folder, std::int64_t groups, Checkpoint& student) {
     const std::string path = startPath(folder);
     if (!fs::exists(path))

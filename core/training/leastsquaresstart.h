@@ -23,6 +23,9 @@ constexpr const char* kLeastSquaresStartFile = "least-squares-start.safetensors"
 void writeLeastSquaresStart(const std::string& folder, const Checkpoint& mergedGqa);
 
 bool hasLeastSquaresStart(const std::string& folder);
+/// True when the folder holds a least-squares start fitted for `groups` KV heads: the start an
+/// unset ConversionTrainingConfig::startMerge chooses (another G's start does not apply).
+bool hasLeastSquaresStartFor(const std::string& folder, std::int64_t groups);
 
 /// Adds the folder's start tensors to `student` (the folder's MHA model). InputError when the file
 /// is missing or malformed, does not fit the model, or was fitted for another number of KV heads.
