@@ -13,6 +13,7 @@
 
 #include "runfile/runfolder.h"
 #include "io/checkpoint.h"
+#include "io/modelfamily.h"
 #include "base/dtype.h"
 #include "base/error.h"
 #include "analysis/headanalysis.h"
@@ -276,10 +277,12 @@ ReportData gatherReportData(const ReportConfig& config, const ReportProgress& pr
     d.modelName = QFileInfo(d.modelFolder).fileName();
     d.configJson = qs(Json::parse(id.configJson).dump(2));
     d.parameterCount = c.parameterCount();
+    d.family = QStringLiteral("%1 (%2)").arg(qs(c.traits().architecture), qs(c.familySummary()));
     d.layers = int(c.numLayers);
     d.heads = int(c.numHeads);
     d.headDim = int(c.headDim);
     d.configSummary
+        << QStringLiteral("family: %1").arg(d.family)
         << QStringLiteral("layers: %1").arg(c.numLayers)
         << QStringLiteral("hidden size: %1 (MLP %2)").arg(c.hiddenSize).arg(c.intermediateSize)
         << QStringLiteral("attention heads: %1, KV heads %2, head dim %3")

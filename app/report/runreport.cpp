@@ -72,6 +72,7 @@ QString summarySection(const ReportData& d) {
     row(QStringLiteral("run folder"), esc(d.runFolder));
     row(QStringLiteral("run file"), esc(d.runFile));
     row(QStringLiteral("original model"), esc(d.modelFolder));
+    row(QStringLiteral("family"), esc(d.family));
     row(QStringLiteral("parameters"), QString::number(d.parameterCount));
     row(QStringLiteral("exported GQA model"),
         d.exportFound ? esc(d.exportFolder) : QStringLiteral("not found"));

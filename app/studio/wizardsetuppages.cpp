@@ -19,6 +19,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "io/modelfamily.h"
 #include "runfile/runfolder.h"
 #include "conversionestimate.h"
 #include "conversionwizard.h"
@@ -90,14 +91,15 @@ void WizardModelPage::describe() {
             m_valid = c.isMha();
             m_summary->setText(
                 c.isMha()
-                    ? tr("%1 layers, %2 heads of dimension %3, %4 M parameters. KV cache: %5 per "
-                         "token.")
+                    ? tr("%6: %1 layers, %2 heads of dimension %3, %4 M parameters. KV cache: "
+                         "%5 per token.")
                           .arg(c.numLayers)
                           .arg(c.numHeads)
                           .arg(c.headDim)
                           .arg(double(c.parameterCount()) / 1e6, 0, 'f', 2)
                           .arg(formatBytes(
                               double(c.kvCacheBytesPerToken(c.numKvHeads, dtypeSize(c.dtype)))))
+                          .arg(QString::fromStdString(c.traits().architecture))
                     : tr("This model already uses grouped-query attention (%1 KV heads for %2 "
                          "heads); choose a multi-head attention model.")
                           .arg(c.numKvHeads)
