@@ -80,17 +80,41 @@ TEST(LeastSquaresMerge, IsExactOnHeadsThatAreScaledAndRotatedCopies) {
     const auto stats = statisticsOf(mha);  // consecutive groups: already contiguous
     const torch::Tensor tokens = torch::tensor(sequences(2, 40, 9)[0], torch::kLong).view({1, -1});
     const torch::Tensor reference = logitsOf(mha, tokens);
-    const Checkpoint fitted = leastSquaresMergeToGqa(mha, stats, 2);
-    EXPECT_EQ(fitted.config.numKvHeads, 2);
-    // Every position agrees, so the fitted key maps commute with RoPE at every offset.
-    EXPECT_LT(relativeMaxDiff(logitsOf(fitted, tokens), reference), kExact);
+    for (MergedHead head : {MergedHead::Mean, MergedHead::Principal}) {
+        const Checkpoint fitted = leastSquaresMergeToGqa(mha, stats, 2, head);
+        EXPECT_EQ(fitted.config.numKvHeads, 2);
+        // Every position agrees, so the fitted key maps and the merged keys commute with RoPE.
+        EXPECT_LT(relativeMaxDiff(logitsOf(fitted, tokens), reference), kExact)
+            << mergedHeadName(head);
+    }
     EXPECT_GT(relativeMaxDiff(logitsOf(mergeToGqa(mha, 2), tokens), reference), 1e-3)
         << "the mean merge should not be exact here, or the test shows nothing";
     for (const LayerStatistics& layer : stats) {
-        const MergeCost ls = predictLeastSquaresMergeCost(layer, 2);
-        EXPECT_LT(ls.valueRelative, 1e-9);
-        EXPECT_LT(ls.keyRelative, 1e-9);
+        for (MergedHead head : {MergedHead::Mean, MergedHead::Principal}) {
+            const MergeCost ls = predictLeastSquaresMergeCost(layer, 2, head);
+            EXPECT_LT(ls.valueRelative, 1e-9) << mergedHeadName(head);
+            EXPECT_LT(ls.keyRelative, 1e-9) << mergedHeadName(head);
+        }
         EXPECT_GT(predictMergeCost(layer, 2).valueRelative, 1e-2);
+    }
+}
+
+// For exact copies of one head the principal head is their mean (the basis is turned towards the
+// mean and scaled by 1/sqrt(k)), so the gated training's blend starts between like quantities.
+TEST(LeastSquaresMerge, ThePrincipalHeadOfCopiesIsTheirMean) {
+    Checkpoint mha = randomCheckpoint(tinyConfig(), 35, DType::F64);
+    const std::int64_t d = mha.config.headDim;
+    for (std::int64_t l = 0; l < mha.config.numLayers; ++l)
+        for (const char* name : {"self_attn.k_proj.weight", "self_attn.v_proj.weight"}) {
+            torch::Tensor w = mha.at(layerTensorName(l, name)).clone();
+            for (std::int64_t from : {0, 2})
+                w.index_put_({Slice((from + 1) * d, (from + 2) * d)}, w.index({Slice(from * d, (from + 1) * d)}));
+            mha.set(layerTensorName(l, name), w);
+        }
+    for (const LayerStatistics& layer : statisticsOf(mha)) {
+        const torch::Tensor mean = mergedHeadMix(layer.values, HeadKind::Values, 2, MergedHead::Mean);
+        EXPECT_LT(relativeMaxDiff(mergedHeadMix(layer.values, HeadKind::Values, 2, MergedHead::Principal), mean), 1e-8);
+        EXPECT_LT(relativeMaxDiff(mergedHeadMix(layer.keys, HeadKind::Keys, 2, MergedHead::Principal), mean), 1e-8);
     }
 }
 
@@ -110,14 +134,24 @@ TEST(LeastSquaresMerge, NeverFitsWorseThanTheMean) {
             EXPECT_LE(ls.valueResidual, mean.valueResidual * (1.0 + 1e-9)) << groups;
             EXPECT_LE(ls.keyResidual, mean.keyResidual * (1.0 + 1e-9)) << groups;
             EXPECT_LT(ls.valueResidual, mean.valueResidual) << "random heads leave room to fit";
+            // The principal head fits at least as well as the mean head (Eckart-Young).
+            const MergeCost aroundMean = predictLeastSquaresMergeCost(aligned, groups, MergedHead::Mean);
+            const MergeCost principal =
+                predictLeastSquaresMergeCost(aligned, groups, MergedHead::Principal);
+            EXPECT_LE(principal.valueResidual, aroundMean.valueResidual * (1.0 + 1e-9)) << groups;
+            EXPECT_LE(principal.keyResidual, aroundMean.keyResidual * (1.0 + 1e-9)) << groups;
+            EXPECT_LE(aroundMean.valueResidual, mean.valueResidual * (1.0 + 1e-9)) << groups;
+            EXPECT_LT(principal.valueResidual, aroundMean.valueResidual) << "room to choose";
         }
         // The merged model of the aligned checkpoint is a standard GQA checkpoint of G heads.
         const Checkpoint alignedMha = alignCheckpoint(mha, plan);
         std::vector<LayerStatistics> alignedStats;
         for (std::size_t l = 0; l < stats.size(); ++l)
             alignedStats.push_back(alignedStatistics(stats[l], plan[l]));
-        EXPECT_EQ(leastSquaresMergeToGqa(alignedMha, alignedStats, groups).config.numKvHeads,
-                  groups);
+        for (MergedHead head : {MergedHead::Mean, MergedHead::Principal})
+            EXPECT_EQ(
+                leastSquaresMergeToGqa(alignedMha, alignedStats, groups, head).config.numKvHeads,
+                groups);
     }
 }
 
@@ -146,7 +180,7 @@ TEST(LeastSquaresMerge, CovariancesFromStatisticsEqualCapturedActivations) {
 
     const std::int64_t groups = 2, k = 2, d = mha.config.headDim;
     for (std::int64_t l = 0; l < 2; ++l) {
-        const LayerRefit refit = leastSquaresRefit(stats[l], groups);
+        const LayerRefit refit = leastSquaresRefit(stats[l], groups, MergedHead::Mean);
         auto perHead = [](const torch::Tensor& x, std::int64_t h) {
             return x.select(1, h).reshape({-1, x.size(3)}).to(torch::kFloat64);  // [N, d]
         };
@@ -181,7 +215,86 @@ TEST(LeastSquaresMerge, CovariancesFromStatisticsEqualCapturedActivations) {
     }
 }
 
+// The principal head attains the Eckart-Young bound on the captured activations themselves: the
+// values' residual is the sum of all but the d largest eigenvalues of the group's stacked
+// covariance, each key plane's is tr H - lambda_max(H) of its complex covariance H = E[z z^H].
+TEST(LeastSquaresMerge, ThePrincipalHeadAttainsTheBoundOnCapturedActivations) {
+    const Checkpoint mha = randomCheckpoint(tinyConfig(), 36, DType::F64);
+    const auto seqs = sequences(4, 16, 8);
+    NullProgress quiet;
+    const DecoderModel model(mha, torch::kFloat64);
+    const auto stats = calibrateTokens(model, seqs, 2, quiet);
+    std::vector<std::int64_t> flat;
+    for (const auto& s : seqs) flat.insert(flat.end(), s.begin(), s.end());
+    Capture capture;
+    ForwardOptions options;
+    options.observer = &capture;
+    model.forward(torch::tensor(flat, torch::kLong).view({4, -1}), options);
+
+    const std::int64_t groups = 2, k = 2, d = mha.config.headDim, half = d / 2;
+    auto perHead = [](const torch::Tensor& x, std::int64_t h) {
+        return x.select(1, h).reshape({-1, x.size(3)}).to(torch::kFloat64);  // [N, d]
+    };
+    // sum_h min_B ||x_h - B y||^2 / N for captured x_h [N, d] and y [N, d].
+    auto fitResidual = [](const std::vector<torch::Tensor>& xs, const torch::Tensor& y) {
+        double r = 0.0;
+        for (const torch::Tensor& x : xs) {
+            const torch::Tensor B = std::get<0>(at::linalg_lstsq(y, x, {}, {}));
+            r += (x - torch::mm(y, B)).pow(2).sum().item<double>() / double(x.size(0));
+        }
+        return r;
+    };
+    for (std::int64_t l = 0; l < 2; ++l) {
+        const LayerRefit refit = leastSquaresRefit(stats[l], groups, MergedHead::Principal);
+        for (std::int64_t g = 0; g < groups; ++g) {
+            std::vector<torch::Tensor> v, key;
+            torch::Tensor vm, km;
+            for (std::int64_t r = 0; r < k; ++r) {
+                v.push_back(perHead(capture.values[l], g * k + r));
+                key.push_back(perHead(capture.keys[l], g * k + r));
+                const torch::Tensor vr = torch::mm(v.back(), refit.valueMix[g][r].t());
+                const torch::Tensor kr = torch::mm(key.back(), refit.keyMix[g][r].t());
+                vm = r == 0 ? vr : vm + vr;
+                km = r == 0 ? kr : km + kr;
+            }
+            const double n = double(v[0].size(0));
+            const torch::Tensor stacked = torch::cat(v, 1);
+            const torch::Tensor eig = at::linalg_eigvalsh(torch::mm(stacked.t(), stacked) / n);
+            const double bound = eig.slice(0, 0, (k - 1) * d).sum().item<double>();
+            EXPECT_NEAR(fitResidual(v, vm), bound, 1e-9 * eig.sum().item<double>()) << l << g;
+
+            for (std::int64_t p = 0; p < half; ++p) {
+                // Plane p of every member as [N, 2]; H's real form [[A, -B], [B, A]] has each
+                // eigenvalue of H twice.
+                std::vector<torch::Tensor> planes;
+                for (const torch::Tensor& x : key)
+                    planes.push_back(torch::stack({x.select(1, p), x.select(1, p + half)}, 1));
+                const torch::Tensor re = torch::stack(planes, 1).select(2, 0);
+                const torch::Tensor im = torch::stack(planes, 1).select(2, 1);
+                const torch::Tensor real = torch::cat({torch::cat({re, im}, 1),
+                                                       torch::cat({-im, re}, 1)}, 0);  // [2N, 2k]
+                const torch::Tensor h = at::linalg_eigvalsh(torch::mm(real.t(), real) / (2.0 * n));
+                const double planeBound = (h.sum() - h[2 * k - 1] - h[2 * k - 2]).item<double>();
+                // The fitted residual with complex scales: one scaled rotation per member.
+                const torch::Tensor y = torch::stack({km.select(1, p), km.select(1, p + half)}, 1);
+                double residual = 0.0;
+                for (const torch::Tensor& x : planes) {
+                    const double yy = (y * y).sum().item<double>();
+                    const double a = (x * y).sum().item<double>() / yy;
+                    const torch::Tensor Jy = torch::stack({-y.select(1, 1), y.select(1, 0)}, 1);
+                    const double b = (x * Jy).sum().item<double>() / yy;
+                    residual += (x - a * y - b * Jy).pow(2).sum().item<double>() / n;
+                }
+                EXPECT_NEAR(residual, planeBound, 1e-9 * h.sum().item<double>()) << l << g << p;
+            }
+        }
+    }
+}
+
 TEST(LeastSquaresMerge, NamesAndBadInput) {
+    EXPECT_EQ(parseMergedHead("principal"), MergedHead::Principal);
+    EXPECT_EQ(parseMergedHead("mean"), MergedHead::Mean);
+    EXPECT_THROW(parseMergedHead("median"), InputError);
     EXPECT_EQ(parseMergeMethod("least-squares"), MergeMethod::LeastSquares);
     EXPECT_EQ(parseMergeMethod("mean"), MergeMethod::Mean);
     EXPECT_THROW(parseMergeMethod("median"), InputError);

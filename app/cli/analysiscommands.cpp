@@ -32,7 +32,12 @@ std::vector<OptionSpec> analysisOptions() {
     return {{"group-by", "KIND", "similarity that drives grouping: value or key", "value"},
             {"criterion", "C", "dist or cos", "dist"},
             {"search", "METHOD", "strong or reference", "strong"},
-            {"seed", "N", "grouping search seed", "0"}};
+            {"seed", "N", "grouping search seed", "0"},
+            {"merged-head", "HOW",
+             "the least-squares merge's merged key/value head: principal (the directions that "
+             "carry most of the group's signal, docs/method.md §7.3) or mean (the aligned heads' "
+             "mean)",
+             mergedHeadName(kDefaultMergedHead)}};
 }
 
 AnalysisConfig analysisConfig(const Arguments& a) {
@@ -48,6 +53,7 @@ AnalysisConfig analysisConfig(const Arguments& a) {
     c.criterion = criterion == "cos" ? Criterion::Cos : Criterion::Dist;
     c.method = search == "reference" ? GroupSearchMethod::Reference : GroupSearchMethod::Strong;
     c.seed = static_cast<std::uint64_t>(a.integer("seed"));
+    c.mergedHead = parseMergedHead(a.text("merged-head"));
     return c;
 }
 
@@ -254,8 +260,8 @@ int runAlign(const std::vector<std::string>& args) {
          "written beside it as the conversion training's start (least-squares-start.safetensors)",
          ""},
         {"merge", "HOW",
-         "least-squares (each group's keys and values averaged, each query head's q_proj/o_proj "
-         "refitted to the merged head: docs/method.md §7.2; measured better at every G, "
+         "least-squares (one merged key/value head per group, see --merged-head, and each query "
+         "head's q_proj/o_proj refitted to it: docs/method.md §7.2; measured better at every G, "
          "docs/benchmarks.md) or mean (the paper's merge); default: least-squares, mean with "
          "--mean-pool",
          ""},
@@ -269,7 +275,7 @@ int runAlign(const std::vector<std::string>& args) {
     Arguments a("align",
                 "Training-free conversion: permutes and aligns the heads of every layer (the model "
                 "computes the same function) and, unless --keep-mha, replaces each group's keys "
-                "and values by their mean, writing a standard GQA checkpoint.",
+                "and values by one merged head, writing a standard GQA checkpoint.",
                 {"model-folder"}, options);
     if (parseOrHelp(a, args)) return kExitOk;
     if (!a.has("groups") || !a.has("out")) throw InputError("align needs --groups and --out");
@@ -295,6 +301,9 @@ int runAlign(const std::vector<std::string>& args) {
     request.merge = a.text("merge").empty()
                         ? (request.meanPool ? MergeMethod::Mean : MergeMethod::LeastSquares)
                         : parseMergeMethod(a.text("merge"));
+    request.mergedHead = request.analysis.mergedHead;
+    if (a.has("merged-head") && request.merge != MergeMethod::LeastSquares)
+        throw InputError("--merged-head applies to the least-squares merge only");
     request.outputFolder = out;
     TerminalProgress progress(a.flag("quiet"));
     const AlignResult result = writeAlignedModel(request, stats.layers, progress);

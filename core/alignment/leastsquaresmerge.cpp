@@ -13,35 +13,35 @@ void checkGroups(const LayerStatistics& s, std::int64_t groups) {
         throw InputError("the number of groups must divide the number of heads");
 }
 
-/// Second moments of every head against its own group's mean head, from one Gram statistic:
-/// own[h] = E[x_h x_h^T], withMean[h] = E[x_h x_m^T], mean[g] = E[x_m x_m^T] (d x d each), each
-/// group's sums formed once by reductions over the [H*d, H*d] matrix.
-struct MeanMoments {
+/// Second moments of every head against its own group's merged head y_g = sum_r P[g, r] x_r
+/// (mergedhead.h): own[h] = E[x_h x_h^T], withMerged[h] = E[x_h y^T], merged[g] = E[y y^T].
+struct MergedMoments {
     std::int64_t groupSize = 1;
     std::int64_t rotaryDims = 0;  ///< keys: leading dimensions in RoPE planes
-    torch::Tensor own, withMean;  ///< [H, d, d]
-    torch::Tensor mean;           ///< [G, d, d]
-    torch::Tensor meanOf(std::int64_t h) const { return mean[h / groupSize]; }
+    torch::Tensor own, withMerged;  ///< [H, d, d]
+    torch::Tensor merged;           ///< [G, d, d]
+    torch::Tensor mergedOf(std::int64_t h) const { return merged[h / groupSize]; }
 };
 
-MeanMoments meanMoments(const GramStatistics& s, std::int64_t groups) {
-    const std::int64_t H = s.heads, d = s.headDim, k = H / groups;
+MergedMoments mergedMoments(const GramStatistics& s, const torch::Tensor& mix) {
+    const std::int64_t H = s.heads, d = s.headDim, groups = mix.size(0), k = mix.size(1);
     const double n = double(std::max<std::int64_t>(1, s.tokens));
-    // [h, i, g, r, j]: block (h, g*k + r) of E[x x^T].
-    const torch::Tensor C = (s.raw / n).view({H, d, groups, k, d});
-    MeanMoments m;
+    const torch::Tensor C = (s.raw / n).view({H, d, H, d}).permute({0, 2, 1, 3});  // [a, b, i, j]
+    MergedMoments m;
     m.groupSize = k;
     m.rotaryDims = s.rotaryDimensions();
     const torch::Tensor heads = torch::arange(H, torch::kLong);
-    // own[h] = C[h, :, h / k, h % k, :]
-    m.own = C.permute({0, 2, 3, 1, 4}).reshape({H, H, d, d}).index({heads, heads});
-    // withMean[h] = (1/k) sum_r C[h, :, h / k, r, :]
-    const torch::Tensor toGroups = C.mean(3).permute({0, 2, 1, 3});  // [h, g, i, j]
-    m.withMean = toGroups.index({heads, torch::div(heads, k, "floor")});
-    // mean[g] = (1/k^2) sum_{r, q} C[g*k + r, :, g, q, :]
-    const torch::Tensor byGroup = toGroups.reshape({groups, k, groups, d, d}).mean(1);
-    const torch::Tensor groupIds = torch::arange(groups, torch::kLong);
-    m.mean = byGroup.index({groupIds, groupIds});
+    m.own = C.index({heads, heads});
+    std::vector<torch::Tensor> withMerged, merged;
+    for (std::int64_t g = 0; g < groups; ++g) {
+        const torch::Tensor block = C.slice(0, g * k, (g + 1) * k).slice(1, g * k, (g + 1) * k);
+        // E[x_r y^T] = sum_s E[x_r x_s^T] P_s^T;  E[y y^T] = sum_r P_r E[x_r y^T]
+        const torch::Tensor toMerged = torch::einsum("rsij,slj->ril", {block, mix[g]});
+        withMerged.push_back(toMerged);
+        merged.push_back(torch::einsum("rij,rjl->il", {mix[g], toMerged}));
+    }
+    m.withMerged = torch::cat(withMerged, 0);
+    m.merged = torch::stack(merged, 0);
     return m;
 }
 
@@ -79,9 +79,9 @@ PlaneFit planeFit(const Matrix& hh, const Matrix& hm, const Matrix& mm, std::int
 }
 
 /// The r/2 plane fits of head h's keys against its group's merged key (r rotary dimensions).
-std::vector<PlaneFit> planeFits(const MeanMoments& keys, std::int64_t h) {
-    const torch::Tensor hh = keys.own[h].contiguous(), hm = keys.withMean[h].contiguous(),
-                        mm = keys.meanOf(h).contiguous();
+std::vector<PlaneFit> planeFits(const MergedMoments& keys, std::int64_t h) {
+    const torch::Tensor hh = keys.own[h].contiguous(), hm = keys.withMerged[h].contiguous(),
+                        mm = keys.mergedOf(h).contiguous();
     const std::int64_t half = keys.rotaryDims / 2;
     std::vector<PlaneFit> fits;
     for (std::int64_t p = 0; p < half; ++p)
@@ -103,7 +103,7 @@ double linearFitResidual(const torch::Tensor& B, const torch::Tensor& xx, const 
                              torch::trace(torch::mm(torch::mm(B, yy), B.t())).item<double>());
 }
 
-torch::Tensor keyMap(const MeanMoments& keys, std::int64_t h) {
+torch::Tensor keyMap(const MergedMoments& keys, std::int64_t h) {
     const std::vector<PlaneFit> fits = planeFits(keys, h);
     const std::int64_t half = std::int64_t(fits.size()), d = keys.own.size(1);
     torch::Tensor A = torch::zeros({d, d}, torch::kFloat64);
@@ -112,7 +112,7 @@ torch::Tensor keyMap(const MeanMoments& keys, std::int64_t h) {
     const std::int64_t r = keys.rotaryDims;
     if (r < d)
         passThrough(A, r).copy_(
-            valueMap(passThrough(keys.withMean[h], r), passThrough(keys.meanOf(h), r)));
+            valueMap(passThrough(keys.withMerged[h], r), passThrough(keys.mergedOf(h), r)));
     auto a = A.accessor<double, 2>();
     for (std::int64_t p = 0; p < half; ++p) {
         a[p][p] = fits[p].a;
@@ -134,13 +134,16 @@ MergeMethod parseMergeMethod(const std::string& name) {
     throw InputError("unknown merge '" + name + "' (valid: mean, least-squares)");
 }
 
-LayerRefit leastSquaresRefit(const LayerStatistics& stats, std::int64_t groups) {
+LayerRefit leastSquaresRefit(const LayerStatistics& stats, std::int64_t groups,
+                             MergedHead mergedHead) {
     checkGroups(stats, groups);
-    const MeanMoments values = meanMoments(stats.values, groups);
-    const MeanMoments keys = meanMoments(stats.keys, groups);
     LayerRefit refit;
+    refit.keyMix = mergedHeadMix(stats.keys, HeadKind::Keys, groups, mergedHead);
+    refit.valueMix = mergedHeadMix(stats.values, HeadKind::Values, groups, mergedHead);
+    const MergedMoments values = mergedMoments(stats.values, refit.valueMix);
+    const MergedMoments keys = mergedMoments(stats.keys, refit.keyMix);
     for (std::int64_t h = 0; h < stats.values.heads; ++h) {
-        refit.valueMaps.push_back(valueMap(values.withMean[h], values.meanOf(h)));
+        refit.valueMaps.push_back(valueMap(values.withMerged[h], values.mergedOf(h)));
         refit.keyMaps.push_back(keyMap(keys, h));
     }
     return refit;
@@ -148,7 +151,7 @@ LayerRefit leastSquaresRefit(const LayerStatistics& stats, std::int64_t groups) 
 
 Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
                                   const std::vector<LayerStatistics>& alignedStats,
-                                  std::int64_t groups) {
+                                  std::int64_t groups, MergedHead mergedHead) {
     const ModelConfig& c = mha.config;
     if (std::int64_t(alignedStats.size()) != c.numLayers)
         throw InputError("the least-squares merge needs statistics of every layer (" +
@@ -160,7 +163,17 @@ Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
         if (alignedStats[l].values.heads != c.numHeads || alignedStats[l].values.headDim != d)
             throw InputError("layer " + std::to_string(l) +
                              ": the statistics do not match the model's heads");
-        const LayerRefit refit = leastSquaresRefit(alignedStats[l], groups);
+        const LayerRefit refit = leastSquaresRefit(alignedStats[l], groups, mergedHead);
+        // The merged K/V rows (and biases) are the group's merged head.
+        for (LayerTensor role :
+             {LayerTensor::KWeight, LayerTensor::KBias, LayerTensor::VWeight, LayerTensor::VBias}) {
+            if (!storesTensor(c, role)) continue;
+            const std::string name = tensorName(c, l, role);
+            const bool key = role == LayerTensor::KWeight || role == LayerTensor::KBias;
+            const torch::Tensor merged =
+                mixHeadRows(mha.at(name), key ? refit.keyMix : refit.valueMix);
+            out.set(name, merged.to(mha.at(name).scalar_type()).contiguous());
+        }
         // q rows (and the q bias, their constant column) become A_h^T rows; o_proj's columns
         // become W_o^h B_h, its bias is unchanged.
         for (LayerTensor role : {LayerTensor::QWeight, LayerTensor::QBias}) {
@@ -187,15 +200,18 @@ Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
     return out;
 }
 
-MergeCost predictLeastSquaresMergeCost(const LayerStatistics& stats, std::int64_t groups) {
+MergeCost predictLeastSquaresMergeCost(const LayerStatistics& stats, std::int64_t groups,
+                                       MergedHead mergedHead) {
     checkGroups(stats, groups);
-    const MeanMoments values = meanMoments(stats.values, groups);
-    const MeanMoments keys = meanMoments(stats.keys, groups);
+    const MergedMoments values =
+        mergedMoments(stats.values, mergedHeadMix(stats.values, HeadKind::Values, groups, mergedHead));
+    const MergedMoments keys =
+        mergedMoments(stats.keys, mergedHeadMix(stats.keys, HeadKind::Keys, groups, mergedHead));
     MergeCost cost;
     double keyEnergy = 0.0, valueEnergy = 0.0;
     for (std::int64_t h = 0; h < stats.values.heads; ++h) {
         // E||v_h - B v_m||^2 = tr(C_hh) - 2 tr(B C_mh) + tr(B C_mm B^T)
-        const torch::Tensor vhh = values.own[h], vhm = values.withMean[h], vmm = values.meanOf(h);
+        const torch::Tensor vhh = values.own[h], vhm = values.withMerged[h], vmm = values.mergedOf(h);
         valueEnergy += torch::trace(vhh).item<double>();
         cost.valueResidual += linearFitResidual(valueMap(vhm, vmm), vhh, vhm, vmm);
         keyEnergy += torch::trace(keys.own[h]).item<double>();
@@ -203,8 +219,8 @@ MergeCost predictLeastSquaresMergeCost(const LayerStatistics& stats, std::int64_
         const std::int64_t r = keys.rotaryDims;
         if (r < stats.keys.headDim) {
             const torch::Tensor xx = passThrough(keys.own[h], r),
-                                xy = passThrough(keys.withMean[h], r),
-                                yy = passThrough(keys.meanOf(h), r);
+                                xy = passThrough(keys.withMerged[h], r),
+                                yy = passThrough(keys.mergedOf(h), r);
             cost.keyResidual += linearFitResidual(valueMap(xy, yy), xx, xy, yy);
         }
     }

@@ -14,6 +14,7 @@
 #include "analysis/grouping.h"
 #include "analysis/headstatistics.h"
 #include "alignment/mergedgqa.h"
+#include "alignment/mergedhead.h"
 #include "base/progress.h"
 #include "analysis/similarity.h"
 
@@ -27,6 +28,7 @@ struct AnalysisConfig {
     int iterations = kReferenceIterations;
     std::uint64_t seed = 0;
     std::vector<std::int64_t> groupCounts;  ///< empty: every divisor of the head count below it
+    MergedHead mergedHead = kDefaultMergedHead;  ///< of the least-squares cost (method §7.3)
 };
 
 struct GroupingChoice {

@@ -17,6 +17,14 @@ using Json = nlohmann::json;
 constexpr double kDefaultRopeTheta = 10000.0;
 constexpr std::int64_t kDefaultMaxPositions = 2048;
 
+// Limits far above any real checkpoint (Llama 3.1 405B: 126 layers, 128 heads, 4e11 parameters)
+// so that what is derived from an accepted config (the tensor list, parameter and KV-cache counts,
+// the valid KV head counts) neither runs for hours nor overflows int64.
+constexpr std::int64_t kMaxLayers = std::int64_t(1) << 16;
+constexpr std::int64_t kMaxHeads = std::int64_t(1) << 16;
+constexpr std::int64_t kMaxDimension = std::int64_t(1) << 31;  // vocab, hidden, MLP, head dim
+constexpr std::int64_t kMaxParameters = std::int64_t(1) << 50;
+
 [[noreturn]] void refuse(const std::string& origin, const std::string& field,
                          const std::string& why) {
     throw InputError(origin + ": field '" + field + "' " + why);
@@ -25,6 +33,8 @@ constexpr std::int64_t kDefaultMaxPositions = 2048;
 std::int64_t requireInt(const Json& j, const std::string& origin, const std::string& field) {
     if (!j.contains(field)) refuse(origin, field, "is missing");
     if (!j[field].is_number_integer()) refuse(origin, field, "must be an integer");
+    if (j[field].is_number_unsigned() && j[field].get<std::uint64_t>() > INT64_MAX)
+        refuse(origin, field, "is too large");  // would wrap to a negative int64
     return j[field].get<std::int64_t>();
 }
 
@@ -214,6 +224,24 @@ const FamilyFields& fieldsOf(const std::string& id) {
     throw Error("model family '" + id + "' has no config reader");
 }
 
+/// The weights of a config of validated size limits, or nullopt when the count overflows int64.
+/// Each layer has the same tensors, so one layer is counted and multiplied.
+std::optional<std::int64_t> checkedParameterCount(const ModelConfig& c) {
+    auto addNumel = [](std::int64_t& total, const std::vector<std::int64_t>& shape) {
+        std::int64_t n = 1;
+        for (std::int64_t d : shape)
+            if (__builtin_mul_overflow(n, d, &n)) return false;
+        return !__builtin_add_overflow(total, n, &total);
+    };
+    std::int64_t perLayer = 0, total = 0;
+    for (LayerTensor t : allLayerTensors())
+        if (storesTensor(c, t) && !addNumel(perLayer, tensorShape(c, t))) return std::nullopt;
+    if (__builtin_mul_overflow(perLayer, c.numLayers, &total)) return std::nullopt;
+    for (GlobalTensor t : allGlobalTensors())
+        if (storesTensor(c, t) && !addNumel(total, tensorShape(c, t))) return std::nullopt;
+    return total;
+}
+
 double linearRopeFactor(const Json& j, const std::string& origin) {
     if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return 1.0;
     const Json& s = j["rope_scaling"];
@@ -275,11 +303,29 @@ void ModelConfig::validate() const {
     positive(numKvHeads, "num_key_value_heads");
     positive(headDim, "head_dim");
     positive(maxPositionEmbeddings, "max_position_embeddings");
+    auto atMost = [&](std::int64_t v, std::int64_t limit, const char* field) {
+        if (v > limit)
+            refuse(origin, field,
+                   "(" + std::to_string(v) + ") is over the limit of " + std::to_string(limit));
+    };
+    atMost(numLayers, kMaxLayers, "num_hidden_layers");
+    atMost(numHeads, kMaxHeads, "num_attention_heads");
+    atMost(vocabSize, kMaxDimension, "vocab_size");
+    atMost(hiddenSize, kMaxDimension, "hidden_size");
+    atMost(intermediateSize, kMaxDimension, "intermediate_size");
+    atMost(headDim, kMaxDimension, "head_dim");
     if (numHeads % numKvHeads != 0)
         refuse(origin, "num_key_value_heads",
                "(" + std::to_string(numKvHeads) + ") must divide num_attention_heads (" +
                    std::to_string(numHeads) + ")");
     traits();
+    // With the limits above every tensor dimension fits in int64; their products may not.
+    const std::optional<std::int64_t> parameters = checkedParameterCount(*this);
+    if (!parameters || *parameters > kMaxParameters)
+        throw InputError(origin + ": vocab_size, hidden_size, intermediate_size, head_dim and " +
+                         "the layer and head counts give " +
+                         (parameters ? std::to_string(*parameters) : "more than 2^63") +
+                         " parameters, over the limit of " + std::to_string(kMaxParameters));
     if (rotaryDims() <= 0 || rotaryDims() > headDim || rotaryDims() % 2 != 0)
         refuse(origin, "partial_rotary_factor",
                "gives " + std::to_string(rotaryDims()) + " rotary dimensions of " +
@@ -298,7 +344,7 @@ ModelConfig ModelConfig::fromJson(const std::string& jsonText, const std::string
     Json j;
     try {
         j = Json::parse(jsonText);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
         throw InputError(origin + ": malformed JSON: " + e.what());
     }
     if (!j.is_object()) throw InputError(origin + ": expected a JSON object");
@@ -430,7 +476,7 @@ ModelConfig ModelConfig::ofFamily(const std::string& familyId, const ModelConfig
     Json extra;
     try {
         extra = Json::parse(familyFieldsJson);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {
         throw InputError(std::string("family fields: malformed JSON: ") + e.what());
     }
     if (!extra.is_object()) throw InputError("family fields: expected a JSON object");

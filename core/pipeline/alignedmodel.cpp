@@ -80,7 +80,7 @@ AlignResult writeAlignedModel(const AlignRequest& request,
         std::vector<LayerStatistics> alignedStats;
         for (std::size_t l = 0; l < stats.size(); ++l)
             alignedStats.push_back(alignedStatistics(stats[l], plan[l]));
-        return leastSquaresMergeToGqa(aligned, alignedStats, request.groups);
+        return leastSquaresMergeToGqa(aligned, alignedStats, request.groups, request.mergedHead);
     };
     const bool leastSquares = request.merge == MergeMethod::LeastSquares;
     Checkpoint merged;

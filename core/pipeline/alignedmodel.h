@@ -49,6 +49,8 @@ struct AlignRequest {
     /// query head's q_proj/o_proj from the statistics. With keepMha, LeastSquares writes that
     /// merge as the training's least-squares start beside the MHA model (leastsquaresstart.h).
     MergeMethod merge = MergeMethod::Mean;
+    /// The least-squares merge's merged key/value heads (method §7.3).
+    MergedHead mergedHead = kDefaultMergedHead;
     std::optional<DType> outputDtype;  ///< default: the original's stored dtype
     std::string outputFolder;
 };

@@ -35,7 +35,7 @@ constexpr std::int32_t kNaLength = -1;         // CHARSXP length of NA_character
 // Each rdb record starts with the inflated size as a big-endian uint32 (R's src/main/serialize.c,
 // R_compress1).
 constexpr std::size_t kRecordHeaderBytes = 4;
-// Refuse absurd inflated sizes before allocating; the largest novel inflates to about 1 MB.
+// Refuse absurd inflated sizes (zlib inflates up to ~1000-fold); the largest novel is about 1 MB.
 constexpr std::uint32_t kMaxInflatedBytes = 256u << 20;
 
 std::uint32_t readU32(const unsigned char* p) {
@@ -62,6 +62,8 @@ public:
         m_pos += n;
         return p;
     }
+
+    std::size_t remaining() const { return m_data.size() - m_pos; }
 
     std::int32_t int32(const char* what) {
         return std::int32_t(readU32(reinterpret_cast<const unsigned char*>(take(4, what))));
@@ -111,7 +113,9 @@ std::vector<std::string> parseCharacterVector(const std::string& data, const std
     if (count < 0) in.fail("unsupported vector length " + std::to_string(count));
 
     std::vector<std::string> lines;
-    lines.reserve(std::size_t(count));
+    // Each element takes at least its two header words: reserve no more than the data can hold
+    // (a corrupt length would otherwise allocate gigabytes before the loop finds the end).
+    lines.reserve(std::min(std::size_t(count), in.remaining() / 8));
     for (std::int32_t i = 0; i < count; ++i) {
         const std::int32_t flags = in.int32("string header");
         if ((flags & kTypeMask) != kCharSxp)
@@ -130,35 +134,46 @@ std::vector<std::string> parseCharacterVector(const std::string& data, const std
     return lines;
 }
 
-// Inflates the zlib stream at `input` into exactly `expected` bytes; returns the bytes consumed.
-std::size_t inflateRecord(const unsigned char* input, std::size_t available, std::string& out,
-                          const std::string& context) {
+// Inflates the zlib stream at `input`, which must give exactly `expected` bytes, into `out`;
+// returns the bytes consumed. The output grows as the stream inflates, so that a corrupt size
+// costs no more memory than the stream really holds.
+std::size_t inflateRecord(const unsigned char* input, std::size_t available, std::size_t expected,
+                          std::string& out, const std::string& context) {
     z_stream zs{};
     if (inflateInit(&zs) != Z_OK) throw Error(context + ": cannot initialise zlib");
     zs.next_in = const_cast<unsigned char*>(input);
     zs.avail_in = uInt(std::min<std::size_t>(available, std::numeric_limits<uInt>::max()));
     // One spare byte tells "more data than declared" apart from "exactly as declared".
-    std::string buffer(out.size() + 1, '\0');
-    zs.next_out = reinterpret_cast<unsigned char*>(buffer.data());
-    zs.avail_out = uInt(buffer.size());
-    const int rc = inflate(&zs, Z_FINISH);
+    const std::size_t limit = expected + 1;
+    constexpr std::size_t kFirstChunk = 64 * 1024;
+    out.clear();
+    int rc = Z_OK;
+    while (out.size() < limit) {
+        const std::size_t done = out.size();
+        const std::size_t grow = std::min(std::max(kFirstChunk, done), limit - done);
+        out.resize(done + grow);
+        zs.next_out = reinterpret_cast<unsigned char*>(out.data() + done);
+        zs.avail_out = uInt(grow);
+        rc = inflate(&zs, Z_NO_FLUSH);
+        out.resize(done + grow - zs.avail_out);
+        // Z_BUF_ERROR with output space left: the input ran out (a truncated stream).
+        if (rc != Z_OK) break;
+    }
     const std::string message = zs.msg ? zs.msg : "no detail";
-    const std::size_t produced = zs.total_out, consumed = zs.total_in;
-    const bool outputFull = zs.avail_out == 0;
+    const std::size_t consumed = zs.total_in;
     inflateEnd(&zs);
 
     if (rc == Z_STREAM_END) {
-        if (produced != out.size())
-            throw InputError(context + ": inflates to " + std::to_string(produced) +
-                             " bytes but its header says " + std::to_string(out.size()));
-        out.assign(buffer, 0, produced);
+        if (out.size() != expected)
+            throw InputError(context + ": inflates to " + std::to_string(out.size()) +
+                             " bytes but its header says " + std::to_string(expected));
         return consumed;
     }
     if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT)
         throw InputError(context + ": bad zlib stream (" + message + ")");
     if (rc == Z_MEM_ERROR) throw Error(context + ": out of memory inflating");
-    if (outputFull)
-        throw InputError(context + ": inflates to more than the " + std::to_string(out.size()) +
+    if (out.size() == limit)
+        throw InputError(context + ": inflates to more than the " + std::to_string(expected) +
                          " bytes its header says");
     throw InputError(context + ": truncated zlib stream (file ends early)");
 }
@@ -191,9 +206,9 @@ std::vector<Novel> readAustenRdb(const std::string& path) {
         if (inflatedSize > kMaxInflatedBytes)
             throw InputError(context + ": implausible inflated size " +
                              std::to_string(inflatedSize));
-        std::string inflated(inflatedSize, '\0');
+        std::string inflated;
         pos += kRecordHeaderBytes;
-        pos += inflateRecord(data + pos, bytes.size() - pos, inflated, context);
+        pos += inflateRecord(data + pos, bytes.size() - pos, inflatedSize, inflated, context);
         novels.push_back({kAustenTitles[index], parseCharacterVector(inflated, context)});
     }
     return novels;

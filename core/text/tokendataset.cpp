@@ -137,19 +137,29 @@ bool readTokenCache(const std::string& path, std::uint64_t fingerprint,
         !readRaw(in, width) || !readRaw(in, reserved) || !readRaw(in, stored) ||
         !readRaw(in, count) || (width != 2 && width != 4) || stored != fingerprint)
         return false;
-    const std::uint64_t fileSize = fs::file_size(path);
-    if (fileSize != 32 + count * width) return false;
-    ids.resize(count);
+    std::error_code ec;
+    const std::uint64_t fileSize = fs::file_size(path, ec);
+    // Compared by division: 32 + count * width wraps around for a huge count.
+    if (ec || fileSize < 32 || (fileSize - 32) % width != 0 || (fileSize - 32) / width != count)
+        return false;
+    // Read into a local vector: `ids` changes only on success (fromTextFiles appends to it after a
+    // miss).
+    std::vector<std::int64_t> loaded(count);
     if (width == 2) {
         std::vector<std::uint16_t> raw(count);
         in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(count * width));
-        std::copy(raw.begin(), raw.end(), ids.begin());
+        std::copy(raw.begin(), raw.end(), loaded.begin());
     } else {
         std::vector<std::int32_t> raw(count);
         in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(count * width));
-        std::copy(raw.begin(), raw.end(), ids.begin());
+        // The writer never stores a negative id: such a file is corrupt.
+        if (std::any_of(raw.begin(), raw.end(), [](std::int32_t id) { return id < 0; }))
+            return false;
+        std::copy(raw.begin(), raw.end(), loaded.begin());
     }
-    return bool(in);
+    if (!in) return false;
+    ids = std::move(loaded);
+    return true;
 }
 
 }  // namespace gqa

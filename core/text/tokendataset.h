@@ -66,8 +66,9 @@ private:
     torch::Tensor m_ids;
 };
 
-/// Writes / reads the cache format above. readTokenCache returns false when the file is missing,
-/// malformed or has another fingerprint.
+/// Writes / reads the cache format above. readTokenCache returns false, leaving `ids` as it was,
+/// when the file is missing, malformed (sizes that disagree, a negative id) or has another
+/// fingerprint.
 void writeTokenCache(const std::string& path, const std::vector<std::int64_t>& ids,
                      std::uint64_t fingerprint);
 bool readTokenCache(const std::string& path, std::uint64_t fingerprint,

@@ -46,7 +46,7 @@ Tokenizer Tokenizer::forModelFolder(const std::string& folder, const ModelConfig
                 tokenizer.m_addBos = j["add_bos_token"].get<bool>();
             if (j.contains("add_eos_token") && j["add_eos_token"].is_boolean())
                 tokenizer.m_addEos = j["add_eos_token"].get<bool>();
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range for 1e999
             throw InputError(settings.string() + ": malformed JSON: " + e.what());
         }
     }
