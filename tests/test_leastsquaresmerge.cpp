@@ -108,13 +108,20 @@ TEST(LeastSquaresMerge, ThePrincipalHeadOfCopiesIsTheirMean) {
         for (const char* name : {"self_attn.k_proj.weight", "self_attn.v_proj.weight"}) {
             torch::Tensor w = mha.at(layerTensorName(l, name)).clone();
             for (std::int64_t from : {0, 2})
-                w.index_put_({Slice((from + 1) * d, (from + 2) * d)}, w.index({Slice(from * d, (from + 1) * d)}));
+                w.index_put_({Slice((from + 1) * d, (from + 2) * d)},
+                             w.index({Slice(from * d, (from + 1) * d)}));
             mha.set(layerTensorName(l, name), w);
         }
     for (const LayerStatistics& layer : statisticsOf(mha)) {
-        const torch::Tensor mean = mergedHeadMix(layer.values, HeadKind::Values, 2, MergedHead::Mean);
-        EXPECT_LT(relativeMaxDiff(mergedHeadMix(layer.values, HeadKind::Values, 2, MergedHead::Principal), mean), 1e-8);
-        EXPECT_LT(relativeMaxDiff(mergedHeadMix(layer.keys, HeadKind::Keys, 2, MergedHead::Principal), mean), 1e-8);
+        const torch::Tensor mean =
+            mergedHeadMix(layer.values, HeadKind::Values, 2, MergedHead::Mean);
+        EXPECT_LT(
+            relativeMaxDiff(mergedHeadMix(layer.values, HeadKind::Values, 2, MergedHead::Principal),
+                            mean),
+            1e-8);
+        EXPECT_LT(relativeMaxDiff(
+                      mergedHeadMix(layer.keys, HeadKind::Keys, 2, MergedHead::Principal), mean),
+                  1e-8);
     }
 }
 
@@ -135,7 +142,8 @@ TEST(LeastSquaresMerge, NeverFitsWorseThanTheMean) {
             EXPECT_LE(ls.keyResidual, mean.keyResidual * (1.0 + 1e-9)) << groups;
             EXPECT_LT(ls.valueResidual, mean.valueResidual) << "random heads leave room to fit";
             // The principal head fits at least as well as the mean head (Eckart-Young).
-            const MergeCost aroundMean = predictLeastSquaresMergeCost(aligned, groups, MergedHead::Mean);
+            const MergeCost aroundMean =
+                predictLeastSquaresMergeCost(aligned, groups, MergedHead::Mean);
             const MergeCost principal =
                 predictLeastSquaresMergeCost(aligned, groups, MergedHead::Principal);
             EXPECT_LE(principal.valueResidual, aroundMean.valueResidual * (1.0 + 1e-9)) << groups;
@@ -164,31 +172,64 @@ struct Capture : AttentionObserver {
     }
 };
 
-// The fit from stored statistics equals the same fit on the activations themselves.
-TEST(LeastSquaresMerge, CovariancesFromStatisticsEqualCapturedActivations) {
-    const Checkpoint mha = randomCheckpoint(tinyConfig(), 33, DType::F64);
-    const auto seqs = sequences(4, 16, 7);
+/// A random float64 model's statistics and its captured activations on the same text.
+struct CalibratedCapture {
+    Checkpoint mha;
+    std::vector<LayerStatistics> stats;
+    Capture capture;
+};
+
+CalibratedCapture calibrateAndCapture(std::uint64_t modelSeed, std::uint64_t textSeed) {
+    CalibratedCapture out{randomCheckpoint(tinyConfig(), modelSeed, DType::F64), {}, {}};
+    const auto seqs = sequences(4, 16, textSeed);
     NullProgress quiet;
-    const DecoderModel model(mha, torch::kFloat64);
-    const auto stats = calibrateTokens(model, seqs, 2, quiet);
+    const DecoderModel model(out.mha, torch::kFloat64);
+    out.stats = calibrateTokens(model, seqs, 2, quiet);
     std::vector<std::int64_t> flat;
     for (const auto& s : seqs) flat.insert(flat.end(), s.begin(), s.end());
-    Capture capture;
     ForwardOptions options;
-    options.observer = &capture;
+    options.observer = &out.capture;
     model.forward(torch::tensor(flat, torch::kLong).view({4, -1}), options);
+    return out;
+}
 
-    const std::int64_t groups = 2, k = 2, d = mha.config.headDim;
+/// Head h of captured [B, KV, T, d] activations as [N, d].
+torch::Tensor perHead(const torch::Tensor& x, std::int64_t h) {
+    return x.select(1, h).reshape({-1, x.size(3)}).to(torch::kFloat64);
+}
+
+/// RoPE plane (p, p + half) of [N, d] keys as [N, 2].
+torch::Tensor plane(const torch::Tensor& x, std::int64_t p, std::int64_t half) {
+    return torch::stack({x.select(1, p), x.select(1, p + half)}, 1);
+}
+
+/// The scaled rotation [[a, -b], [b, a]] fitting plane x ~ M y, by least squares on [N, 2] rows.
+struct PlaneScale {
+    double a = 0.0, b = 0.0;
+    torch::Tensor Jy;  ///< y turned by a quarter: [-y1, y0]
+};
+PlaneScale fitPlane(const torch::Tensor& x, const torch::Tensor& y) {
+    PlaneScale f;
+    const double yy = (y * y).sum().item<double>();
+    f.Jy = torch::stack({-y.select(1, 1), y.select(1, 0)}, 1);
+    f.a = (x * y).sum().item<double>() / yy;
+    f.b = (x * f.Jy).sum().item<double>() / yy;
+    return f;
+}
+
+// The fit from stored statistics equals the same fit on the activations themselves.
+TEST(LeastSquaresMerge, CovariancesFromStatisticsEqualCapturedActivations) {
+    const CalibratedCapture run = calibrateAndCapture(33, 7);
+    const Capture& capture = run.capture;
+    const std::int64_t groups = 2, k = 2, d = run.mha.config.headDim;
     for (std::int64_t l = 0; l < 2; ++l) {
-        const LayerRefit refit = leastSquaresRefit(stats[l], groups, MergedHead::Mean);
-        auto perHead = [](const torch::Tensor& x, std::int64_t h) {
-            return x.select(1, h).reshape({-1, x.size(3)}).to(torch::kFloat64);  // [N, d]
-        };
+        const LayerRefit refit = leastSquaresRefit(run.stats[l], groups, MergedHead::Mean);
         for (std::int64_t h = 0; h < 4; ++h) {
             const std::int64_t g = h / k;
             const torch::Tensor vm =
-                (perHead(capture.values[l], g * k) + perHead(capture.values[l], g * k + 1)) / 2.0;
-            const torch::Tensor vh = perHead(capture.values[l], h);
+                (perHead(capture.values.at(l), g * k) + perHead(capture.values.at(l), g * k + 1)) /
+                2.0;
+            const torch::Tensor vh = perHead(capture.values.at(l), h);
             const double n = double(vh.size(0));
             const torch::Tensor mm = torch::mm(vm.t(), vm) / n, hm = torch::mm(vh.t(), vm) / n;
             const double lambda = kRelativeRidge * torch::trace(mm).item<double>() / double(d);
@@ -197,15 +238,10 @@ TEST(LeastSquaresMerge, CovariancesFromStatisticsEqualCapturedActivations) {
             EXPECT_LT(relativeMaxDiff(refit.valueMaps[h], B), 1e-10) << l << " " << h;
 
             const torch::Tensor km =
-                (perHead(capture.keys[l], g * k) + perHead(capture.keys[l], g * k + 1)) / 2.0;
-            const torch::Tensor kh = perHead(capture.keys[l], h);
+                (perHead(capture.keys.at(l), g * k) + perHead(capture.keys.at(l), g * k + 1)) / 2.0;
+            const torch::Tensor kh = perHead(capture.keys.at(l), h);
             for (std::int64_t p = 0; p < d / 2; ++p) {
-                const torch::Tensor x = torch::stack({kh.select(1, p), kh.select(1, p + d / 2)}, 1);
-                const torch::Tensor y = torch::stack({km.select(1, p), km.select(1, p + d / 2)}, 1);
-                const double yy = (y * y).sum().item<double>();
-                const double a = (x * y).sum().item<double>() / yy;
-                const torch::Tensor Jy = torch::stack({-y.select(1, 1), y.select(1, 0)}, 1);
-                const double b = (x * Jy).sum().item<double>() / yy;
+                const auto [a, b, Jy] = fitPlane(plane(kh, p, d / 2), plane(km, p, d / 2));
                 const torch::Tensor A = refit.keyMaps[h];
                 EXPECT_NEAR(A[p][p].item<double>(), a, 1e-10 * std::abs(a) + 1e-12);
                 EXPECT_NEAR(A[p + d / 2][p].item<double>(), b, 1e-10 * std::abs(b) + 1e-12);
@@ -219,22 +255,9 @@ TEST(LeastSquaresMerge, CovariancesFromStatisticsEqualCapturedActivations) {
 // values' residual is the sum of all but the d largest eigenvalues of the group's stacked
 // covariance, each key plane's is tr H - lambda_max(H) of its complex covariance H = E[z z^H].
 TEST(LeastSquaresMerge, ThePrincipalHeadAttainsTheBoundOnCapturedActivations) {
-    const Checkpoint mha = randomCheckpoint(tinyConfig(), 36, DType::F64);
-    const auto seqs = sequences(4, 16, 8);
-    NullProgress quiet;
-    const DecoderModel model(mha, torch::kFloat64);
-    const auto stats = calibrateTokens(model, seqs, 2, quiet);
-    std::vector<std::int64_t> flat;
-    for (const auto& s : seqs) flat.insert(flat.end(), s.begin(), s.end());
-    Capture capture;
-    ForwardOptions options;
-    options.observer = &capture;
-    model.forward(torch::tensor(flat, torch::kLong).view({4, -1}), options);
-
-    const std::int64_t groups = 2, k = 2, d = mha.config.headDim, half = d / 2;
-    auto perHead = [](const torch::Tensor& x, std::int64_t h) {
-        return x.select(1, h).reshape({-1, x.size(3)}).to(torch::kFloat64);  // [N, d]
-    };
+    const CalibratedCapture run = calibrateAndCapture(36, 8);
+    const Capture& capture = run.capture;
+    const std::int64_t groups = 2, k = 2, d = run.mha.config.headDim, half = d / 2;
     // sum_h min_B ||x_h - B y||^2 / N for captured x_h [N, d] and y [N, d].
     auto fitResidual = [](const std::vector<torch::Tensor>& xs, const torch::Tensor& y) {
         double r = 0.0;
@@ -245,13 +268,13 @@ TEST(LeastSquaresMerge, ThePrincipalHeadAttainsTheBoundOnCapturedActivations) {
         return r;
     };
     for (std::int64_t l = 0; l < 2; ++l) {
-        const LayerRefit refit = leastSquaresRefit(stats[l], groups, MergedHead::Principal);
+        const LayerRefit refit = leastSquaresRefit(run.stats[l], groups, MergedHead::Principal);
         for (std::int64_t g = 0; g < groups; ++g) {
             std::vector<torch::Tensor> v, key;
             torch::Tensor vm, km;
             for (std::int64_t r = 0; r < k; ++r) {
-                v.push_back(perHead(capture.values[l], g * k + r));
-                key.push_back(perHead(capture.keys[l], g * k + r));
+                v.push_back(perHead(capture.values.at(l), g * k + r));
+                key.push_back(perHead(capture.keys.at(l), g * k + r));
                 const torch::Tensor vr = torch::mm(v.back(), refit.valueMix[g][r].t());
                 const torch::Tensor kr = torch::mm(key.back(), refit.keyMix[g][r].t());
                 vm = r == 0 ? vr : vm + vr;
@@ -267,22 +290,18 @@ TEST(LeastSquaresMerge, ThePrincipalHeadAttainsTheBoundOnCapturedActivations) {
                 // Plane p of every member as [N, 2]; H's real form [[A, -B], [B, A]] has each
                 // eigenvalue of H twice.
                 std::vector<torch::Tensor> planes;
-                for (const torch::Tensor& x : key)
-                    planes.push_back(torch::stack({x.select(1, p), x.select(1, p + half)}, 1));
+                for (const torch::Tensor& x : key) planes.push_back(plane(x, p, half));
                 const torch::Tensor re = torch::stack(planes, 1).select(2, 0);
                 const torch::Tensor im = torch::stack(planes, 1).select(2, 1);
-                const torch::Tensor real = torch::cat({torch::cat({re, im}, 1),
-                                                       torch::cat({-im, re}, 1)}, 0);  // [2N, 2k]
+                const torch::Tensor real =
+                    torch::cat({torch::cat({re, im}, 1), torch::cat({-im, re}, 1)}, 0);  // [2N, 2k]
                 const torch::Tensor h = at::linalg_eigvalsh(torch::mm(real.t(), real) / (2.0 * n));
                 const double planeBound = (h.sum() - h[2 * k - 1] - h[2 * k - 2]).item<double>();
                 // The fitted residual with complex scales: one scaled rotation per member.
-                const torch::Tensor y = torch::stack({km.select(1, p), km.select(1, p + half)}, 1);
+                const torch::Tensor y = plane(km, p, half);
                 double residual = 0.0;
                 for (const torch::Tensor& x : planes) {
-                    const double yy = (y * y).sum().item<double>();
-                    const double a = (x * y).sum().item<double>() / yy;
-                    const torch::Tensor Jy = torch::stack({-y.select(1, 1), y.select(1, 0)}, 1);
-                    const double b = (x * Jy).sum().item<double>() / yy;
+                    const auto [a, b, Jy] = fitPlane(x, y);
                     residual += (x - a * y - b * Jy).pow(2).sum().item<double>() / n;
                 }
                 EXPECT_NEAR(residual, planeBound, 1e-9 * h.sum().item<double>()) << l << g << p;

@@ -17,16 +17,15 @@ void checkGroups(const LayerStatistics& s, std::int64_t groups) {
 /// (mergedhead.h): own[h] = E[x_h x_h^T], withMerged[h] = E[x_h y^T], merged[g] = E[y y^T].
 struct MergedMoments {
     std::int64_t groupSize = 1;
-    std::int64_t rotaryDims = 0;  ///< keys: leading dimensions in RoPE planes
+    std::int64_t rotaryDims = 0;    ///< keys: leading dimensions in RoPE planes
     torch::Tensor own, withMerged;  ///< [H, d, d]
     torch::Tensor merged;           ///< [G, d, d]
     torch::Tensor mergedOf(std::int64_t h) const { return merged[h / groupSize]; }
 };
 
 MergedMoments mergedMoments(const GramStatistics& s, const torch::Tensor& mix) {
-    const std::int64_t H = s.heads, d = s.headDim, groups = mix.size(0), k = mix.size(1);
-    const double n = double(std::max<std::int64_t>(1, s.tokens));
-    const torch::Tensor C = (s.raw / n).view({H, d, H, d}).permute({0, 2, 1, 3});  // [a, b, i, j]
+    const std::int64_t H = s.heads, groups = mix.size(0), k = mix.size(1);
+    const torch::Tensor C = headBlockMoments(s);  // [a, b, i, j]
     MergedMoments m;
     m.groupSize = k;
     m.rotaryDims = s.rotaryDimensions();
@@ -203,15 +202,16 @@ Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
 MergeCost predictLeastSquaresMergeCost(const LayerStatistics& stats, std::int64_t groups,
                                        MergedHead mergedHead) {
     checkGroups(stats, groups);
-    const MergedMoments values =
-        mergedMoments(stats.values, mergedHeadMix(stats.values, HeadKind::Values, groups, mergedHead));
+    const MergedMoments values = mergedMoments(
+        stats.values, mergedHeadMix(stats.values, HeadKind::Values, groups, mergedHead));
     const MergedMoments keys =
         mergedMoments(stats.keys, mergedHeadMix(stats.keys, HeadKind::Keys, groups, mergedHead));
     MergeCost cost;
     double keyEnergy = 0.0, valueEnergy = 0.0;
     for (std::int64_t h = 0; h < stats.values.heads; ++h) {
         // E||v_h - B v_m||^2 = tr(C_hh) - 2 tr(B C_mh) + tr(B C_mm B^T)
-        const torch::Tensor vhh = values.own[h], vhm = values.withMerged[h], vmm = values.mergedOf(h);
+        const torch::Tensor vhh = values.own[h], vhm = values.withMerged[h],
+                            vmm = values.mergedOf(h);
         valueEnergy += torch::trace(vhh).item<double>();
         cost.valueResidual += linearFitResidual(valueMap(vhm, vmm), vhh, vhm, vmm);
         keyEnergy += torch::trace(keys.own[h]).item<double>();

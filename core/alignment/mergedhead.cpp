@@ -10,24 +10,12 @@
 
 namespace gqa {
 namespace {
-using torch::indexing::Slice;
-
-/// The blocks E[x_r x_s^T] of group g's members: [k, k, d, d].
-torch::Tensor groupMoments(const GramStatistics& s, std::int64_t g, std::int64_t k) {
-    const std::int64_t H = s.heads, d = s.headDim;
-    const double n = double(std::max<std::int64_t>(1, s.tokens));
-    const torch::Tensor all = (s.raw / n).view({H, d, H, d}).permute({0, 2, 1, 3});
-    return all.slice(0, g * k, (g + 1) * k).slice(1, g * k, (g + 1) * k);
-}
-
 /// Real principal mix of dimensions [from, to) of every member: writes P[r] on that block.
 void principalBlock(const torch::Tensor& moments, std::int64_t from, std::int64_t to,
                     torch::Tensor& mix) {
     const std::int64_t k = moments.size(0), e = to - from;
-    const torch::Tensor stacked = moments.slice(2, from, to)
-                                      .slice(3, from, to)
-                                      .permute({0, 2, 1, 3})
-                                      .reshape({k * e, k * e});
+    const torch::Tensor stacked =
+        moments.slice(2, from, to).slice(3, from, to).permute({0, 2, 1, 3}).reshape({k * e, k * e});
     if (!(torch::trace(stacked).item<double>() > 0.0)) return;  // no signal: keep the mean
     const torch::Tensor basis = std::get<1>(at::linalg_eigh(stacked)).slice(1, k * e - e);
     // E[y0 m^T] with y0 = U^T x and m = (1/k) sum_r x_r; the rotation R = Q^T turns y0 onto m.
@@ -79,6 +67,12 @@ void principalPlane(const torch::Tensor& moments, std::int64_t p, std::int64_t h
 }
 }  // namespace
 
+torch::Tensor headBlockMoments(const GramStatistics& s) {
+    const std::int64_t H = s.heads, d = s.headDim;
+    const double n = double(std::max<std::int64_t>(1, s.tokens));
+    return (s.raw / n).view({H, d, H, d}).permute({0, 2, 1, 3});
+}
+
 const char* mergedHeadName(MergedHead choice) {
     return choice == MergedHead::Principal ? "principal" : "mean";
 }
@@ -99,10 +93,13 @@ torch::Tensor mergedHeadMix(const GramStatistics& s, HeadKind kind, std::int64_t
     if (choice == MergedHead::Mean) return mix;
     // Keys: planes of the rotary part; the rest (all of a value) mixes as real directions.
     const std::int64_t rotary = kind == HeadKind::Keys ? s.rotaryDimensions() : 0;
+    const torch::Tensor blocks = headBlockMoments(s);
     for (std::int64_t g = 0; g < groups; ++g) {
-        const torch::Tensor moments = groupMoments(s, g, k);
+        const torch::Tensor moments =
+            blocks.slice(0, g * k, (g + 1) * k).slice(1, g * k, (g + 1) * k);
         torch::Tensor groupMix = mix[g];
-        for (std::int64_t p = 0; p < rotary / 2; ++p) principalPlane(moments, p, rotary / 2, groupMix);
+        for (std::int64_t p = 0; p < rotary / 2; ++p)
+            principalPlane(moments, p, rotary / 2, groupMix);
         if (rotary < d) principalBlock(moments, rotary, d, groupMix);
     }
     return mix;

@@ -38,6 +38,9 @@ const char* mergedHeadName(MergedHead choice);  ///< "mean", "principal"
 /// Inverse of mergedHeadName; InputError naming the valid values otherwise.
 MergedHead parseMergedHead(const std::string& name);
 
+/// The second moments between heads, E[x_a x_b^T] as [H, H, d, d] (a view of statistics.raw / N).
+torch::Tensor headBlockMoments(const GramStatistics& statistics);
+
 /// The mix P [G, k, d, d] (float64) of `groups` contiguous groups, from statistics of heads
 /// already aligned (alignedStatistics). Keys mix their statistics.rotaryDimensions() in planes.
 torch::Tensor mergedHeadMix(const GramStatistics& statistics, HeadKind kind, std::int64_t groups,

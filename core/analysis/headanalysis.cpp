@@ -53,7 +53,8 @@ AnalysisResult analyzeHeads(const std::vector<LayerStatistics>& stats, const Ana
             const LayerAlignment aligned = alignLayer(stats[l], found.groups, align);
             const LayerStatistics alignedStats = alignedStatistics(stats[l], aligned);
             choice.alignedCost = predictMergeCost(alignedStats, g);
-            choice.leastSquaresCost = predictLeastSquaresMergeCost(alignedStats, g, config.mergedHead);
+            choice.leastSquaresCost =
+                predictLeastSquaresMergeCost(alignedStats, g, config.mergedHead);
             choice.baselineCost = predictMergeCost(stats[l], g);
             layer.choices.push_back(std::move(choice));
         }
