@@ -82,7 +82,8 @@ TEST(RunReport, WritesHtmlAndAMultiPagePdfForAFinishedRun) {
     EXPECT_NE(html.find("GQA conversion report: " + name), std::string::npos);
     EXPECT_NE(html.find("G = 2"), std::string::npos);
     // The family is named next to the model (issue "Model families": every view names it).
-    EXPECT_NE(html.find("<th align=\"left\">family</th><td>LlamaForCausalLM ("), std::string::npos);
+    EXPECT_NE(html.find("<th align=\"left\">family</th><td>LlamaForCausalLM: "), std::string::npos);
+    EXPECT_EQ(html.find("LlamaForCausalLM (LlamaForCausalLM"), std::string::npos) << "named once";
     EXPECT_NE(html.find("verified (max relative logit difference"), std::string::npos);
     EXPECT_NE(html.find("<h2>Evaluation</h2>"), std::string::npos);
     EXPECT_NE(html.find("exported GQA"), std::string::npos);

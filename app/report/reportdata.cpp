@@ -13,7 +13,6 @@
 
 #include "runfile/runfolder.h"
 #include "io/checkpoint.h"
-#include "io/modelfamily.h"
 #include "base/dtype.h"
 #include "base/error.h"
 #include "analysis/headanalysis.h"
@@ -277,7 +276,7 @@ ReportData gatherReportData(const ReportConfig& config, const ReportProgress& pr
     d.modelName = QFileInfo(d.modelFolder).fileName();
     d.configJson = qs(Json::parse(id.configJson).dump(2));
     d.parameterCount = c.parameterCount();
-    d.family = QStringLiteral("%1 (%2)").arg(qs(c.traits().architecture), qs(c.familySummary()));
+    d.family = qs(c.familySummary());
     d.layers = int(c.numLayers);
     d.heads = int(c.numHeads);
     d.headDim = int(c.headDim);

@@ -62,7 +62,7 @@ struct ReportLayerSimilarity {
 
 struct ReportData {
     QString runFolder, runFile, modelFolder, modelName, exportFolder;
-    QString family;  ///< "GemmaForCausalLM (RMSNorm (1 + w), ...)": architecture and summary
+    QString family;  ///< "GemmaForCausalLM: RMSNorm (1 + w), ...": ModelConfig::familySummary
     QString configJson, settingsJson;  ///< pretty-printed
     QString heldOutText;        ///< the run's validation file, when its run file recorded one
     QStringList configSummary;  ///< "name: value" lines
