@@ -10,7 +10,7 @@
 # (the least-squares merge's merged head, mean or principal; default: align's default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cli=build/bin/gqa-cli
+cli=${GQA_CLI:-build/bin/gqa-cli}
 work=${1:-/tmp/gqa-conv-bench}
 steps=${2:-60}
 shift $(( $# > 2 ? 2 : $# )) || true

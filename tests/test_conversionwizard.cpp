@@ -224,6 +224,18 @@ TEST(ConversionWizard, ConvertsTheDemoModelFromModelToExport) {
     ConversionWizard wizard(QString::fromStdString(source + "/resources/models/demo"));
     ASSERT_NO_FATAL_FAILURE(calibrate(wizard, text, output, 3, 2));  // G = 1, 2, 4
     ASSERT_NO_FATAL_FAILURE(enterSettings(wizard, 6, 64));
+    // The held-out text is unseen text (it used to be the training text, emma.txt), and picking
+    // a training file instead is flagged.
+    auto* heldOut = child<QLineEdit>(wizard, "heldOutEdit");
+    auto* warning = child<QLabel>(wizard, "heldOutWarning");
+    EXPECT_TRUE(heldOut->text().endsWith(QStringLiteral("/persuasion.txt")))
+        << heldOut->text().toStdString();
+    EXPECT_TRUE(warning->isHidden());
+    heldOut->setText(QString::fromStdString(text));
+    EXPECT_FALSE(warning->isHidden());
+    EXPECT_TRUE(warning->text().contains(QStringLiteral("training or calibration")));
+    heldOut->setText(QString::fromStdString(source + "/data/corpus/text/persuasion.txt"));
+    EXPECT_TRUE(warning->isHidden());
     trainEvaluateExport(wizard, output, 6, 8, 2);
 }
 

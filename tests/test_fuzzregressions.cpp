@@ -107,7 +107,7 @@ TEST_F(FuzzRegressions, ConfigSizeAboveInt64IsRefusedAsTooLarge) {
 // ---- tokenizer_config.json ----------------------------------------------------------------------
 
 // The same out_of_range escaped Tokenizer::forModelFolder (found by reading, next to the config
-// case; tokenizer_config.json has no fuzz target because reading it needs a tokenizer.model).
+// case, before tokenizer_config.json had its own parser and fuzz target).
 TEST_F(FuzzRegressions, TokenizerConfigNumberTooLargeForADoubleIsInputError) {
     const fs::path demo = fs::path(GQA_SOURCE_DIR) / "resources/models/demo";
     fs::copy_file(demo / "tokenizer.model", m_folder / "tokenizer.model");

@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "analysis/grouping.h"
+#include "analysis/groupingfile.h"
 #include "testsupport.h"
 
 namespace gqa::test {
@@ -137,6 +138,27 @@ TEST_F(GroupingTest, ValidateRejectsBadGroupings) {
     EXPECT_THROW(validateGrouping({{0, 1}, {2, 3}}, 5), InputError);   // 2 groups do not divide 5
     EXPECT_THROW(validateGrouping({{0, 1}}, 4), InputError);           // heads missing
     EXPECT_THROW(validateGrouping({}, 4), InputError);
+}
+
+TEST_F(GroupingTest, GroupingFileReadsEveryLayerAndNamesTheBadOne) {
+    EXPECT_EQ(groupingsFromJsonText("[[[0,2],[1,3]],[[3,0],[2,1]]]", "g.json", 2, 4, 2),
+              (std::vector<Grouping>{{{0, 2}, {1, 3}}, {{3, 0}, {2, 1}}}));
+    const auto refusal = [](const std::string& text, std::size_t layers, std::int64_t groups) {
+        try {
+            groupingsFromJsonText(text, "g.json", layers, 4, groups);
+        } catch (const InputError& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_NE(refusal("[[[0,2],[1,3]", 1, 2).find("g.json: not a grouping file"),
+              std::string::npos);
+    EXPECT_NE(refusal("[[[0,2],[1,3]]]", 2, 2).find("a list of 2 per-layer"), std::string::npos);
+    EXPECT_NE(refusal("[[[0,1],[2,3]],[[0,0],[2,3]]]", 2, 2).find("layer 1"), std::string::npos);
+    EXPECT_NE(refusal(R"([[["0"],[1,2,3]]])", 1, 2).find("layer 0 is not a list of lists"),
+              std::string::npos);
+    EXPECT_NE(refusal("[[[0,1],[2,3]]]", 1, 1).find("has 2 groups, --groups says 1"),
+              std::string::npos);
 }
 
 TEST_F(GroupingTest, CanonicalOrderSortsMembersThenGroupSums) {

@@ -11,12 +11,32 @@
 #include "analysis/calibration.h"
 #include "base/error.h"
 #include "runfile/runfile.h"
+#include "runfile/runfolder.h"
 #include "testsupport.h"
 #include "training/traininghistory.h"
 
 namespace gqa::test {
 namespace {
 namespace fs = std::filesystem;
+
+// The studio's "Overwrite" of an existing run removes the run's own files, never the user's.
+TEST(RunFolder, RemoveRunDeletesTheRunsFilesAndNothingElse) {
+    const RunFolder folder(scratchFolder("remove-run"));
+    fs::create_directories(folder.checkpoint());
+    fs::create_directories(folder.exportedModel());
+    std::ofstream(folder.checkpoint() + "/trainer_state.json") << "{}";
+    std::ofstream(folder.runFile()) << "x";
+    std::ofstream(folder.trainTokens()) << "x";
+    const std::string mine = folder.root() + "/notes.txt";
+    std::ofstream(mine) << "my notes";
+    ASSERT_TRUE(folder.holdsRun());
+    folder.removeRun();
+    EXPECT_FALSE(folder.holdsRun());
+    EXPECT_FALSE(fs::exists(folder.runFile()));
+    EXPECT_FALSE(fs::exists(folder.trainTokens()));
+    EXPECT_TRUE(fs::exists(mine));
+    folder.removeRun();  // nothing left to remove: no error
+}
 
 std::string inputErrorOf(const std::function<void()>& f) {
     try {

@@ -10,7 +10,10 @@
 
 #include <QApplication>
 #include <QFileInfo>
+#include <QComboBox>
 #include <QMouseEvent>
+#include <QScrollBar>
+#include <QWheelEvent>
 #include <QTableWidget>
 #include <QMimeData>
 #include <QDragEnterEvent>
@@ -312,6 +315,40 @@ TEST(GroupEditor, MovingAHeadSwapsToKeepGroupSizes) {
     EXPECT_EQ(editor.grouping(), (QVector<QVector<int>>{{1, 5}, {0, 3}, {2, 4}}));
     for (const auto& g : editor.grouping()) EXPECT_EQ(g.size(), 2);
     EXPECT_EQ(editor.groupOf(5), 0);
+}
+
+// The wheel over a group combo used to regroup heads silently (QComboBox emits activated on
+// wheel): it now scrolls the table, unless the user gave that combo focus.
+TEST(GroupEditor, WheelOverAComboScrollsInsteadOfRegrouping) {
+    GroupEditor editor;
+    editor.resize(300, 160);  // a few rows visible: the table can scroll
+    editor.show();
+    editor.setGrouping({{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}, {12, 13, 14, 15}});
+    QSignalSpy edited(&editor, &GroupEditor::groupingEdited);
+    QTableWidget* table = editor.table();
+    auto* combo = qobject_cast<QComboBox*>(table->cellWidget(0, 1));
+    ASSERT_NE(combo, nullptr);
+    table->setFixedHeight(120);     // a few rows visible: the table can scroll
+    QApplication::processEvents();  // lays the table out, which sizes its scroll bar
+    ASSERT_GT(table->verticalScrollBar()->maximum(), 0);
+    const auto wheelDown = [&] {
+        const QPointF at(combo->width() / 2.0, combo->height() / 2.0);
+        QWheelEvent wheel(at, combo->mapToGlobal(at), QPoint(), QPoint(0, -120), Qt::NoButton,
+                          Qt::NoModifier, Qt::NoScrollPhase, false);
+        QApplication::sendEvent(combo, &wheel);
+    };
+    wheelDown();
+    EXPECT_EQ(edited.count(), 0);
+    EXPECT_EQ(combo->currentIndex(), 0);
+    EXPECT_EQ(editor.groupOf(0), 0);
+    EXPECT_GT(table->verticalScrollBar()->value(), 0);
+    // Focused (the user clicked or tabbed into it), the combo takes the wheel as Qt's combos do.
+    QApplication::setActiveWindow(&editor);
+    combo->setFocus();
+    ASSERT_TRUE(combo->hasFocus());
+    wheelDown();
+    EXPECT_EQ(edited.count(), 1);
+    EXPECT_EQ(editor.groupOf(0), 1);
 }
 
 // Dropping head 0's number onto head 4's row moves head 0 into head 4's group.

@@ -13,6 +13,7 @@
 #include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <gtest/gtest.h>
 
@@ -20,6 +21,7 @@
 #include "mainwindow.h"
 #include "modelpanel.h"
 #include "recentmodelsmenu.h"
+#include "studiopaths.h"
 #include "testsupport.h"
 
 namespace gqa {
@@ -65,6 +67,14 @@ TEST_F(StudioApp, AboutDialogListsTheLibraryVersions) {
     ASSERT_NE(copy, nullptr);
     copy->click();
     EXPECT_EQ(QApplication::clipboard()->text(), text);
+}
+
+// The run files and default run folders lived in ".../GQA Studio/GQA Studio/runs": Qt's
+// AppDataLocation nests the application under the organisation, and both are set.
+TEST_F(StudioApp, DataFolderNamesTheStudioOnce) {
+    const QString generic = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);
+    EXPECT_EQ(studioRunsFolder(), QDir(generic).filePath(QStringLiteral("GQA Studio/runs")));
+    EXPECT_FALSE(studioRunsFolder().contains(QStringLiteral("GQA Studio/GQA Studio")));
 }
 
 TEST_F(StudioApp, HelpMenuOpensTheAboutDialog) {

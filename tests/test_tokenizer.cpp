@@ -8,6 +8,7 @@
 #include "io/modelconfig.h"
 #include "testsupport.h"
 #include "text/tokenizer.h"
+#include "text/tokenizersettings.h"
 #include "text/tokenizertrainer.h"
 
 namespace gqa::test {
@@ -27,6 +28,20 @@ TEST(Tokenizer, RoundTripsTextAndAddsBosLikeLlama) {
 TEST(Tokenizer, ByteFallbackCoversUnseenCharacters) {
     Tokenizer tok = Tokenizer::load(sharedTinyTokenizerFolder() + "/tokenizer.model");
     EXPECT_EQ(tok.decode(tok.encodePlain("café ☕")), "café ☕");
+}
+
+TEST(TokenizerSettings, ReadsBooleanFlagsOnlyAndRefusesWhatIsNotAnObject) {
+    const TokenizerSettings llama =
+        parseTokenizerSettings(R"({"add_bos_token": true, "add_eos_token": false})", "t.json");
+    EXPECT_EQ(llama.addBos, std::optional<bool>(true));
+    EXPECT_EQ(llama.addEos, std::optional<bool>(false));
+    // null and non-booleans keep the tokenizer's default.
+    const TokenizerSettings loose =
+        parseTokenizerSettings(R"({"add_bos_token": null, "add_eos_token": 1})", "t.json");
+    EXPECT_FALSE(loose.addBos.has_value());
+    EXPECT_FALSE(loose.addEos.has_value());
+    EXPECT_THROW(parseTokenizerSettings(R"([{"add_bos_token": true}])", "t.json"), InputError);
+    EXPECT_THROW(parseTokenizerSettings(R"({"add_bos_token": tru)", "t.json"), InputError);
 }
 
 TEST(Tokenizer, FolderSettingsControlBosAndEos) {

@@ -13,7 +13,10 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
+#include <QComboBox>
 #include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
 #include <QMenu>
 #include <QSignalSpy>
 #include <QSlider>
@@ -56,12 +59,26 @@ TEST(MetricBuffer, HandsOverEverySampleInOrderAcrossThreads) {
 
 TEST(LivePlot, SmoothsWithAnExponentialMovingAverage) {
     LivePlot plot(QStringLiteral("loss"));
-    plot.addSeries(QStringLiteral("loss"), Qt::blue);
+    plot.addSeries(QStringLiteral("loss"), Qt::blue, false, QStringLiteral("total loss"));
+    EXPECT_EQ(plot.legendLabel(QStringLiteral("loss")), QStringLiteral("total loss"));
     plot.setSmoothing(0.5);
+    // Three points are too few for any window (a tenth of the run): drawn as they are.
     plot.append(QStringLiteral("loss"), {1, 2, 3}, {4.0, 2.0, 0.0});
-    EXPECT_EQ(plot.smoothedValues(QStringLiteral("loss")), (QVector<double>{4.0, 3.0, 1.5}));
-    plot.setSmoothing(0.0);  // recomputed from the raw values
     EXPECT_EQ(plot.smoothedValues(QStringLiteral("loss")), (QVector<double>{4.0, 2.0, 0.0}));
+    // At 20 points a window of 2 updates (weight 0.5) fits: the whole curve is redrawn with it.
+    QVector<double> x, y;
+    for (int i = 4; i <= 20; ++i) x << i, y << 4.0;
+    plot.append(QStringLiteral("loss"), x, y);
+    QVector<double> smoothed = plot.smoothedValues(QStringLiteral("loss"));
+    ASSERT_EQ(smoothed.size(), 20);
+    EXPECT_EQ(smoothed.mid(0, 4), (QVector<double>{4.0, 3.0, 1.5, 2.75}));
+    plot.setSmoothing(0.0);  // recomputed from the raw values
+    EXPECT_EQ(plot.smoothedValues(QStringLiteral("loss")).mid(0, 3),
+              (QVector<double>{4.0, 2.0, 0.0}));
+    // The default 0.90 (a 10-update window) is capped on a 30-update run to 3 updates.
+    plot.setSmoothing(0.9);
+    EXPECT_NEAR(plot.effectiveSmoothing(30), 1.0 - 1.0 / 3.0, 1e-12);
+    EXPECT_DOUBLE_EQ(plot.effectiveSmoothing(1000), 0.9);
     plot.append(QStringLiteral("unknown"), {1}, {1.0});  // ignored, no crash
     EXPECT_EQ(plot.pointCount(QStringLiteral("unknown")), 0);
 }
@@ -107,6 +124,21 @@ TEST(GateHeatmap, FollowsNewUpdatesUnlessScrubbedBack) {
     EXPECT_EQ(map.shownEntry(), 3);  // at the end again: follows
     map.appendGates(5, {1, 2});      // wrong size: ignored
     EXPECT_EQ(map.entryCount(), 4);
+}
+
+// Before the first update the map was solid black, which reads as "every gate merged".
+TEST(GateHeatmap, IsEmptyBeforeTheFirstUpdate) {
+    GateHeatmap map;
+    map.resize(300, 300);
+    map.setShape(2, 4);
+    map.show();
+    map.plot()->replot();
+    const QImage image = map.plot()->toPixmap().toImage();
+    const QPoint centre = map.plot()->axisRect()->rect().center();
+    EXPECT_EQ(QColor(image.pixel(centre)), QColor(Qt::white));
+    map.appendGates(1, std::vector<double>(8, 0.0));
+    map.plot()->replot();
+    EXPECT_NE(QColor(map.plot()->toPixmap().toImage().pixel(centre)), QColor(Qt::white));
 }
 
 TEST(GateHeatmap, SavesTheShownUpdateAsImageAndCsvFromItsContextMenu) {
@@ -233,6 +265,92 @@ TEST(TrainingPanel, OpensTheHistoryOfARunFile) {
     EXPECT_TRUE(panel.openRun(QString::fromStdString(output + "/run.h5"), true).isEmpty());
     EXPECT_EQ(panel.lossPlot()->pointCount(QStringLiteral("loss (compared)")), 8);
     EXPECT_FALSE(panel.openRun(QStringLiteral("/nonexistent/run.h5")).isEmpty());
+}
+
+// The states of a run drive the buttons and the editable settings; the output folder is used as
+// typed (it was a prefix: "runs/x" became "runs/x2-least-squares"), and a folder that holds a run
+// is never started on without asking. Plots survive a start that does not happen.
+TEST(TrainingPanel, RunStatesButtonsAndTheOutputFolderAsTyped) {
+    using State = TrainingPanel::RunState;
+    using Choice = TrainingPanel::ExistingRunChoice;
+    const TinyRunFolder folder;
+    const QString output = QString::fromStdString(test::scratchFolder("panel-states") + "/x");
+    TrainingPanel panel;
+    panel.setModel(QString::fromStdString(folder.model), 4, 2);
+    EXPECT_EQ(panel.runState(), State::Idle);
+    auto* start = panel.findChild<QPushButton*>(QStringLiteral("startTrainingButton"));
+    auto* pause = panel.findChild<QPushButton*>(QStringLiteral("pauseTrainingButton"));
+    auto* out = panel.findChild<QLineEdit*>(QStringLiteral("outputFolderEdit"));
+    auto* groups = panel.findChild<QComboBox*>(QStringLiteral("kvHeadsCombo"));
+    ASSERT_TRUE(start && pause && out && groups);
+    // The default names the model, G and the start, and follows G until the user types.
+    EXPECT_TRUE(out->text().endsWith(QStringLiteral("-gqa2-least-squares")))
+        << out->text().toStdString();
+    groups->setCurrentIndex(groups->findData(1));
+    EXPECT_TRUE(out->text().endsWith(QStringLiteral("-gqa1-least-squares")));
+    panel.setSettings(folder.settings(100000, output.toStdString()));
+    out->setText(output);
+    EXPECT_TRUE(start->isEnabled());
+    EXPECT_FALSE(pause->isEnabled());
+
+    panel.startRun();
+    EXPECT_EQ(panel.runState(), State::Running);
+    EXPECT_FALSE(start->isEnabled());
+    EXPECT_TRUE(pause->isEnabled());
+    EXPECT_FALSE(groups->isEnabled());
+    EXPECT_FALSE(out->isEnabled());
+    QElapsedTimer clock;
+    clock.start();
+    while (panel.lossPlot()->pointCount(QStringLiteral("loss")) < 3 && clock.elapsed() < 60000) {
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        panel.drainMetrics();
+    }
+    ASSERT_GE(panel.lossPlot()->pointCount(QStringLiteral("loss")), 3);
+    panel.pauseRun();
+    EXPECT_EQ(panel.runState(), State::Pausing);
+    QSignalSpy finished(panel.runner(), &TrainingRunner::finished);
+    ASSERT_TRUE(finished.wait(30000));
+    EXPECT_EQ(panel.runState(), State::Paused);
+    EXPECT_EQ(start->text(), QStringLiteral("Resume"));
+    EXPECT_EQ(pause->text(), QStringLiteral("End Run"));
+    EXPECT_TRUE(pause->isEnabled());
+    EXPECT_FALSE(out->isEnabled());  // a paused run's settings are its own
+    EXPECT_FALSE(panel.statusLabel()->text().contains(QStringLiteral("cancelled")));
+    // The folder as typed, no suffix.
+    EXPECT_TRUE(std::filesystem::exists(output.toStdString() + "/checkpoint/trainer_state.json"));
+    const int points = panel.lossPlot()->pointCount(QStringLiteral("loss"));
+
+    pause->click();  // End Run
+    EXPECT_EQ(panel.runState(), State::Idle);
+    EXPECT_EQ(start->text(), QStringLiteral("Start"));
+    EXPECT_TRUE(out->isEnabled());
+
+    // Start on the folder of that run: asked; Cancel starts nothing and keeps the plots.
+    QStringList asked;
+    Choice answer = Choice::Cancel;
+    panel.setExistingRunChooser([&](const QString& f) {
+        asked << f;
+        return answer;
+    });
+    panel.startRun();
+    EXPECT_EQ(asked, QStringList{output});
+    EXPECT_FALSE(panel.isRunning());
+    EXPECT_EQ(panel.runState(), State::Idle);
+    EXPECT_EQ(panel.lossPlot()->pointCount(QStringLiteral("loss")), points);
+    // Another Folder proposes a fresh one and waits for Start.
+    answer = Choice::ChooseAnother;
+    panel.startRun();
+    EXPECT_EQ(out->text(), output + QStringLiteral("-2"));
+    EXPECT_FALSE(panel.isRunning());
+    // Overwrite deletes the old run's files and starts afresh there.
+    out->setText(output);
+    answer = Choice::Overwrite;
+    panel.startRun();
+    EXPECT_EQ(panel.runState(), State::Running);
+    EXPECT_FALSE(std::filesystem::exists(output.toStdString() + "/checkpoint/trainer_state.json"));
+    panel.pauseRun();
+    ASSERT_TRUE(finished.wait(60000));
+    EXPECT_EQ(panel.runState(), State::Paused);
 }
 
 // The smoothing slider smooths the measured curves only; schedules are drawn as they are.

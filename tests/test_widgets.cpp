@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include <QApplication>
 #include <QLabel>
@@ -20,6 +21,7 @@
 #include "mainwindow.h"
 #include "modelconfigview.h"
 #include "modelpanel.h"
+#include "pathrow.h"
 #include "tensortablemodel.h"
 #include "testsupport.h"
 
@@ -76,6 +78,35 @@ struct RecordingWindow {
             [this](const QString&, const QString& message) { errors << message; });
     }
 };
+
+// Path fields have a Browse button and show the whole path on hover.
+TEST(PathRow, BrowseFillsTheFieldAndTheTooltipShowsTheWholePath) {
+    auto* edit = new QLineEdit;
+    edit->setObjectName(QStringLiteral("textEdit"));
+    edit->setToolTip(QStringLiteral("What this field is for"));
+    std::unique_ptr<QWidget> row(pathRow(edit, BrowseFor::Files));
+    auto* browse = row->findChild<QPushButton*>(QStringLiteral("textEditBrowse"));
+    ASSERT_NE(browse, nullptr);
+    QStringList asked;
+    setPathChooser([&](QWidget*, BrowseFor what, const QString& current, const QString&) {
+        asked << (what == BrowseFor::Files ? QStringLiteral("files:") : QStringLiteral("?:")) +
+                     current;
+        return QStringLiteral("/long/path/a.txt;/long/path/b.txt");
+    });
+    QSignalSpy edited(edit, &QLineEdit::textEdited);
+    edit->setText(QStringLiteral("/old.txt"));
+    browse->click();
+    setPathChooser(nullptr);
+    EXPECT_EQ(asked, QStringList{QStringLiteral("files:/old.txt")});
+    EXPECT_EQ(edit->text(), QStringLiteral("/long/path/a.txt;/long/path/b.txt"));
+    EXPECT_EQ(edited.count(), 1);  // a choice counts as the user's edit
+    EXPECT_EQ(edit->toolTip(),
+              QStringLiteral("What this field is for\n/long/path/a.txt;/long/path/b.txt"));
+    edit->setEnabled(false);
+    EXPECT_FALSE(browse->isEnabled());
+    edit->setEnabled(true);
+    EXPECT_TRUE(browse->isEnabled());
+}
 
 TEST(HumanFormat, CountsBytesIntegersShapes) {
     EXPECT_EQ(formatCount(812), QStringLiteral("812"));
@@ -253,6 +284,11 @@ TEST(MainWindow, BadFolderReportsTheErrorAndKeepsThePreviousModel) {
     EXPECT_FALSE(w.window.openModelFolder(QString::fromStdString(garbage)));
     ASSERT_EQ(w.errors.size(), 2);
     EXPECT_TRUE(w.errors[1].contains(QStringLiteral("config.json"))) << w.errors[1].toStdString();
+    // The plain statement leads, the reader's detail follows.
+    EXPECT_TRUE(w.errors[1].startsWith(QString::fromStdString(garbage) +
+                                       QStringLiteral(" is not a model folder")))
+        << w.errors[1].toStdString();
+    EXPECT_TRUE(w.errors[1].contains(QStringLiteral("Details: "))) << w.errors[1].toStdString();
     EXPECT_FALSE(w.window.openModelFolder(QStringLiteral("/no/such/folder")));
     EXPECT_EQ(w.errors.size(), 3);
     EXPECT_EQ(failed.count(), 3);

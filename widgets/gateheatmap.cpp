@@ -30,6 +30,9 @@ GateHeatmap::GateHeatmap(QWidget* parent) : QWidget(parent) {
     m_plot->plotLayout()->addElement(1, 1, scale);
     m_map->setColorScale(scale);
     QCPColorGradient gradient(QCPColorGradient::gpThermal);
+    // Cells without a value yet (before the first update) are empty, not black: black is what
+    // the thermal gradient gives a closed gate, 0 = merged.
+    gradient.setNanHandling(QCPColorGradient::nhTransparent);
     m_map->setGradient(gradient);
     m_map->setDataRange(QCPRange(0.0, 1.0));
     m_map->setInterpolate(false);

@@ -6,12 +6,14 @@
 #include <limits>
 
 #include <QComboBox>
+#include <QCoreApplication>
 #include <QDataStream>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QMimeData>
 #include <QHeaderView>
 #include <QLabel>
+#include <QScrollBar>
 #include <QSignalBlocker>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -113,6 +115,8 @@ void GroupEditor::setGrouping(const Groups& groups) {
             item->setTextAlignment(Qt::AlignCenter);
             m_table->setItem(h, 0, item);
             auto* combo = new QComboBox(m_table);
+            combo->setFocusPolicy(Qt::StrongFocus);  // no focus from the wheel alone
+            combo->installEventFilter(this);
             for (int g = 0; g < groups.size(); ++g) combo->addItem(groupName(g));
             connect(combo, &QComboBox::activated, this, [this, h](int target) {
                 if (moveHead(h, target) < 0) refresh();  // undo a no-op choice on screen
@@ -122,6 +126,15 @@ void GroupEditor::setGrouping(const Groups& groups) {
     }
     m_groups = groups;
     refresh();
+}
+
+bool GroupEditor::eventFilter(QObject* watched, QEvent* event) {
+    auto* combo = qobject_cast<QComboBox*>(watched);
+    if (combo && event->type() == QEvent::Wheel && !combo->hasFocus()) {
+        QCoreApplication::sendEvent(m_table->verticalScrollBar(), event);
+        return true;
+    }
+    return QWidget::eventFilter(watched, event);
 }
 
 int GroupEditor::groupOf(int head) const {

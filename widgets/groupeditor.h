@@ -6,6 +6,9 @@
 // keeps its size (a valid GQA grouping at all times). The member swapped back is the one that gives
 // the best score when a scorer is set (the panel passes the core's grouping objective), else the
 // target group's first member. Every edit emits groupingEdited with the new groups.
+//
+// The mouse wheel over a group combo scrolls the table unless that combo has keyboard focus (a
+// user scrolling through the heads must not regroup them by passing over a combo).
 
 #include <functional>
 
@@ -40,6 +43,9 @@ public:
 
 Q_SIGNALS:
     void groupingEdited(const QVector<QVector<int>>& groups);
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
     void refresh();

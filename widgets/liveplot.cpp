@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "liveplot.h"
 
+#include <algorithm>
+
 #include <QFile>
 #include <QFileDialog>
 #include <QMenu>
@@ -21,14 +23,22 @@ LivePlot::LivePlot(const QString& title, QWidget* parent) : QWidget(parent) {
     m_plot->xAxis->setLabel(tr("update"));
     m_plot->legend->setVisible(true);
     m_plot->legend->setFont(QFont("sans", 8));
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    // Below the axes, one row that wraps: a legend inside the axis rect covered the curves.
+    m_plot->axisRect()->insetLayout()->take(m_plot->legend);
+    m_plot->plotLayout()->addElement(2, 0, m_plot->legend);
+    m_plot->plotLayout()->setRowStretchFactor(2, 0.001);
+    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    m_plot->legend->setWrap(2);  // two labels per row fit a plot a quarter of the window wide
+    m_plot->legend->setBorderPen(Qt::NoPen);
+    m_plot->legend->setMargins(QMargins(2, 0, 2, 0));
     m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     m_plot->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(m_plot, &QWidget::customContextMenuRequested, this, &LivePlot::showContextMenu);
     setMinimumSize(240, 160);
 }
 
-void LivePlot::addSeries(const QString& name, const QColor& color, bool compared) {
+void LivePlot::addSeries(const QString& name, const QColor& color, bool compared,
+                         const QString& label) {
     if (m_series.contains(name)) return;
     Series s;
     s.compared = compared;
@@ -39,13 +49,14 @@ void LivePlot::addSeries(const QString& name, const QColor& color, bool compared
     if (compared) rawPen.setStyle(Qt::DashLine);
     s.raw->setPen(rawPen);
     s.raw->setAdaptiveSampling(true);
+    const QString shown = label.isEmpty() ? name : label;
     if (compared) {
-        s.raw->setName(name);
+        s.raw->setName(shown);
     } else {
         s.raw->removeFromLegend();
         s.smooth = m_plot->addGraph();
         s.smooth->setPen(QPen(color, 2));
-        s.smooth->setName(name);
+        s.smooth->setName(shown);
         s.smooth->setAdaptiveSampling(true);
     }
     m_series.insert(name, s);
@@ -60,22 +71,41 @@ void LivePlot::append(const QString& name, const QVector<double>& x, const QVect
     s.x += x;
     s.y += y;
     if (!s.smooth) return;
+    // While the run is short the window grows with it: redraw the whole curve.
+    if (effectiveSmoothing(int(s.x.size())) != s.weight) {
+        rebuildSmoothed(s);
+        return;
+    }
     QVector<double> smoothed;
     smoothed.reserve(y.size());
     for (int i = 0; i < y.size(); ++i) {
         const bool first = s.x.size() - y.size() + i == 0;
-        s.ema = first ? y[i] : m_smoothing * s.ema + (1.0 - m_smoothing) * y[i];
+        s.ema = first ? y[i] : s.weight * s.ema + (1.0 - s.weight) * y[i];
         smoothed << s.ema;
     }
     s.smooth->addData(x, smoothed, true);
 }
 
+double LivePlot::effectiveSmoothing(int points) const {
+    // Window 1 / (1 - w) <= fraction * points  <=>  w <= 1 - 1 / (fraction * points).
+    const double windowCap = kRunFractionPerWindow * points;
+    if (windowCap <= 1.0) return 0.0;
+    return std::min(m_smoothing, 1.0 - 1.0 / windowCap);
+}
+
+QString LivePlot::legendLabel(const QString& name) const {
+    const auto it = m_series.find(name);
+    if (it == m_series.end()) return {};
+    return (it->smooth ? it->smooth : it->raw)->name();
+}
+
 void LivePlot::rebuildSmoothed(Series& s) {
     if (!s.smooth) return;
+    s.weight = effectiveSmoothing(int(s.x.size()));
     QVector<double> smoothed;
     smoothed.reserve(s.y.size());
     for (int i = 0; i < s.y.size(); ++i) {
-        s.ema = i == 0 ? s.y[i] : m_smoothing * s.ema + (1.0 - m_smoothing) * s.y[i];
+        s.ema = i == 0 ? s.y[i] : s.weight * s.ema + (1.0 - s.weight) * s.y[i];
         smoothed << s.ema;
     }
     s.smooth->setData(s.x, smoothed, true);
@@ -88,6 +118,7 @@ void LivePlot::clearData() {
         s.x.clear();
         s.y.clear();
         s.ema = 0.0;
+        s.weight = -1.0;
     }
     refresh();
 }

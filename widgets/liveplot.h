@@ -5,6 +5,10 @@
 // smoothing adjustable at any time. Points are appended in batches and the plot is redrawn with a
 // queued replot, so 100,000 points per curve stay responsive (QCustomPlot's adaptive sampling
 // draws only what the pixels can show). A second, "compared" run can be overlaid dashed.
+//
+// The smoothing never spans more than a tenth of the points drawn so far (kRunFractionPerWindow):
+// EMA 0.90 averages over ~10 updates, which on a 30-update run drew the curve late by a third of
+// the run. The legend sits below the plot, so it never hides a curve, and shows readable labels.
 // Saves as PNG or PDF, and its data as CSV.
 
 #include <QHash>
@@ -22,14 +26,23 @@ class LivePlot : public QWidget {
 public:
     explicit LivePlot(const QString& title, QWidget* parent = nullptr);
 
+    /// At most this fraction of the points drawn so far lies within the EMA's window 1/(1 - w).
+    static constexpr double kRunFractionPerWindow = 0.1;
+
     /// Adds a series (no-op when it exists); `compared` series are drawn dashed, without EMA.
-    void addSeries(const QString& name, const QColor& color, bool compared = false);
+    /// `label` is the legend's text (default: the name, which stays the series' key).
+    void addSeries(const QString& name, const QColor& color, bool compared = false,
+                   const QString& label = QString());
     /// Appends points (x ascending) to a series created before.
     void append(const QString& name, const QVector<double>& x, const QVector<double>& y);
     void clearData();
     /// EMA weight of the past, in [0, 1): 0 = no smoothing.
     void setSmoothing(double weight);
     double smoothing() const { return m_smoothing; }
+    /// The weight used for a series of `points` points: the smoothing, capped so that the window
+    /// is at most kRunFractionPerWindow of the points.
+    double effectiveSmoothing(int points) const;
+    QString legendLabel(const QString& name) const;
     void setLogScale(bool on);
     /// Rescales the axes and schedules a redraw (call once per batch of appends).
     void refresh();
@@ -49,6 +62,7 @@ private:
         QCPGraph* smooth = nullptr;
         QVector<double> x, y;
         double ema = 0.0;
+        double weight = -1.0;  ///< the effective smoothing the drawn curve was computed with
         bool compared = false;
     };
     void rebuildSmoothed(Series& s);

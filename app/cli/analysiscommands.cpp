@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/calibration.h"
+#include "analysis/groupingfile.h"
 #include "pipeline/alignedmodel.h"
 #include "pipeline/calibrationstore.h"
 #include "base/runtime.h"
@@ -55,42 +56,6 @@ AnalysisConfig analysisConfig(const Arguments& a) {
     c.seed = static_cast<std::uint64_t>(a.integer("seed"));
     c.mergedHead = parseMergedHead(a.text("merged-head"));
     return c;
-}
-
-/// Per-layer groupings from a JSON file: a list over layers of lists of groups of original head
-/// indices (the reference code's order file, my_list.json).
-std::vector<Grouping> groupingsFromFile(const std::string& path, std::size_t layers,
-                                        std::int64_t heads, std::int64_t groups) {
-    Json j;
-    try {
-        j = Json::parse(readTextFile(path));
-    } catch (const Json::exception& e) {
-        throw InputError(path + ": not a grouping file (" + e.what() + ")");
-    }
-    if (!j.is_array() || j.size() != layers)
-        throw InputError(path + ": expected a list of " + std::to_string(layers) +
-                         " per-layer groupings");
-    std::vector<Grouping> out;
-    for (std::size_t l = 0; l < layers; ++l) {
-        Grouping g;
-        try {
-            g = j[l].get<Grouping>();
-        } catch (const Json::exception&) {
-            throw InputError(path + ": layer " + std::to_string(l) +
-                             " is not a list of lists of heads");
-        }
-        try {
-            validateGrouping(g, heads);
-        } catch (const InputError& e) {
-            throw InputError(path + ": layer " + std::to_string(l) + ": " + e.what());
-        }
-        if (std::int64_t(g.size()) != groups)
-            throw InputError(path + ": layer " + std::to_string(l) + " has " +
-                             std::to_string(g.size()) + " groups, --groups says " +
-                             std::to_string(groups));
-        out.push_back(g);
-    }
-    return out;
 }
 
 Json costJson(const MergeCost& c) {

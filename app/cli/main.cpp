@@ -19,8 +19,10 @@ void printUsage() {
                  "commands:\n";
     for (const auto& c : gqa::cli::commands())
         std::printf("  %-18s %s\n", c.name.c_str(), c.summary.c_str());
-    std::cout << "\nexit codes: 0 success, 1 failure, 2 bad input, 3 cancelled\n"
-                 "environment: GQA_THREADS sets the number of CPU threads (default: all cores)\n";
+    std::cout
+        << "\nexit codes: 0 success, 1 failure, 2 bad input, 3 cancelled\n"
+           "environment: GQA_THREADS sets the number of CPU threads (default: by model size, 1 "
+           "per 512 hidden units up to every core)\n";
 }
 }  // namespace
 

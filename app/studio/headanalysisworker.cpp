@@ -9,7 +9,6 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QStandardPaths>
 
 #include "analysis/calibration.h"
 #include "io/checkpoint.h"
@@ -19,6 +18,7 @@
 #include "model/decodermodel.h"
 #include "runfile/runfile.h"
 #include "pipeline/calibrationstore.h"
+#include "studiopaths.h"
 
 namespace gqa {
 namespace {
@@ -70,8 +70,7 @@ QString defaultRunFilePath(const QString& modelFolder) {
         info.canonicalFilePath().isEmpty() ? info.absoluteFilePath() : info.canonicalFilePath();
     const QString key = QString::fromLatin1(
         QCryptographicHash::hash(path.toUtf8(), QCryptographicHash::Sha1).toHex().left(8));
-    const QString base = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-    return QDir(base).filePath(QStringLiteral("runs/%1-%2.h5").arg(name, key));
+    return QDir(studioRunsFolder()).filePath(QStringLiteral("%1-%2.h5").arg(name, key));
 }
 
 QString defaultCalibrationText() {

@@ -6,7 +6,7 @@
 // plain values (HeadAnalysisData). Progress fractions cover the whole run; the sink's "stop"
 // makes it throw gqa::Cancelled at the next safe point.
 //
-// Run files live in QStandardPaths::AppDataLocation/runs/<model folder name>.h5, never next to the
+// Run files live in studioRunsFolder()/<model folder name>.h5 (studiopaths.h), never next to the
 // model (model folders are often read-only); reopening the same model with the same calibration
 // settings skips the calibration.
 
@@ -31,7 +31,7 @@ struct HeadAnalysisRequest {
     bool reuseCalibration = true;
 };
 
-/// AppDataLocation/runs/<name of the model folder>-<8 hex digits of the SHA-1 of its canonical
+/// studioRunsFolder()/<name of the model folder>-<8 hex digits of the SHA-1 of its canonical
 /// path>.h5: one file per model folder, also when two folders have the same name.
 QString defaultRunFilePath(const QString& modelFolder);
 /// data/corpus/text/emma.txt found relative to the working directory, the executable (build

@@ -36,6 +36,9 @@
 namespace gqa {
 namespace {
 const QString kAppName = QStringLiteral("GQA Studio");
+/// How long a status-bar message about a finished action stays: long enough to read, short enough
+/// that it does not describe an earlier action once the user has moved on.
+constexpr int kTransientMessageMs = 8000;
 
 QString localFolderOf(const QMimeData* mime) {
     if (!mime || !mime->hasUrls() || mime->urls().size() != 1) return {};
@@ -132,15 +135,31 @@ bool MainWindow::openModelFolder(const QString& folder) {
                                  .arg(QDir::toNativeSeparators(cleaned))
                                  .arg(summary.tensors.size())
                                  .arg(problems)
-                                 .arg(timer.elapsed()));
+                                 .arg(timer.elapsed()),
+                             kTransientMessageMs);
     Q_EMIT modelOpened(cleaned);
     return true;
 }
 
-void MainWindow::reportError(const QString& folder, const QString& message) {
-    statusBar()->showMessage(tr("Could not open %1").arg(QDir::toNativeSeparators(folder)));
+void MainWindow::reportError(const QString& folder, const QString& detail) {
+    const QString shown = QDir::toNativeSeparators(folder);
+    statusBar()->showMessage(tr("Not a model folder: %1").arg(shown), kTransientMessageMs);
+    // The plain statement first, the reader's technical reason below it.
+    const QString message =
+        tr("%1 is not a model folder GQA Studio can open.\n\n"
+           "A model folder holds a Hugging Face config.json and the model's .safetensors weights "
+           "(and a tokenizer.model for training).\n\nDetails: %2")
+            .arg(shown, detail);
     Q_EMIT loadFailed(folder, message);
-    if (m_errorReporter) m_errorReporter(tr("Could not open model folder"), message);
+    if (m_errorReporter) m_errorReporter(tr("Not a model folder"), message);
+}
+
+void MainWindow::reportMissingDemo(const QString& lookedIn) {
+    const QString message = tr("The demo model is not installed (looked in %1).")
+                                .arg(QDir::toNativeSeparators(lookedIn));
+    statusBar()->showMessage(message, kTransientMessageMs);
+    Q_EMIT loadFailed(lookedIn, message);
+    if (m_errorReporter) m_errorReporter(tr("No demo model"), message);
 }
 
 void MainWindow::updateTitle() {
@@ -175,9 +194,7 @@ QString MainWindow::demoModelFolder() {
 bool MainWindow::openDemoModel() {
     const QString folder = demoModelFolder();
     if (folder.isEmpty()) {
-        reportError(QFile::decodeName(demoModelDir().c_str()),
-                    tr("The demo model is not installed (looked in %1).")
-                        .arg(QFile::decodeName(demoModelDir().c_str())));
+        reportMissingDemo(QFile::decodeName(demoModelDir().c_str()));
         return false;
     }
     return openModelFolder(folder);

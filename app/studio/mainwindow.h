@@ -79,7 +79,9 @@ protected:
 private:
     void createMenus();
     void updateTitle();
-    void reportError(const QString& folder, const QString& message);
+    /// "FOLDER is not a model folder", what one is, then `detail` (the reader's reason).
+    void reportError(const QString& folder, const QString& detail);
+    void reportMissingDemo(const QString& lookedIn);
 
     QTabWidget* m_tabs = nullptr;
     ModelPanel* m_panel = nullptr;

@@ -43,6 +43,9 @@ void prepareScenario(MainWindow& window, const ScreenshotScenario& scenario,
     if (scenario.trainSteps > 0) {
         TrainingPanel* training = window.trainingPanel();
         training->setRunLength(scenario.trainSteps, 2, 128);
+        // A screenshot run replaces an earlier screenshot run in the same folder, unasked.
+        training->setExistingRunChooser(
+            [](const QString&) { return TrainingPanel::ExistingRunChoice::Overwrite; });
         // At the end every gate is 0; a quarter into the run shows them closing.
         QObject::connect(
             training, &TrainingPanel::runFinished, training,

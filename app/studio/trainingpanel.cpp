@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <exception>
+#include <initializer_list>
 
 #include <QComboBox>
 #include <QDir>
@@ -17,13 +18,13 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
-#include <QStandardPaths>
 #include <QTimer>
 #include <QUrl>
 #include <QVBoxLayout>
@@ -31,8 +32,11 @@
 #include "base/metrics.h"
 #include "gateheatmap.h"
 #include "liveplot.h"
+#include "pathrow.h"
 #include "reporttask.h"
 #include "runfile/runfile.h"
+#include "runfile/runfolder.h"
+#include "studiopaths.h"
 #include "trainingsettingsform.h"
 #include "trainingstartchoice.h"
 
@@ -40,6 +44,10 @@ namespace gqa {
 namespace {
 /// The LivePlot series of a metric is named by its stored key (base/metrics.h).
 QString seriesKey(Metric metric) { return QString::fromLatin1(metricKey(metric)); }
+/// A metric's curve, keyed by its stored name and labelled with its readable one.
+void addMetric(LivePlot* plot, Metric metric, const QColor& color) {
+    plot->addSeries(seriesKey(metric), color, false, QString::fromUtf8(metricLabel(metric)));
+}
 const QColor kBlue(31, 119, 180), kOrange(255, 127, 14), kGreen(44, 160, 44), kRed(214, 39, 40),
     kPurple(148, 103, 189);
 
@@ -100,21 +108,50 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
                                 o.exportVerified ? tr("verified") : tr("NOT verified"));
         if (std::isfinite(o.finalValidationLoss))
             text += tr("; held-out perplexity %1").arg(std::exp(o.finalValidationLoss), 0, 'f', 2);
+        setState(RunState::Finished);
         m_status->setText(text);
         m_progress->setValue(1000);
         m_lastRunFolder = QFileInfo(o.runFile).absolutePath();
         Q_EMIT runFinished(o);
     });
-    connect(m_runner, &TrainingRunner::cancelled, this, [this](const QString& message) {
+    connect(m_runner, &TrainingRunner::cancelled, this, [this](const QString&) {
         drainMetrics();
-        m_status->setText(tr("Paused: %1. Start again to resume.").arg(message));
-        m_startButton->setText(tr("Resume"));
+        setState(RunState::Paused);
+        m_status->setText(
+            tr("Paused with a checkpoint in %1. Resume continues from there; End Run keeps it "
+               "and unlocks the settings.")
+                .arg(QDir::toNativeSeparators(m_output->text())));
     });
     connect(m_runner, &TrainingRunner::failed, this, [this](const QString& message) {
         drainMetrics();
+        setState(RunState::Failed);
         m_status->setText(tr("Failed: %1").arg(message));
     });
-    connect(m_runner, &TrainingRunner::finished, this, [this] { setRunning(false); });
+    connect(m_runner, &TrainingRunner::finished, this, [this] {
+        // A start refused before any work (no signal but finished) leaves the form usable.
+        if (m_state == RunState::Running || m_state == RunState::Pausing)
+            setState(RunState::Failed);
+    });
+    m_chooser = [this](const QString& folder) {
+        QMessageBox box(
+            QMessageBox::Question, tr("A run is already there"),
+            tr("%1 already holds a conversion run.").arg(QDir::toNativeSeparators(folder)),
+            QMessageBox::NoButton, this);
+        box.setInformativeText(
+            tr("Resume continues it (its settings must match); Overwrite deletes its "
+               "checkpoint, export and run file and starts again; Another Folder keeps it and "
+               "proposes a new folder."));
+        QPushButton* resume = box.addButton(tr("Resume"), QMessageBox::AcceptRole);
+        QPushButton* overwrite = box.addButton(tr("Overwrite"), QMessageBox::DestructiveRole);
+        QPushButton* another = box.addButton(tr("Another Folder"), QMessageBox::ActionRole);
+        box.addButton(QMessageBox::Cancel);
+        box.exec();
+        if (box.clickedButton() == resume) return ExistingRunChoice::Resume;
+        if (box.clickedButton() == overwrite) return ExistingRunChoice::Overwrite;
+        if (box.clickedButton() == another) return ExistingRunChoice::ChooseAnother;
+        return ExistingRunChoice::Cancel;
+    };
+    setState(RunState::Idle);
 }
 
 QWidget* TrainingPanel::buildForm() {
@@ -131,21 +168,35 @@ QWidget* TrainingPanel::buildForm() {
     m_validation = new QLineEdit;
     m_calibration = new QLineEdit;
     m_output = new QLineEdit;
+    m_output->setObjectName(QStringLiteral("outputFolderEdit"));
+    m_output->setToolTip(
+        tr("The run's folder, used as typed: aligned model, checkpoint, export "
+           "and run file go here"));
+    connect(m_output, &QLineEdit::textEdited, this, [this] { m_outputEdited = true; });
+    connect(m_groups, &QComboBox::currentIndexChanged, this, &TrainingPanel::updateDefaultOutput);
+    connect(m_start, &QComboBox::currentIndexChanged, this, &TrainingPanel::updateDefaultOutput);
     form->insertRow(0, tr("KV heads (G)"), m_groups);
     form->insertRow(1, tr("Start from"), m_start);
-    form->addRow(tr("Training text (folder or file)"), m_trainText);
-    form->addRow(tr("Held-out text"), m_validation);
-    form->addRow(tr("Calibration text"), m_calibration);
-    form->addRow(tr("Output folder"), m_output);
+    const QString texts = tr("Text (*.txt *.jsonl);;All files (*)");
+    form->addRow(tr("Training text (folder or file)"),
+                 pathRow(m_trainText, BrowseFor::File, texts));
+    form->addRow(tr("Held-out text"), pathRow(m_validation, BrowseFor::File, texts));
+    form->addRow(tr("Calibration text"), pathRow(m_calibration, BrowseFor::File, texts));
+    form->addRow(tr("Output folder"), pathRow(m_output, BrowseFor::Folder));
 
     m_startButton = new QPushButton(tr("Start"));
     m_startButton->setObjectName(QStringLiteral("startTrainingButton"));
     m_pauseButton = new QPushButton(tr("Pause"));
-    m_pauseButton->setEnabled(false);
+    m_pauseButton->setObjectName(QStringLiteral("pauseTrainingButton"));
     auto* openButton = new QPushButton(tr("Open run…"));
     auto* compareButton = new QPushButton(tr("Compare run…"));
     connect(m_startButton, &QPushButton::clicked, this, &TrainingPanel::startRun);
-    connect(m_pauseButton, &QPushButton::clicked, this, &TrainingPanel::pauseRun);
+    connect(m_pauseButton, &QPushButton::clicked, this, [this] {
+        if (m_state == RunState::Paused)
+            endPausedRun();
+        else
+            pauseRun();
+    });
     auto pick = [this](bool compare) {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open run file"), QString(),
                                                           tr("Run files (*.h5)"));
@@ -188,18 +239,18 @@ QWidget* TrainingPanel::buildPlots() {
     auto* box = new QWidget;
     auto* grid = new QGridLayout(box);
     m_loss = new LivePlot(tr("Loss terms"));
-    m_loss->addSeries(seriesKey(Metric::Loss), kBlue);
-    m_loss->addSeries(seriesKey(Metric::Kl), kOrange);
-    m_loss->addSeries(seriesKey(Metric::Bild), kGreen);
-    m_loss->addSeries(seriesKey(Metric::Regularizer), kRed);
+    addMetric(m_loss, Metric::Loss, kBlue);
+    addMetric(m_loss, Metric::Kl, kOrange);
+    addMetric(m_loss, Metric::Bild, kGreen);
+    addMetric(m_loss, Metric::Regularizer, kRed);
     m_sparsity = new LivePlot(tr("Expected sparsity and its target"));
-    m_sparsity->addSeries(seriesKey(Metric::Sparsity), kBlue);
-    m_sparsity->addSeries(seriesKey(Metric::TargetSparsity), kRed);
+    addMetric(m_sparsity, Metric::Sparsity, kBlue);
+    addMetric(m_sparsity, Metric::TargetSparsity, kRed);
     m_lrPlot = new LivePlot(tr("Learning rates"));
-    m_lrPlot->addSeries(seriesKey(Metric::LearningRate), kBlue);
-    m_lrPlot->addSeries(seriesKey(Metric::GateLearningRate), kPurple);
+    addMetric(m_lrPlot, Metric::LearningRate, kBlue);
+    addMetric(m_lrPlot, Metric::GateLearningRate, kPurple);
     m_speed = new LivePlot(tr("Tokens per second"));
-    m_speed->addSeries(seriesKey(Metric::TokensPerSecond), kGreen);
+    addMetric(m_speed, Metric::TokensPerSecond, kGreen);
     m_gates = new GateHeatmap;
     grid->addWidget(m_loss, 0, 0);
     grid->addWidget(m_sparsity, 0, 1);
@@ -242,10 +293,25 @@ void TrainingPanel::setModel(const QString& folder, int heads, int layers) {
         m_validation->setText(QDir(corpus).filePath(QStringLiteral("persuasion.txt")));
         m_calibration->setText(QDir(corpus).filePath(QStringLiteral("emma.txt")));
     }
-    const QString runs =
-        QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/runs");
-    m_output->setText(QDir(runs).filePath(QFileInfo(folder).fileName() + QStringLiteral("-gqa")));
+    m_outputEdited = false;
+    updateDefaultOutput();
+    if (m_runner->isRunning()) return;  // the running run keeps its plots until it ends
+    // Another model: the previous model's curves, gates and message go with it.
+    for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->clearData();
     m_gates->setShape(layers, heads);
+    m_progress->setValue(0);
+    m_lastRunFolder.clear();
+    setState(RunState::Idle);
+}
+
+void TrainingPanel::updateDefaultOutput() {
+    if (m_outputEdited || m_modelFolder.isEmpty() || !m_groups->currentData().isValid()) return;
+    const QString name =
+        QStringLiteral("%1-gqa%2-%3")
+            .arg(QFileInfo(m_modelFolder).fileName())
+            .arg(m_groups->currentData().toInt())
+            .arg(QString::fromLatin1(trainingStartName(selectedTrainingStart(m_start))));
+    m_output->setText(QDir(studioRunsFolder()).filePath(name));
 }
 
 TrainingSettings TrainingPanel::settings() const {
@@ -256,8 +322,7 @@ TrainingSettings TrainingPanel::settings() const {
     s.calibrationFiles = textFiles(m_calibration->text(), QString());
     s.trainFiles = textFiles(m_trainText->text(), m_validation->text());
     s.validationFile = m_validation->text();
-    s.outputFolder = m_output->text() + QString::number(s.groups) + QLatin1Char('-') +
-                     QString::fromLatin1(trainingStartName(s.start));
+    s.outputFolder = QDir::cleanPath(m_output->text().trimmed());
     m_settingsForm->apply(s);
     return s;
 }
@@ -292,30 +357,97 @@ void TrainingPanel::startRun() {
         m_status->setText(tr("No calibration text: choose a .txt or .jsonl file."));
         return;
     }
-    if (m_startButton->text() != tr("Resume")) {
-        for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->clearData();
-        m_gates->setShape(m_layers, m_heads);
+    if (s.outputFolder.isEmpty() || s.outputFolder == QStringLiteral(".")) {
+        m_status->setText(tr("No output folder: type or choose the folder for this run."));
+        return;
     }
-    setRunning(true);
-    m_status->setText(tr("Starting…"));
+    const bool resuming = m_state == RunState::Paused;
+    if (!resuming && !settleExistingRun(s.outputFolder)) return;
+    // The plots keep the previous run until this one's first update (a failed start loses
+    // nothing); a resumed run continues its own curves.
+    m_clearOnFirstSample = !resuming;
+    setState(RunState::Running);
+    m_status->setText(resuming ? tr("Resuming…") : tr("Starting…"));
     m_runner->start(s);
 }
 
+bool TrainingPanel::settleExistingRun(const QString& folder) {
+    const RunFolder run(QFile::encodeName(folder).toStdString());
+    if (!run.holdsRun()) return true;
+    switch (m_chooser ? m_chooser(folder) : ExistingRunChoice::Cancel) {
+        case ExistingRunChoice::Resume:
+            return true;
+        case ExistingRunChoice::Overwrite:
+            try {
+                run.removeRun();
+            } catch (const std::exception& e) {
+                m_status->setText(
+                    tr("Could not overwrite: %1").arg(QString::fromLocal8Bit(e.what())));
+                return false;
+            }
+            return true;
+        case ExistingRunChoice::ChooseAnother: {
+            QString next;
+            for (int n = 2; next.isEmpty() || QFileInfo::exists(next); ++n)
+                next = folder + QStringLiteral("-%1").arg(n);
+            m_output->setText(next);
+            m_outputEdited = true;
+            m_status->setText(tr("The output folder is now %1: press Start to use it.")
+                                  .arg(QDir::toNativeSeparators(next)));
+            return false;
+        }
+        case ExistingRunChoice::Cancel:
+            break;
+    }
+    m_status->setText(tr("Not started: %1 holds a run.").arg(QDir::toNativeSeparators(folder)));
+    return false;
+}
+
 void TrainingPanel::pauseRun() {
+    if (!m_runner->isRunning()) return;
     m_runner->pause();
+    setState(RunState::Pausing);
     m_status->setText(tr("Pausing: writing a checkpoint…"));
 }
 
-void TrainingPanel::setRunning(bool running) {
-    m_startButton->setEnabled(!running);
-    m_pauseButton->setEnabled(running);
+void TrainingPanel::endPausedRun() {
+    if (m_state != RunState::Paused) return;
+    setState(RunState::Idle);
+    m_status->setText(tr("The paused run stays in %1 (Start on that folder offers to resume it).")
+                          .arg(QDir::toNativeSeparators(m_output->text())));
+}
+
+void TrainingPanel::setState(RunState state) {
+    m_state = state;
+    const bool running = state == RunState::Running || state == RunState::Pausing;
+    const bool editable = !running && state != RunState::Paused;
+    m_startButton->setText(state == RunState::Paused ? tr("Resume") : tr("Start"));
+    m_startButton->setEnabled(!running && !m_modelFolder.isEmpty());
+    m_pauseButton->setText(state == RunState::Paused ? tr("End Run") : tr("Pause"));
+    m_pauseButton->setEnabled(state == RunState::Running || state == RunState::Paused);
+    for (QWidget* w : std::initializer_list<QWidget*>{m_groups, m_start, m_trainText, m_validation,
+                                                      m_calibration, m_output})
+        w->setEnabled(editable);
+    m_settingsForm->setFieldsEnabled(editable);
     if (running)
         m_redraw->start();
     else
         m_redraw->stop();
+    if (state == RunState::Idle && m_modelFolder.isEmpty())
+        m_status->setText(tr("Open a model, choose the settings and press Start."));
+    else if (state == RunState::Idle)
+        m_status->setText(tr("Choose the settings and press Start."));
 }
 
-void TrainingPanel::drainMetrics() { appendSamples(m_runner->buffer().take(), false); }
+void TrainingPanel::drainMetrics() {
+    std::vector<TrainingSample> samples = m_runner->buffer().take();
+    if (!samples.empty() && m_clearOnFirstSample) {
+        m_clearOnFirstSample = false;
+        for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->clearData();
+        m_gates->setShape(m_layers, m_heads);
+    }
+    appendSamples(samples, false);
+}
 
 void TrainingPanel::appendSamples(const std::vector<TrainingSample>& samples, bool compare) {
     if (samples.empty()) return;
@@ -332,7 +464,9 @@ void TrainingPanel::appendSamples(const std::vector<TrainingSample>& samples, bo
         for (auto it = xs.constBegin(); it != xs.constEnd(); ++it) {
             if (!p->hasSeries(it.key())) continue;  // each plot shows its own metrics
             const QString name = compare ? it.key() + tr(" (compared)") : it.key();
-            if (compare) p->addSeries(name, Qt::darkGray, true);
+            if (compare)
+                p->addSeries(name, Qt::darkGray, true,
+                             p->legendLabel(it.key()) + tr(" (compared)"));
             p->append(name, it.value(), ys[it.key()]);
         }
         p->refresh();

@@ -7,6 +7,14 @@
 // Metrics flow worker -> MetricBuffer -> a 40 ms timer here -> plots (never one signal per
 // update). A finished or unfinished run's history can be opened from its run file, and a second
 // run overlaid (dashed) for comparison.
+//
+// A run is in one of the RunState states, and the buttons, the editable settings and the status
+// line follow from it alone (setState). The output folder is used as typed; its default names the
+// model, G and the start and follows them until the user edits it. Starting on a folder that holds
+// a run asks first: resume it, overwrite it, or choose another folder. The plots of the previous
+// run stay until the new run's first update arrives, so a start that fails loses nothing.
+
+#include <functional>
 
 #include <QString>
 #include <QWidget>
@@ -35,6 +43,18 @@ class TrainingPanel : public QWidget {
 public:
     static constexpr int kRedrawIntervalMs = 40;
 
+    enum class RunState {
+        Idle,      ///< nothing started since the model was opened; settings editable
+        Running,   ///< settings locked; Pause
+        Pausing,   ///< the checkpoint is being written
+        Paused,    ///< checkpoint on disk; Resume, or End Run to change the settings
+        Finished,  ///< exported; settings editable for the next run
+        Failed,    ///< the reason in the status line; settings editable
+    };
+    enum class ExistingRunChoice { Resume, Overwrite, ChooseAnother, Cancel };
+    /// Asked when Start finds a run in the output folder (default: a message box).
+    using ExistingRunChooser = std::function<ExistingRunChoice(const QString& folder)>;
+
     explicit TrainingPanel(QWidget* parent = nullptr);
 
     /// Fills the form for a model (KV-head choices, default data and output folders).
@@ -45,6 +65,8 @@ public:
     void setRunLength(int steps, int batchSize, int seqLen);
     TrainingRunner* runner() const { return m_runner; }
     bool isRunning() const { return m_runner->isRunning(); }
+    RunState runState() const { return m_state; }
+    void setExistingRunChooser(ExistingRunChooser chooser) { m_chooser = std::move(chooser); }
 
     /// Loads the history stored in a run file (InputError text on failure, empty on success);
     /// `compare` overlays it dashed on the current plots instead of replacing them.
@@ -61,8 +83,11 @@ public:
     void writeReport(const QString& runFolder = QString());
 
 public Q_SLOTS:
+    /// Starts (or, when paused, resumes) a run with the settings shown.
     void startRun();
     void pauseRun();
+    /// Leaves a paused run as it is on disk and unlocks the settings.
+    void endPausedRun();
     /// Drains the metric buffer into the plots (the redraw timer calls this).
     void drainMetrics();
 
@@ -72,7 +97,11 @@ Q_SIGNALS:
 private:
     QWidget* buildForm();
     QWidget* buildPlots();
-    void setRunning(bool running);
+    void setState(RunState state);
+    /// The default output folder for the chosen G and start, unless the user typed one.
+    void updateDefaultOutput();
+    /// Asks what to do with the run already in `folder`; false: do not start now.
+    bool settleExistingRun(const QString& folder);
     void connectReportTask();
     void appendSamples(const std::vector<TrainingSample>& samples, bool compare);
     static QString duration(double seconds);
@@ -103,6 +132,10 @@ private:
     QPushButton* m_reportButton = nullptr;  ///< "Cancel Report" while a report is written
     ReportTask* m_reportTask = nullptr;
     QString m_lastRunFolder;
+    RunState m_state = RunState::Idle;
+    ExistingRunChooser m_chooser;
+    bool m_outputEdited = false;        ///< the user typed an output folder: keep it
+    bool m_clearOnFirstSample = false;  ///< a new run started: its first update replaces the plots
 };
 
 }  // namespace gqa

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "trainingsettingsform.h"
 
+#include <initializer_list>
+
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -79,6 +81,12 @@ void TrainingSettingsForm::apply(TrainingSettings& s) const {
     s.seqLen = m_seqLen->value();
     s.device = m_device->currentText();
     s.compute = DType(m_dtype->currentData().toInt());
+}
+
+void TrainingSettingsForm::setFieldsEnabled(bool enabled) {
+    for (QWidget* field : std::initializer_list<QWidget*>{m_scheme, m_steps, m_learningRate,
+                                                          m_batch, m_seqLen, m_device, m_dtype})
+        field->setEnabled(enabled);
 }
 
 }  // namespace gqa

@@ -26,6 +26,8 @@ public:
     void setSettings(const TrainingSettings& settings);
     /// Writes the form's fields into `settings` (the others are left as they are).
     void apply(TrainingSettings& settings) const;
+    /// Enables or disables the form's own fields (not the rows a front end added).
+    void setFieldsEnabled(bool enabled);
     /// The form's rows, for a front end that adds its own rows to the same layout.
     QFormLayout* layout() const { return m_form; }
 

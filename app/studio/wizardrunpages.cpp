@@ -18,6 +18,7 @@
 #include <QLocale>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSet>
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QTimer>
@@ -27,10 +28,33 @@
 #include "conversionestimate.h"
 #include "conversionwizard.h"
 #include "io/modelconfig.h"
+#include "pathrow.h"
 #include "reporttask.h"
 #include "trainingsettingsform.h"
 
 namespace gqa {
+namespace {
+/// By the demo corpus's convention (the Training tab proposes the same), its held-out novel.
+const QString kHeldOutNovel = QStringLiteral("persuasion.txt");
+
+QString normalized(const QString& path) { return QFileInfo(path.trimmed()).absoluteFilePath(); }
+
+/// A held-out text that is none of `used` (training and calibration files): persuasion.txt
+/// beside the first of them, else another .txt beside it; empty when there is none.
+QString proposeHeldOutText(const QStringList& used) {
+    if (used.isEmpty()) return {};
+    QSet<QString> taken;
+    for (const QString& f : used) taken.insert(normalized(f));
+    const QDir folder = QFileInfo(used.front().trimmed()).absoluteDir();
+    QStringList candidates{kHeldOutNovel};
+    candidates << folder.entryList({QStringLiteral("*.txt")}, QDir::Files, QDir::Name);
+    for (const QString& name : candidates) {
+        const QString path = folder.filePath(name);
+        if (QFileInfo(path).isFile() && !taken.contains(normalized(path))) return path;
+    }
+    return {};
+}
+}  // namespace
 
 // --- training settings -----------------------------------------------------------------------
 
@@ -47,15 +71,26 @@ WizardSettingsPage::WizardSettingsPage(ConversionWizard* wizard) : m_wizard(wiza
     m_train->setToolTip(tr(".txt files, or one prompt/answer .jsonl file, separated by ';'"));
     m_heldOut = new QLineEdit(this);
     m_heldOut->setObjectName(QStringLiteral("heldOutEdit"));
+    m_heldOut->setToolTip(
+        tr("Text the model is scored on after conversion: use text that is not among the "
+           "training or calibration files, or the perplexity flatters the model"));
+    m_heldOutWarning = new QLabel(this);
+    m_heldOutWarning->setObjectName(QStringLiteral("heldOutWarning"));
+    m_heldOutWarning->setWordWrap(true);
+    m_heldOutWarning->setStyleSheet(QStringLiteral("color: #b35900"));
+    m_heldOutWarning->hide();
     m_estimate = new QLabel(this);
     m_estimate->setObjectName(QStringLiteral("estimateLabel"));
     m_estimate->setWordWrap(true);
     m_estimate->setTextFormat(Qt::RichText);
 
     auto* form = m_form->layout();  // one form: the shared settings, then this page's rows
-    form->addRow(tr("Teacher"), m_teacher);
-    form->addRow(tr("Training text"), m_train);
-    form->addRow(tr("Held-out text"), m_heldOut);
+    form->addRow(tr("Teacher"), pathRow(m_teacher, BrowseFor::Folder));
+    form->addRow(tr("Training text"),
+                 pathRow(m_train, BrowseFor::Files, tr("Text (*.txt *.jsonl);;All files (*)")));
+    form->addRow(tr("Held-out text"),
+                 pathRow(m_heldOut, BrowseFor::File, tr("Text (*.txt);;All files (*)")));
+    form->addRow(QString(), m_heldOutWarning);
     form->addRow(tr("Estimate"), m_estimate);
     auto* page = new QVBoxLayout(this);
     page->setContentsMargins(0, 0, 0, 0);  // the form keeps its own
@@ -64,14 +99,40 @@ WizardSettingsPage::WizardSettingsPage(ConversionWizard* wizard) : m_wizard(wiza
     for (QLineEdit* edit : {m_teacher, m_train, m_heldOut})
         connect(edit, &QLineEdit::textChanged, this, &QWizardPage::completeChanged);
     connect(m_teacher, &QLineEdit::textChanged, this, &WizardSettingsPage::updateEstimate);
+    for (QLineEdit* edit : {m_train, m_heldOut})
+        connect(edit, &QLineEdit::textChanged, this, &WizardSettingsPage::updateHeldOutWarning);
+}
+
+QStringList WizardSettingsPage::trainingAndCalibrationFiles() const {
+    QStringList used = m_train->text().split(QLatin1Char(';'), Qt::SkipEmptyParts);
+    used << m_wizard->plan().calibrationFiles;
+    return used;
+}
+
+void WizardSettingsPage::updateHeldOutWarning() {
+    const QString heldOut = m_heldOut->text().trimmed();
+    bool overlaps = false;
+    for (const QString& f : trainingAndCalibrationFiles())
+        overlaps = overlaps || (!heldOut.isEmpty() && normalized(f) == normalized(heldOut));
+    m_heldOutWarning->setText(
+        overlaps ? tr("This file is also training or calibration text: its perplexity will "
+                      "look better than on text the model has not seen.")
+                 : QString());
+    m_heldOutWarning->setVisible(overlaps);
 }
 
 void WizardSettingsPage::initializePage() {
     const ConversionPlan& plan = m_wizard->plan();
     if (m_teacher->text().isEmpty()) m_teacher->setText(plan.modelFolder);
     if (m_train->text().isEmpty()) m_train->setText(plan.calibrationFiles.join(QLatin1Char(';')));
-    if (m_heldOut->text().isEmpty() && !plan.calibrationFiles.isEmpty())
-        m_heldOut->setText(plan.calibrationFiles.front());
+    if (m_heldOut->text().isEmpty()) {
+        // Unseen text when there is some; else the training text, with the warning shown.
+        const QString unseen = proposeHeldOutText(trainingAndCalibrationFiles());
+        m_heldOut->setText(!unseen.isEmpty()                 ? unseen
+                           : plan.calibrationFiles.isEmpty() ? QString()
+                                                             : plan.calibrationFiles.front());
+    }
+    updateHeldOutWarning();
     updateEstimate();
 }
 

@@ -34,12 +34,16 @@ public:
 
 private:
     void updateEstimate();
+    /// Shown when the held-out text is also training or calibration text.
+    void updateHeldOutWarning();
+    QStringList trainingAndCalibrationFiles() const;
 
     ConversionWizard* m_wizard;
     TrainingSettingsForm* m_form = nullptr;  ///< the Training tab's form too
     QLineEdit* m_teacher = nullptr;
     QLineEdit* m_train = nullptr;
     QLineEdit* m_heldOut = nullptr;
+    QLabel* m_heldOutWarning = nullptr;
     QLabel* m_estimate = nullptr;
 };
 

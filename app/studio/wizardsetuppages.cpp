@@ -6,7 +6,6 @@
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -26,6 +25,7 @@
 #include "headanalysistask.h"
 #include "headanalysisworker.h"
 #include "io/modelconfig.h"
+#include "pathrow.h"
 #include "trainingstartchoice.h"
 
 namespace gqa {
@@ -37,23 +37,6 @@ QStringList splitFiles(const QString& text) {
     return files;
 }
 
-QWidget* withBrowse(QLineEdit* edit, bool folder, QWidget* parent) {
-    auto* row = new QWidget(parent);
-    auto* layout = new QHBoxLayout(row);
-    layout->setContentsMargins(0, 0, 0, 0);
-    auto* browse = new QPushButton(QObject::tr("Browse…"), row);
-    layout->addWidget(edit, 1);
-    layout->addWidget(browse);
-    QObject::connect(browse, &QPushButton::clicked, edit, [edit, folder] {
-        const QString chosen = folder ? QFileDialog::getExistingDirectory(
-                                            edit, QObject::tr("Choose a folder"), edit->text())
-                                      : QFileDialog::getOpenFileNames(
-                                            edit, QObject::tr("Choose text files"), edit->text())
-                                            .join(QLatin1Char(';'));
-        if (!chosen.isEmpty()) edit->setText(chosen);
-    });
-    return row;
-}
 }  // namespace
 
 // --- model ----------------------------------------------------------------------------------
@@ -68,7 +51,7 @@ WizardModelPage::WizardModelPage(ConversionWizard* wizard) : m_wizard(wizard) {
     m_summary = new QLabel(this);
     m_summary->setWordWrap(true);
     auto* form = new QFormLayout(this);
-    form->addRow(tr("Model folder"), withBrowse(m_folder, true, this));
+    form->addRow(tr("Model folder"), pathRow(m_folder, BrowseFor::Folder));
     form->addRow(m_summary);
     connect(m_folder, &QLineEdit::textChanged, this, &WizardModelPage::describe);
 }
@@ -136,9 +119,10 @@ WizardDataPage::WizardDataPage(ConversionWizard* wizard) : m_wizard(wizard) {
     m_output = new QLineEdit(this);
     m_output->setObjectName(QStringLiteral("outputEdit"));
     auto* form = new QFormLayout(this);
-    form->addRow(tr("Calibration text"), withBrowse(m_calibration, false, this));
+    form->addRow(tr("Calibration text"), pathRow(m_calibration, BrowseFor::Files,
+                                                 tr("Text (*.txt *.jsonl);;All files (*)")));
     form->addRow(tr("Sequences"), m_sequences);
-    form->addRow(tr("Run folder"), withBrowse(m_output, true, this));
+    form->addRow(tr("Run folder"), pathRow(m_output, BrowseFor::Folder));
     connect(m_calibration, &QLineEdit::textChanged, this, &QWizardPage::completeChanged);
     connect(m_output, &QLineEdit::textChanged, this, &QWizardPage::completeChanged);
 }

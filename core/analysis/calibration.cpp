@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/threadpolicy.h"
 #include "text/tokenizer.h"
 
 namespace gqa {
@@ -188,6 +189,7 @@ std::vector<LayerStatistics> calibrateTokens(
     const DecoderModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
     std::int64_t batchSize, ProgressSink& progress) {
     const ModelConfig& c = model.config();
+    useThreadsForModel(c.hiddenSize);
     if (sequences.empty()) throw InputError("calibration needs at least one sequence");
     if (batchSize < 1) throw InputError("calibration batch size must be at least 1");
     const std::int64_t length = std::int64_t(sequences.front().size());

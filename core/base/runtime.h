@@ -8,8 +8,10 @@
 
 namespace gqa {
 
-/// Debian's torch starts with one intra-op thread: use every core (or $GQA_THREADS if set).
-/// Call once at start-up, before any torch work. Returns the thread count in use.
+/// Debian's torch starts with one intra-op thread: use every core (or $GQA_THREADS if set) for
+/// work not tied to one model's size. Every stage that computes on a model then sizes the count
+/// for that model (base/threadpolicy.h). Call once at start-up, before any torch work. Returns
+/// the thread count in use.
 int configureTorchThreads();
 
 /// "cpu", "cuda", "cuda:N" or "auto" (CUDA when available, else CPU). InputError when CUDA is

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/threadpolicy.h"
 
 namespace gqa {
 namespace {
@@ -151,6 +152,7 @@ MultipleChoiceResult evaluateMultipleChoice(const DecoderModel& model, const Tok
                                             const MultipleChoiceTask& task,
                                             ProgressSink& progress) {
     if (task.items.empty()) throw InputError(task.path + ": no multiple-choice items");
+    useThreadsForModel(model.config().hiddenSize);
     const std::int64_t bos = model.config().bosTokenId.value_or(tokenizer.bosId());
     MultipleChoiceResult result;
     result.task = task.name;

@@ -4,11 +4,13 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "base/threadpolicy.h"
 
 namespace gqa {
 
 PerplexityResult perplexity(const DecoderModel& model, const std::vector<std::int64_t>& tokens,
                             const PerplexityConfig& config, ProgressSink& progress) {
+    useThreadsForModel(model.config().hiddenSize);
     const std::int64_t n = static_cast<std::int64_t>(tokens.size());
     const std::int64_t context = config.contextLength;
     const std::int64_t stride = config.stride == 0 ? context : config.stride;

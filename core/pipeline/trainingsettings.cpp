@@ -255,9 +255,11 @@ void applyTrainingSettingsJson(const nlohmann::json& object, ConversionTrainingC
     if (!object.is_object()) throw InputError(where + " must be a JSON object");
     const auto& table = trainingSettings();
     for (const auto& [key, value] : object.items()) {
+        // A named copy: lambdas capturing structured bindings are C++20 (clang 14 refuses them).
+        const std::string& name = key;
         const auto setting =
             std::find_if(table.begin(), table.end(),
-                         [&](const TrainingSetting& s) { return s.jsonKey() == key; });
+                         [&name](const TrainingSetting& s) { return s.jsonKey() == name; });
         if (setting != table.end()) {
             try {
                 setting->set(config, value);

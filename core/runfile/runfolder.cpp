@@ -3,6 +3,8 @@
 
 #include <filesystem>
 
+#include "base/error.h"
+
 namespace gqa {
 namespace fs = std::filesystem;
 
@@ -20,6 +22,15 @@ std::string RunFolder::validationTokens() const { return file(kValidationTokensN
 bool RunFolder::holdsRun() const {
     std::error_code ec;
     return fs::exists(checkpoint(), ec) || fs::exists(exportedModel(), ec);
+}
+
+void RunFolder::removeRun() const {
+    for (const std::string& path : {runFile(), alignedModel(), checkpoint(), exportedModel(),
+                                    resolvedConfig(), trainTokens(), validationTokens()}) {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+        if (ec) throw Error(path + ": cannot remove (" + ec.message() + ")");
+    }
 }
 
 }  // namespace gqa

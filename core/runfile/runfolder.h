@@ -9,7 +9,7 @@
 //   aligned-mha/         the aligned MHA model the training starts from (float32)
 //   checkpoint/          the resumable training state (trainingcheckpoint.h)
 //   model/               the exported, verified GQA model
-//   convert-config.json  the resolved settings of the whole run (pipeline/conversionsettings.h)
+//   convert-config.json  the resolved settings of the whole run (pipeline/conversionrunconfig.h)
 //   tokens-train.bin, tokens-validation.bin   token caches of text inputs (tokendataset.h)
 
 #include <string>
@@ -39,6 +39,9 @@ public:
 
     /// True when the folder holds a training checkpoint or an export (a run was started there).
     bool holdsRun() const;
+    /// Deletes the run's own files and folders listed above, and nothing else (a user's files in
+    /// the same folder stay). Error naming the path when one cannot be removed.
+    void removeRun() const;
 
 private:
     std::string file(const char* name) const;

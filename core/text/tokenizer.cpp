@@ -5,11 +5,10 @@
 #include <fstream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "base/error.h"
 #include "io/modelconfig.h"
 #include "text/sentencepieceplugin.h"
+#include "text/tokenizersettings.h"
 
 namespace gqa {
 namespace fs = std::filesystem;
@@ -40,15 +39,10 @@ Tokenizer Tokenizer::forModelFolder(const std::string& folder, const ModelConfig
     if (config.eosTokenId) tokenizer.m_eosId = *config.eosTokenId;
     const fs::path settings = fs::path(folder) / "tokenizer_config.json";
     if (fs::exists(settings)) {
-        try {
-            auto j = nlohmann::json::parse(readTextFile(settings.string()));
-            if (j.contains("add_bos_token") && j["add_bos_token"].is_boolean())
-                tokenizer.m_addBos = j["add_bos_token"].get<bool>();
-            if (j.contains("add_eos_token") && j["add_eos_token"].is_boolean())
-                tokenizer.m_addEos = j["add_eos_token"].get<bool>();
-        } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range for 1e999
-            throw InputError(settings.string() + ": malformed JSON: " + e.what());
-        }
+        const TokenizerSettings parsed =
+            parseTokenizerSettings(readTextFile(settings.string()), settings.string());
+        if (parsed.addBos) tokenizer.m_addBos = *parsed.addBos;
+        if (parsed.addEos) tokenizer.m_addEos = *parsed.addEos;
     }
     return tokenizer;
 }

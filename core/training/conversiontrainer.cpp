@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "training/conversiontraining.h"
+#include "base/threadpolicy.h"
 #include "training/distilldata.h"
 #include "base/error.h"
 #include "base/metrics.h"
@@ -224,6 +225,7 @@ ConversionTrainingResult trainConversion(const ConversionTrainingConfig& request
     TensorMemory::resetPeak(config.device);
     reportOrCancel(progress, {0.0, stageText(Stage::LoadingModels), {}, {}});
     Checkpoint studentCheckpoint = Checkpoint::load(config.studentFolder);
+    useThreadsForModel(studentCheckpoint.config.hiddenSize);
     if (!config.startMerge)
         config.startMerge = hasLeastSquaresStartFor(config.studentFolder, config.groups)
                                 ? MergeMethod::LeastSquares

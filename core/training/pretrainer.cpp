@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/metrics.h"
+#include "base/threadpolicy.h"
 #include "model/decodermodel.h"
 #include "training/lrschedule.h"
 #include "text/tokendataset.h"
@@ -94,6 +95,7 @@ std::string pretrainCheckpointFolder(const std::string& outputDir) {
 
 PretrainResult pretrain(const PretrainConfig& config, ProgressSink& progress) {
     validateSettings(config);
+    useThreadsForModel(config.model.hiddenSize);
     fs::create_directories(config.outputDir);
     PretrainResult result;
     result.checkpointFolder = pretrainCheckpointFolder(config.outputDir);

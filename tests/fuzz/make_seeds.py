@@ -178,3 +178,47 @@ write("tokenidfile", "broken_outside_vocab", b"\x80" + b"1 128000\n")
 write("tokenidfile", "broken_negative", b"\x00" + b"1 -2 3\n")
 write("tokenidfile", "broken_word", b"\x00" + b"1 2\nthree\n")
 write("tokenidfile", "broken_huge", b"\x00" + b"99999999999999999999999\n")
+
+# ---- tokenizersettings: tokenizer_config.json ----------------------------------------------------
+write("tokenizersettings", "valid_llama", json.dumps({
+    "add_bos_token": True, "add_eos_token": False, "bos_token": {"content": "<s>", "lstrip": False},
+    "eos_token": "</s>", "model_max_length": 2048, "tokenizer_class": "LlamaTokenizer"}))
+write("tokenizersettings", "valid_null_flags", '{"add_bos_token": null, "add_eos_token": 1}')
+write("tokenizersettings", "valid_empty", "{}")
+write("tokenizersettings", "broken_not_object", '[{"add_bos_token": true}]')
+write("tokenizersettings", "broken_json", '{"add_bos_token": tru')
+write("tokenizersettings", "broken_huge_number", '{"add_bos_token": true, "model_max_length": 1e999}')
+
+# ---- groupingfile: first byte = layers-1 (bits 0-1), heads-1 (bits 2-5), divisor index (6-7) ----
+def shape(layers, heads, divisor_index):
+    return bytes([(layers - 1) | ((heads - 1) << 2) | (divisor_index << 6)])
+
+
+# 2 layers, 4 heads, divisors [1, 2, 4]: index 1 is G = 2.
+write("groupingfile", "valid_two_layers", shape(2, 4, 1) + b"[[[0,2],[1,3]],[[3,0],[2,1]]]")
+write("groupingfile", "valid_one_group", shape(1, 4, 0) + b"[[[3,2,1,0]]]")
+write("groupingfile", "broken_repeated_head", shape(1, 4, 1) + b"[[[0,0],[1,3]]]")
+write("groupingfile", "broken_uneven", shape(1, 4, 1) + b"[[[0],[1,2,3]]]")
+write("groupingfile", "broken_layers", shape(2, 4, 1) + b"[[[0,1],[2,3]]]")
+write("groupingfile", "broken_negative", shape(1, 4, 1) + b"[[[-1,1],[2,3]]]")
+write("groupingfile", "broken_not_numbers", shape(1, 4, 1) + b'[[["0","1"],[2,3]]]')
+
+# ---- runconfig: `gqa-cli convert` run configs (docs/convert.md) ----------------------------------
+RUN = {"model": "models/demo", "kv_heads": 2, "start": "least-squares", "output": "runs/demo-gqa2",
+       "calibration": {"files": ["text/emma.txt"], "sequences": 64, "length": 256},
+       "training": {"files": ["text/emma.txt", "text/pride.txt"], "validation": "text/persuasion.txt",
+                    "steps": 100, "batch": 4, "seq_len": 256, "lr": 1e-4, "gate_scheme": "reference",
+                    "dtype": "float32", "device": "cpu", "seed": 19960301}}
+write("runconfig", "valid_docs_example", json.dumps(RUN))
+write("runconfig", "valid_mean_pool_jsonl", json.dumps({
+    "model": "/abs/model", "kv_heads": 1, "start": "mean-pool", "output": "../out",
+    "training": {"jsonl": "answers.jsonl", "warmup": "auto", "scope": "kv", "teacher": "teacher"}}))
+write("runconfig", "valid_resolved", json.dumps(dict(RUN, gqa_studio_version="0.9.0", training=dict(
+    RUN["training"], kl_weight=1.0, bild_weight=1.0, lm_weight=0.0, warmup=10, grad_accum=2,
+    checkpoint_every=50, eval_every=50, teacher="/abs/model"))))
+write("runconfig", "broken_unknown_key", json.dumps(dict(RUN, kv_head=2)))
+write("runconfig", "broken_mixed_inputs", json.dumps(dict(RUN, training={"files": ["a.txt"],
+                                                                          "jsonl": "b.jsonl"})))
+write("runconfig", "broken_start", json.dumps(dict(RUN, start="least_squares")))
+write("runconfig", "broken_type", json.dumps(dict(RUN, kv_heads="2")))
+write("runconfig", "broken_device", json.dumps(dict(RUN, training=dict(RUN["training"], device="tpu"))))

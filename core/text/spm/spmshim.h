@@ -6,9 +6,10 @@
 // while LibTorch loads the system libprotobuf 3.21. Linked into one executable, each library's
 // protobuf calls bind to the other's copy and the process aborts ("compiled against version 3.14
 // ... installed version 3.21"), or crashes at start-up. The core therefore never links
-// SentencePiece: it loads this plug-in with dlopen(RTLD_LOCAL | RTLD_DEEPBIND), so SentencePiece's
-// symbols resolve to its own protobuf first and stay invisible to everyone else. Only plain C
-// types cross the boundary; outputs come back through callbacks.
+// SentencePiece: it loads this plug-in with dlmopen into a link-map namespace of its own, so
+// SentencePiece's symbols resolve to its own protobuf and stay invisible to everyone else. Only
+// plain C types cross the boundary; outputs come back through callbacks. The plug-in is never
+// built with the sanitizers (core/CMakeLists.txt says why), so sanitizer builds load it too.
 
 #include <stddef.h>
 
