@@ -16,6 +16,7 @@
 
 #include "base/error.h"
 #include "io/modelconfig.h"
+#include "pipeline/conversionrunconfig.h"
 #include "text/austencorpus.h"
 #include "text/tokendataset.h"
 #include "text/tokenizer.h"
@@ -102,6 +103,22 @@ TEST_F(FuzzRegressions, ConfigSizeAboveInt64IsRefusedAsTooLarge) {
     expectConfigRefused(llamaConfig(R"("hidden_size": 18446744073709551615,
                                        "num_hidden_layers": 2, "num_attention_heads": 4)"),
                         {"hidden_size", "too large"});
+}
+
+// ---- conversion run config ------------------------------------------------------------------
+
+// fuzz_runconfig: "files" and "jsonl" together were accepted by the parser, and only the writer
+// of convert-config.json refused them.
+TEST_F(FuzzRegressions, RunConfigMixingTextAndJsonlIsRefusedByTheParser) {
+    const nlohmann::json j = nlohmann::json::parse(
+        R"({"model": "m", "kv_heads": 2, "start": "mean-pool", "output": "o",
+            "training": {"files": ["a.txt"], "jsonl": "b.jsonl"}})");
+    try {
+        conversionRunConfigFromJson(j, "/base", "run.json");
+        ADD_FAILURE() << "accepted a run config mixing text and jsonl training files";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("run.json.training"), std::string::npos) << e.what();
+    }
 }
 
 // ---- tokenizer_config.json ----------------------------------------------------------------------

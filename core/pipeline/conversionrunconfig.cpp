@@ -100,6 +100,14 @@ ConversionRunConfig conversionRunConfigFromJson(const Json& j, const std::string
     const std::string jsonl = resolve(base, take<std::string>(training, "jsonl", "", tw));
     if (!jsonl.empty()) files.push_back(jsonl);
     if (files.empty()) throw InputError(tw + " needs \"files\" (text) or \"jsonl\"");
+    // Refused here, naming the key, not later when the run is written or started (fuzz_runconfig
+    // found a config with both "files" and "jsonl" accepted, then failing in the writer).
+    try {
+        ConversionTrainingConfig check;
+        assignTrainingInputs(files, check);
+    } catch (const InputError& e) {
+        throw InputError(tw + ": " + e.what());
+    }
     c.trainingFiles = files;
     c.validationFile = resolve(base, take<std::string>(training, "validation", "", tw));
     c.teacherFolder = resolve(base, take<std::string>(training, "teacher", "", tw));
