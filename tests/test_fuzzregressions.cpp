@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "analysis/groupingfile.h"
 #include "base/error.h"
 #include "io/modelconfig.h"
 #include "pipeline/conversionrunconfig.h"
@@ -118,6 +119,55 @@ TEST_F(FuzzRegressions, RunConfigMixingTextAndJsonlIsRefusedByTheParser) {
         ADD_FAILURE() << "accepted a run config mixing text and jsonl training files";
     } catch (const InputError& e) {
         EXPECT_NE(std::string(e.what()).find("run.json.training"), std::string::npos) << e.what();
+    }
+}
+
+// fuzz_runconfig (UBSan: "2.2e+72 is outside the range of representable values of type 'long'"):
+// an integer field written as a float was converted by nlohmann with undefined behaviour when out
+// of range, and rounded silently when in range (2.5 heads became 2).
+TEST_F(FuzzRegressions, RunConfigIntegerFieldWrittenAsAFloatIsRefused) {
+    for (const char* kvHeads : {"299999999999999999999", "2.5", "2.2e+72"}) {
+        const nlohmann::json j = nlohmann::json::parse(
+            std::string(R"({"model": "m", "output": "o", "kv_heads": )") + kvHeads + "}");
+        try {
+            const ConversionRunConfig c = conversionRunConfigFromJson(j, "/base", "run.json");
+            ADD_FAILURE() << "kv_heads " << kvHeads << " was read as " << c.groups;
+        } catch (const InputError& e) {
+            EXPECT_NE(std::string(e.what()).find("run.json.kv_heads must be an integer"),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+}
+
+// The same through the training settings: 2^64 - 1 wrapped to -1 ("must be >= 1 (got -1)").
+TEST_F(FuzzRegressions, RunConfigTrainingIntegerAboveInt64IsRefusedAsTooLarge) {
+    const nlohmann::json j = nlohmann::json::parse(
+        R"({"model": "m", "kv_heads": 2, "output": "o", "start": "mean-pool",
+            "training": {"files": ["a.txt"], "steps": 18446744073709551615}})");
+    try {
+        conversionRunConfigFromJson(j, "/base", "run.json");
+        ADD_FAILURE() << "accepted steps = 2^64 - 1";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("too large"), std::string::npos) << e.what();
+    }
+}
+
+// ---- grouping file ----------------------------------------------------------------------------
+
+// fuzz_groupingfile: a head index written as a huge number was converted with undefined
+// behaviour, and a float index (1.5) was rounded to a head silently.
+TEST_F(FuzzRegressions, GroupingFileHeadIndexThatIsNotAnIntegerIsRefused) {
+    for (const char* head : {"22222222222222222222222222222222222222222222222222222222222222222222",
+                             "1.5", "1.0"}) {
+        const std::string text = std::string("[[[0, ") + head + "], [2, 3]]]";
+        try {
+            const auto groupings = groupingsFromJsonText(text, "groups.json", 1, 4, 2);
+            ADD_FAILURE() << "head " << head << " was read as " << groupings[0][0][1];
+        } catch (const InputError& e) {
+            EXPECT_NE(std::string(e.what()).find("integer head indices"), std::string::npos)
+                << e.what();
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "io/jsonintegers.h"
 #include "base/threadpolicy.h"
 
 namespace gqa {
@@ -37,7 +38,8 @@ MultipleChoiceItem parseItem(const std::string& line, const std::string& where) 
     }
     const Json& answer = j.contains("answer") ? j["answer"] : Json();
     if (answer.is_number_integer()) {
-        item.answer = answer.get<std::int64_t>();
+        const auto index = int64FromJson(answer);
+        item.answer = index ? *index : -1;  // beyond int64: refused just below
         if (item.answer < 0 || item.answer >= std::int64_t(item.choices.size()))
             throw InputError(where + ": \"answer\" " + std::to_string(item.answer) +
                              " is not an index into the " + std::to_string(item.choices.size()) +

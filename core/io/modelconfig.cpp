@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "io/jsonintegers.h"
 
 namespace gqa {
 namespace {
@@ -33,18 +34,18 @@ constexpr std::int64_t kMaxParameters = std::int64_t(1) << 50;
 std::int64_t requireInt(const Json& j, const std::string& origin, const std::string& field) {
     if (!j.contains(field)) refuse(origin, field, "is missing");
     if (!j[field].is_number_integer()) refuse(origin, field, "must be an integer");
-    if (j[field].is_number_unsigned() && j[field].get<std::uint64_t>() > INT64_MAX)
-        refuse(origin, field, "is too large");  // would wrap to a negative int64
-    return j[field].get<std::int64_t>();
+    if (const auto value = int64FromJson(j[field])) return *value;
+    refuse(origin, field, "is too large");  // would wrap to a negative int64
 }
 
 std::optional<std::int64_t> optionalTokenId(const Json& j, const std::string& origin,
                                             const std::string& field) {
     if (!j.contains(field) || j[field].is_null()) return std::nullopt;
     const Json& v = j[field];
-    if (v.is_number_integer()) return v.get<std::int64_t>();
+    if (const auto id = int64FromJson(v)) return *id;
     // Some checkpoints list several eos ids; the first one is the primary.
-    if (v.is_array() && !v.empty() && v[0].is_number_integer()) return v[0].get<std::int64_t>();
+    if (v.is_array() && !v.empty())
+        if (const auto id = int64FromJson(v[0])) return *id;
     refuse(origin, field, "must be an integer token id");
 }
 

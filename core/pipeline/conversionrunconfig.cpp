@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "base/runtime.h"
+#include "io/jsonintegers.h"
 #include "pipeline/trainingsettings.h"
 
 namespace gqa {
@@ -31,6 +32,16 @@ T take(const Json& object, const std::string& key, const T& fallback, const std:
     } catch (const Json::exception&) {
         throw InputError(where + "." + key + " has the wrong type");
     }
+}
+
+// Integers are not converted by nlohmann: a float there would be rounded or, out of range,
+// undefined behaviour (io/jsonintegers.h).
+template <>
+std::int64_t take<std::int64_t>(const Json& object, const std::string& key,
+                                const std::int64_t& fallback, const std::string& where) {
+    if (!object.contains(key)) return fallback;
+    if (const auto value = int64FromJson(object.at(key))) return *value;
+    throw InputError(where + "." + key + " must be an integer (got " + object.at(key).dump() + ")");
 }
 
 std::string resolve(const fs::path& base, const std::string& path) {

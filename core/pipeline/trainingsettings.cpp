@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "base/error.h"
+#include "io/jsonintegers.h"
 #include "base/runtime.h"
 
 namespace gqa {
@@ -22,7 +23,8 @@ std::string numberText(double value) {
 }
 
 std::int64_t integerOf(const std::string& name, const Json& value) {
-    if (value.is_number_integer()) return value.get<std::int64_t>();
+    if (const auto x = int64FromJson(value)) return *x;
+    if (value.is_number_integer()) throw InputError(name + " is too large (" + value.dump() + ")");
     throw InputError(name + " must be an integer");
 }
 double realOf(const std::string& name, const Json& value) {

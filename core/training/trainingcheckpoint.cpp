@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "base/error.h"
+#include "io/jsonintegers.h"
 #include "text/tokenizer.h"
 
 namespace gqa {
@@ -79,12 +80,18 @@ std::pair<Checkpoint, TrainerState> loadTrainingCheckpoint(const std::string& fo
     const std::string statePath = (fs::path(folder) / kStateFile).string();
     try {
         const Json j = Json::parse(readTextFile(statePath));
-        state.step = j.at("step").get<std::int64_t>();
+        const auto step = int64FromJson(j.at("step"));
+        if (!step || *step < 0) throw InputError(statePath + ": \"step\" is not a step number");
+        state.step = *step;
+        if (!j.at("seed").is_number_unsigned())
+            throw InputError(statePath + ": \"seed\" is not a non-negative integer");
         state.seed = j.at("seed").get<std::uint64_t>();
         state.lossHistory = j.at("loss_history").get<std::vector<double>>();
-        for (const auto& point : j.at("validation_history"))
-            state.validationHistory.emplace_back(point.at(0).get<std::int64_t>(),
-                                                 point.at(1).get<double>());
+        for (const auto& point : j.at("validation_history")) {
+            const auto pointStep = int64FromJson(point.at(0));
+            if (!pointStep) throw InputError(statePath + ": validation step is not an integer");
+            state.validationHistory.emplace_back(*pointStep, point.at(1).get<double>());
+        }
         if (j.contains("extra")) state.extra = j.at("extra");
         if (j.contains("tensor_names") && !j.at("tensor_names").empty()) {
             const auto names = j.at("tensor_names").get<std::vector<std::string>>();
