@@ -15,6 +15,7 @@
 #include "pipeline/alignedmodel.h"
 #include "pipeline/calibrationstore.h"
 #include "pipeline/conversionpipeline.h"
+#include "runfile/runfile.h"
 #include "runfile/runfolder.h"
 #include "testsupport.h"
 
@@ -235,6 +236,44 @@ TEST(ConversionPipeline, TrainsOnAJsonlFileAsPromptAnswerExamples) {
     EXPECT_EQ(Checkpoint::load(folder.exportedModel()).config.numKvHeads, 2);
     EXPECT_TRUE(fs::exists(folder.alignedModel()));
     EXPECT_FALSE(fs::exists(folder.trainTokens()));
+}
+
+// The groups a run trained are in its run file with their source, so that the report shows them
+// instead of searching again (the studio's edited groups were otherwise lost after training).
+TEST(ConversionPipeline, RecordsTheGivenGroupsAndTheirSourceInTheRunFile) {
+    const std::string model = tinyTextModel(8);
+    ConversionRunConfig config;
+    config.modelFolder = model;
+    config.groups = 2;
+    config.calibrationFiles = {model + "/train.txt"};
+    config.calibrationSequences = 4;
+    config.calibrationLength = 32;
+    config.outputFolder = scratchFolder("pipeline-given-groups") + "/run";
+    config.trainingFiles = {model + "/train.txt"};
+    config.training.steps = 1;
+    config.training.batchSize = 2;
+    config.training.seqLen = 32;
+    config.training.checkpointEvery = 0;
+    config.training.evalEvery = 0;
+    const Grouping unusual{{0, 3}, {1, 2}};  // not consecutive, so not what a default would give
+    config.givenGroupings = {unusual, {{0, 2}, {1, 3}}};
+    NullProgress quiet;
+    runConversionPipeline(config, quiet);
+    const auto stored = RunFile::open(RunFolder(config.outputFolder).runFile()).readTrainingHistory();
+    const nlohmann::json settings = nlohmann::json::parse(stored.settingsJson);
+    EXPECT_EQ(settings.at("grouping_source"), "given");
+    EXPECT_EQ(settings.at("groupings").get<std::vector<Grouping>>(), config.givenGroupings);
+
+    // The mean-pool baseline records consecutive heads.
+    config.start = TrainingStart::MeanPool;
+    config.givenGroupings.clear();
+    config.outputFolder = scratchFolder("pipeline-meanpool-groups") + "/run";
+    runConversionPipeline(config, quiet);
+    const nlohmann::json meanPool = nlohmann::json::parse(
+        RunFile::open(RunFolder(config.outputFolder).runFile()).readTrainingHistory().settingsJson);
+    EXPECT_EQ(meanPool.at("grouping_source"), "consecutive");
+    EXPECT_EQ(meanPool.at("groupings").get<std::vector<Grouping>>(),
+              (std::vector<Grouping>{{{0, 1}, {2, 3}}, {{0, 1}, {2, 3}}}));
 }
 
 TEST(ConversionRunConfigJson, RoundTripsAndRefusesUnknownKeys) {

@@ -49,6 +49,9 @@ TEST(RunReport, WritesHtmlAndAMultiPagePdfForAFinishedRun) {
     s.seqLen = 16;
     s.checkpointEvery = 0;
     s.evalEvery = 0;
+    // Groups chosen by hand (the Similarity tab's "Use these groups"): the report shows these,
+    // not a search of its own.
+    s.groupings = {{{0, 3}, {1, 2}}, {{0, 2}, {1, 3}}};
     TrainingPanel panel;
     QSignalSpy done(panel.runner(), &TrainingRunner::resultReady);
     panel.runner()->start(s);
@@ -86,6 +89,9 @@ TEST(RunReport, WritesHtmlAndAMultiPagePdfForAFinishedRun) {
     EXPECT_EQ(html.find("LlamaForCausalLM (LlamaForCausalLM"), std::string::npos) << "named once";
     EXPECT_NE(html.find("verified (max relative logit difference"), std::string::npos);
     EXPECT_NE(html.find("<h2>Evaluation</h2>"), std::string::npos);
+    EXPECT_NE(html.find("Groups: given by the user"), std::string::npos);
+    EXPECT_NE(html.find("{0, 3} {1, 2}"), std::string::npos);
+    EXPECT_NE(html.find("{0, 2} {1, 3}"), std::string::npos);
     EXPECT_NE(html.find("exported GQA"), std::string::npos);
     EXPECT_TRUE(std::filesystem::exists(out + "/report_files/losses.png"));
     EXPECT_FALSE(std::filesystem::exists(out + "/report.html.tmp"));

@@ -14,6 +14,14 @@
 #include "plotexport.h"
 
 namespace gqa {
+
+QCPColorGradient GateHeatmap::gradient() {
+    QCPColorGradient gradient(QCPColorGradient::gpThermal);
+    // Cells without a value yet (before the first update) are empty, not black: black is what
+    // the thermal gradient gives a closed gate, 0 = merged.
+    gradient.setNanHandling(QCPColorGradient::nhTransparent);
+    return gradient;
+}
 namespace {
 /// Shortest text that reads back as the same double (exact, and 0.1 stays "0.1").
 constexpr int kShortest = QLocale::FloatingPointShortest;
@@ -29,11 +37,7 @@ GateHeatmap::GateHeatmap(QWidget* parent) : QWidget(parent) {
     auto* scale = new QCPColorScale(m_plot);
     m_plot->plotLayout()->addElement(1, 1, scale);
     m_map->setColorScale(scale);
-    QCPColorGradient gradient(QCPColorGradient::gpThermal);
-    // Cells without a value yet (before the first update) are empty, not black: black is what
-    // the thermal gradient gives a closed gate, 0 = merged.
-    gradient.setNanHandling(QCPColorGradient::nhTransparent);
-    m_map->setGradient(gradient);
+    m_map->setGradient(gradient());
     m_map->setDataRange(QCPRange(0.0, 1.0));
     m_map->setInterpolate(false);
     m_plot->xAxis->setLabel(tr("head"));

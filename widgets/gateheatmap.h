@@ -11,6 +11,7 @@
 #include <QWidget>
 
 class QCustomPlot;
+class QCPColorGradient;
 class QCPColorMap;
 class QCPTextElement;
 class QLabel;
@@ -22,6 +23,9 @@ class GateHeatmap : public QWidget {
     Q_OBJECT
 public:
     explicit GateHeatmap(QWidget* parent = nullptr);
+    /// The gate colours (thermal, 0 = merged black, 1 = own head white; empty cells
+    /// transparent): the studio's map and the report's final gates use it.
+    static QCPColorGradient gradient();
 
     void setShape(int layers, int heads);
     /// Records the gates (layer-major, layers * heads values) of update `step`.

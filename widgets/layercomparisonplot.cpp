@@ -5,15 +5,13 @@
 #include <cmath>
 #include <limits>
 
+#include <QToolTip>
+
 #include "plotexport.h"
+#include "seriescolors.h"
 
 namespace gqa {
 namespace {
-// Okabe-Ito orange, blue, bluish green and vermillion: distinguishable with every common
-// colour-vision deficiency.
-const QColor kColors[LayerComparisonPlot::kMaxSeries] = {
-    QColor(0xe6, 0x9f, 0x00), QColor(0x00, 0x72, 0xb2), QColor(0x00, 0x9e, 0x73),
-    QColor(0xd5, 0x5e, 0x00)};
 const QCPScatterStyle::ScatterShape kShapes[LayerComparisonPlot::kMaxSeries] = {
     QCPScatterStyle::ssCircle, QCPScatterStyle::ssSquare, QCPScatterStyle::ssTriangle,
     QCPScatterStyle::ssDiamond};
@@ -64,13 +62,13 @@ LayerComparisonPlot::LayerComparisonPlot(Style style, QWidget* parent)
     for (int i = 0; i < kMaxSeries; ++i) {
         if (style == Style::Lines) {
             QCPGraph* line = addGraph();
-            line->setPen(QPen(kColors[i], 2));
-            line->setScatterStyle(QCPScatterStyle(kShapes[i], kColors[i], kColors[i], 6));
+            line->setPen(QPen(seriesColor(i), 2));
+            line->setScatterStyle(QCPScatterStyle(kShapes[i], seriesColor(i), seriesColor(i), 6));
             m_lines.push_back(line);
         } else {
             auto* bars = new QCPBars(xAxis, yAxis);
-            bars->setPen(QPen(kColors[i].darker(130)));
-            bars->setBrush(kColors[i]);
+            bars->setPen(QPen(seriesColor(i).darker(130)));
+            bars->setBrush(seriesColor(i));
             m_bars.push_back(bars);
         }
     }
@@ -176,6 +174,30 @@ void LayerComparisonPlot::setCurrentLayer(int layer) {
     m_band->topLeft->setCoords(layer - 0.5, 0.0);
     m_band->bottomRight->setCoords(layer + 0.5, 1.0);
     replot(rpQueuedReplot);
+}
+
+QString LayerComparisonPlot::title() const { return m_title ? m_title->text() : QString(); }
+
+QString LayerComparisonPlot::layerText(int layer) const {
+    if (layer < 0 || layer >= m_layers) return {};
+    QStringList values;
+    for (const Series& s : m_series) {
+        const double v = s.values.value(layer, std::numeric_limits<double>::quiet_NaN());
+        values << QStringLiteral("%1: %2").arg(
+                      s.name, std::isfinite(v) ? QString::number(v, 'g', 4) : QStringLiteral("–"));
+    }
+    return tr("layer %1 — %2").arg(layer).arg(values.join(QStringLiteral(", ")));
+}
+
+void LayerComparisonPlot::mouseMoveEvent(QMouseEvent* event) {
+    QCustomPlot::mouseMoveEvent(event);
+    const QPoint pixel = event->position().toPoint();
+    const int layer = int(std::floor(xAxis->pixelToCoord(pixel.x()) + 0.5));
+    const QString text = axisRect()->rect().contains(pixel) ? layerText(layer) : QString();
+    if (text.isEmpty())
+        QToolTip::hideText();
+    else
+        QToolTip::showText(event->globalPosition().toPoint(), text, this);
 }
 
 void LayerComparisonPlot::mouseReleaseEvent(QMouseEvent* event) {

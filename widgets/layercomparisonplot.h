@@ -4,7 +4,8 @@
 // predicted merge cost of the mean-pool baseline, the aligned mean and the least-squares merge),
 // drawn with QCustomPlot as lines with markers or as grouped bars over the layer index, with a
 // legend, axis titles and an optional highlighted current layer. Plain values in, no torch. A
-// right click saves the image (PNG/PDF) or the data (CSV: layer and every series).
+// right click saves the image (PNG/PDF) or the data (CSV: layer and every series); hovering a
+// layer shows every series' value there as a tooltip.
 
 #include <QString>
 #include <QVector>
@@ -21,6 +22,7 @@ public:
     explicit LayerComparisonPlot(Style style, QWidget* parent = nullptr);
 
     void setTitle(const QString& title);
+    QString title() const;
     void setValueLabel(const QString& label);
     /// At most this many series (one colour-blind-safe colour each).
     static constexpr int kMaxSeries = 4;
@@ -41,6 +43,9 @@ public:
     int seriesCount() const { return int(m_series.size()); }
     /// "layer,<name 1>,<name 2>,..." then one row per layer.
     QString toCsv() const;
+    /// The tooltip of a layer: "layer 3 — before alignment: -0.123, after alignment: -0.045";
+    /// empty outside the layers.
+    QString layerText(int layer) const;
 
 Q_SIGNALS:
     /// A click on (or near) layer `layer`.
@@ -48,6 +53,7 @@ Q_SIGNALS:
 
 protected:
     void mouseReleaseEvent(QMouseEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
 
 private:
     void rescale();

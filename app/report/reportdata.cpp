@@ -15,6 +15,10 @@
 #include "io/checkpoint.h"
 #include "base/dtype.h"
 #include "base/error.h"
+#include "alignment/alignment.h"
+#include "alignment/leastsquaresmerge.h"
+#include "alignment/mergedgqa.h"
+#include "analysis/groupingfile.h"
 #include "analysis/headanalysis.h"
 #include "model/decodermodel.h"
 #include "eval/modelcomparison.h"
@@ -53,6 +57,30 @@ std::vector<double> flat(const torch::Tensor& t) {
     return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+/// The groups the run trained, from its training settings (conversionsession.cpp writes them);
+/// empty when it recorded none (older runs, a student aligned outside the pipeline) or they do
+/// not fit the calibration, and then d.groupingSource says that the report searched them.
+std::vector<Grouping> recordedGroupings(ReportData& d, const std::vector<LayerStatistics>& stats) {
+    d.groupingSource = QStringLiteral("searched by the report (the run recorded no groups)");
+    const Json settings = Json::parse(local(d.settingsJson), nullptr, false);
+    if (settings.is_discarded() || !settings.contains("groupings") || stats.empty()) return {};
+    try {
+        std::vector<Grouping> groupings =
+            groupingsFromJsonText(settings["groupings"].dump(), "the run's groups", stats.size(),
+                                  stats.front().values.heads, d.groups);
+        const std::string source = settings.value("grouping_source", "");
+        d.groupingSource = source == groupingSourceName(GroupingSource::Given)
+                               ? QStringLiteral("given by the user (edited or from a file)")
+                           : source == groupingSourceName(GroupingSource::Consecutive)
+                               ? QStringLiteral("consecutive heads (the mean-pool start)")
+                               : QStringLiteral("searched by the run");
+        return groupings;
+    } catch (const InputError& e) {
+        d.notes << QStringLiteral("The run's recorded groups were not used: %1").arg(qs(e.what()));
+        return {};
+    }
+}
+
 void gatherAnalysis(ReportData& d, const RunFile& run, const ReportConfig& config,
                     const ReportProgress& progress) {
     if (!run.hasCalibration()) {
@@ -76,10 +104,11 @@ void gatherAnalysis(ReportData& d, const RunFile& run, const ReportConfig& confi
     }
     AnalysisConfig a;
     a.groupCounts = {d.groups};
-    a.restarts = 20;  // enough for a figure; the run itself used its own search
+    a.restarts = 20;  // the similarity figures; groups and costs are the run's when it recorded them
     RangeSink sink(progress, 0.05, 0.35);
     const AnalysisResult r = analyzeHeads(cal.layers, a, sink);
     const int layers = int(r.layers.size());
+    const std::vector<Grouping> trained = recordedGroupings(d, cal.layers);
     const int shown = std::clamp(config.similarityLayers, 1, std::max(1, layers));
     std::vector<int> picked;
     for (int i = 0; i < shown; ++i) {
@@ -90,11 +119,23 @@ void gatherAnalysis(ReportData& d, const RunFile& run, const ReportConfig& confi
         const auto& m = a.groupBy == HeadKind::Keys ? r.layers[l].keys : r.layers[l].values;
         d.meanSimilarityBefore.push_back(meanOffDiagonal(m.before));
         d.meanSimilarityAfter.push_back(meanOffDiagonal(m.after));
-        const GroupingChoice& choice = r.choice(l, d.groups);
-        d.groupings.push_back(choice.grouping);
         auto mean = [](const MergeCost& c) { return 0.5 * (c.keyRelative + c.valueRelative); };
-        d.mergeCosts.push_back(
-            {mean(choice.baselineCost), mean(choice.alignedCost), mean(choice.leastSquaresCost)});
+        if (trained.empty()) {
+            const GroupingChoice& choice = r.choice(l, d.groups);
+            d.groupings.push_back(choice.grouping);
+            d.mergeCosts.push_back({mean(choice.baselineCost), mean(choice.alignedCost),
+                                    mean(choice.leastSquaresCost)});
+        } else {
+            const LayerStatistics& stats = cal.layers[std::size_t(l)];
+            AlignmentConfig align;
+            align.criterion = a.criterion;
+            const LayerStatistics aligned =
+                alignedStatistics(stats, alignLayer(stats, trained[std::size_t(l)], align));
+            d.groupings.push_back(trained[std::size_t(l)]);
+            d.mergeCosts.push_back({mean(predictMergeCost(stats, d.groups)),
+                                    mean(predictMergeCost(aligned, d.groups)),
+                                    mean(predictLeastSquaresMergeCost(aligned, d.groups))});
+        }
         if (std::find(picked.begin(), picked.end(), l) == picked.end()) continue;
         ReportLayerSimilarity sim;
         sim.layer = l;

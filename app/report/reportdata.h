@@ -74,6 +74,9 @@ struct ReportData {
     std::vector<ReportLayerSimilarity> similarity;
     std::vector<double> meanSimilarityBefore, meanSimilarityAfter;  ///< per layer
     std::vector<std::vector<std::vector<std::int64_t>>> groupings;  ///< per layer, per group
+    /// Where `groupings` come from: "searched by the run", "given by the user (…)", "consecutive
+    /// heads (…)", or "searched by the report (…)" for runs that recorded none.
+    QString groupingSource;
     /// Per layer, the predicted merge cost at the run's G (share of K/V signal lost, mean of keys
     /// and values): mean-pool (consecutive heads), aligned mean, least-squares merge.
     struct LayerMergeCost {

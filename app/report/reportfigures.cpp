@@ -6,12 +6,12 @@
 #include <QPainter>
 #include <qcustomplot.h>
 
+#include "gateheatmap.h"
+#include "headheatmap.h"
+#include "seriescolors.h"
+
 namespace gqa::report {
 namespace {
-const QColor kColors[] = {QColor(31, 119, 180),  QColor(255, 127, 14),  QColor(44, 160, 44),
-                          QColor(214, 39, 40),   QColor(148, 103, 189), QColor(140, 86, 75),
-                          QColor(227, 119, 194), QColor(127, 127, 127), QColor(188, 189, 34),
-                          QColor(23, 190, 207)};
 
 void styleTitle(QCustomPlot& plot, const QString& title) {
     plot.plotLayout()->insertRow(0);
@@ -30,25 +30,38 @@ QImage linePlot(const QString& title, const QString& xLabel, const std::vector<d
         plot.yAxis->setScaleType(QCPAxis::stLogarithmic);
         plot.yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
     }
-    int index = 0;
+    int index = -1;
     for (const Series& s : series) {
-        if (s.y.empty()) continue;
+        ++index;  // a series keeps its colour whether or not the ones before it have points
         QVector<double> xs, ys;
         for (std::size_t i = 0; i < s.y.size() && i < x.size(); ++i) {
             if (!std::isfinite(s.y[i]) || (logY && s.y[i] <= 0)) continue;
             xs << x[i];
             ys << s.y[i];
         }
+        if (xs.isEmpty()) continue;  // nothing to draw: not in the legend either
         QCPGraph* g = plot.addGraph();
         g->setName(s.name);
-        QPen pen(kColors[index++ % 10], 1.5);
+        QPen pen(seriesColor(index), 1.5);
         if (s.dashed) pen.setStyle(Qt::DashLine);
         g->setPen(pen);
         g->setData(xs, ys, true);
-        if (xs.size() < 3) g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+        if (s.points) {
+            g->setLineStyle(QCPGraph::lsNone);
+            g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, seriesColor(index), 6));
+        } else if (xs.size() < 3) {
+            g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+        }
     }
     plot.legend->setVisible(plot.graphCount() > 0 && plot.graphCount() <= 10);
     plot.legend->setFont(QFont(QStringLiteral("Sans"), 7));
+    // Below the axes, wrapping: inside the axis rect it covered the curves (as in the studio).
+    plot.axisRect()->insetLayout()->take(plot.legend);
+    plot.plotLayout()->addElement(plot.plotLayout()->rowCount(), 0, plot.legend);
+    plot.plotLayout()->setRowStretchFactor(plot.plotLayout()->rowCount() - 1, 0.001);
+    plot.legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    plot.legend->setWrap(4);
+    plot.legend->setBorderPen(Qt::NoPen);
     plot.rescaleAxes();
     if (plot.graphCount() == 0) plot.xAxis->setRange(0, 1);
     return plot.toPixmap(width, height).toImage();
@@ -56,7 +69,7 @@ QImage linePlot(const QString& title, const QString& xLabel, const std::vector<d
 
 QImage heatmap(const QString& title, const std::vector<double>& values, int rows, int cols,
                const QString& xLabel, const QString& yLabel, double lower, double upper, int width,
-               int height) {
+               int height, HeatmapColors colors) {
     QCustomPlot plot;
     plot.resize(width, height);
     styleTitle(plot, title);
@@ -68,12 +81,9 @@ QImage heatmap(const QString& title, const std::vector<double>& values, int rows
             const std::size_t i = std::size_t(r) * std::size_t(cols) + std::size_t(c);
             map->data()->setCell(c, r, i < values.size() ? values[i] : std::nan(""));
         }
-    QCPColorGradient gradient;
-    gradient.setColorStopAt(0.0, QColor(255, 255, 255));
-    gradient.setColorStopAt(0.5, QColor(107, 174, 214));
-    gradient.setColorStopAt(1.0, QColor(8, 48, 107));
-    gradient.setNanHandling(QCPColorGradient::nhTransparent);
-    map->setGradient(gradient);
+    // The studio's colours: viridis for similarities (the diagonal, NaN, grey), thermal for gates.
+    map->setGradient(colors == HeatmapColors::Gates ? GateHeatmap::gradient()
+                                                    : HeadHeatmap::gradient());
     map->setInterpolate(false);
     auto* scale = new QCPColorScale(&plot);
     plot.plotLayout()->addElement(1, 1, scale);

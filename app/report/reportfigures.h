@@ -17,9 +17,15 @@ struct Series {
     QString name;
     std::vector<double> y;
     bool dashed = false;
+    bool points = false;  ///< markers only (sparse measurements such as validation losses)
 };
 
-/// Lines over a shared x; empty series are left out. logY for positive-only quantities.
+/// The colour scale of a heatmap: the studio's similarity maps' or its gate map's.
+enum class HeatmapColors { Similarity, Gates };
+
+/// Lines over a shared x; series without a finite point are left out (legend included), the
+/// others keep the colour of their position (seriesColor). The legend is below the axes.
+/// logY for positive-only quantities.
 QImage linePlot(const QString& title, const QString& xLabel, const std::vector<double>& x,
                 const std::vector<Series>& series, bool logY = false, int width = 640,
                 int height = 300);
@@ -27,7 +33,8 @@ QImage linePlot(const QString& title, const QString& xLabel, const std::vector<d
 /// A rows x cols matrix (row-major) as a colour map with a colour scale, row 0 at the top.
 QImage heatmap(const QString& title, const std::vector<double>& values, int rows, int cols,
                const QString& xLabel, const QString& yLabel, double lower, double upper,
-               int width = 320, int height = 300);
+               int width = 320, int height = 300,
+               HeatmapColors colors = HeatmapColors::Similarity);
 
 /// Two images side by side on a white background.
 QImage sideBySide(const QImage& left, const QImage& right);

@@ -180,6 +180,8 @@ QString similaritySection(const ReportData& d, Figures& figures) {
                                 s.after, s.heads, s.heads, head, head, lo, hi, 300, 250)));
     }
     h += QStringLiteral("<h2>Chosen groups (G = %1)</h2>").arg(d.groups);
+    if (!d.groupingSource.isEmpty())
+        h += QStringLiteral("<p>Groups: %1.</p>").arg(d.groupingSource.toHtmlEscaped());
     h += QStringLiteral(
         "<p>Predicted merge cost: the share of the heads' key/value signal lost when each group "
         "is merged without training (mean of keys and values; 0% = free). Mean-pool: consecutive "
@@ -212,7 +214,7 @@ QString trainingSection(const ReportData& d, Figures& figures) {
         for (std::size_t i = 0; i < d.metrics.size(); ++i) steps.push_back(double(i + 1));
     std::vector<Series> losses;
     for (Metric m : {Metric::Loss, Metric::Kl, Metric::Bild, Metric::Lm, Metric::Regularizer})
-        losses.push_back({QString::fromLatin1(metricKey(m)), d.column(metricKey(m))});
+        losses.push_back({QString::fromUtf8(metricLabel(m)), d.column(metricKey(m))});
     if (!d.validation.empty()) {
         // Validation points on the update axis: NaN elsewhere.
         std::vector<double> v(steps.size(), std::nan(""));
@@ -220,7 +222,7 @@ QString trainingSection(const ReportData& d, Figures& figures) {
             const auto it = std::lower_bound(steps.begin(), steps.end(), step);
             if (it != steps.end()) v[std::size_t(it - steps.begin())] = loss;
         }
-        losses.push_back({QStringLiteral("validation"), v, true});
+        losses.push_back({QStringLiteral("validation loss"), v, false, true});
     }
     h += figures.add(QStringLiteral("losses"),
                      report::linePlot(QStringLiteral("Loss terms"), QStringLiteral("update"), steps,
@@ -229,15 +231,19 @@ QString trainingSection(const ReportData& d, Figures& figures) {
         QStringLiteral("sparsity"),
         report::linePlot(
             QStringLiteral("Expected sparsity vs target"), QStringLiteral("update"), steps,
-            {{QStringLiteral("sparsity"), d.column(metricKey(Metric::Sparsity))},
-             {QStringLiteral("target"), d.column(metricKey(Metric::TargetSparsity)), true}},
+            {{QString::fromUtf8(metricLabel(Metric::Sparsity)),
+              d.column(metricKey(Metric::Sparsity))},
+             {QString::fromUtf8(metricLabel(Metric::TargetSparsity)),
+              d.column(metricKey(Metric::TargetSparsity)), true}},
             false, 600, 220));
     h += figures.add(
         QStringLiteral("learning-rates"),
         report::linePlot(
             QStringLiteral("Learning rates"), QStringLiteral("update"), steps,
-            {{QStringLiteral("lr"), d.column(metricKey(Metric::LearningRate))},
-             {QStringLiteral("lr_gates"), d.column(metricKey(Metric::GateLearningRate))}},
+            {{QString::fromUtf8(metricLabel(Metric::LearningRate)),
+              d.column(metricKey(Metric::LearningRate))},
+             {QString::fromUtf8(metricLabel(Metric::GateLearningRate)),
+              d.column(metricKey(Metric::GateLearningRate))}},
             false, 600, 220));
     if (d.gates.empty() || d.layers <= 0 || d.heads <= 0) return h;
     h += QStringLiteral("<h2 style=\"page-break-before: always\">Gate trajectory</h2>");
@@ -257,7 +263,8 @@ QString trainingSection(const ReportData& d, Figures& figures) {
     h += figures.add(QStringLiteral("final-gates"),
                      report::heatmap(QStringLiteral("Final gates (update %1)").arg(steps.back()),
                                      d.gates.back(), d.layers, d.heads, QStringLiteral("head"),
-                                     QStringLiteral("layer"), 0.0, 1.0, 600, 60 + 24 * d.layers));
+                                     QStringLiteral("layer"), 0.0, 1.0, 600, 60 + 24 * d.layers,
+                                     report::HeatmapColors::Gates));
     return h;
 }
 

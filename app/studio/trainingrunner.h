@@ -38,7 +38,7 @@ struct TrainingSettings {
     int steps = 200;
     int batchSize = 8;
     int seqLen = 256;
-    double learningRate = 1e-4;
+    double learningRate = 3e-4;
     GateScheme gateScheme = GateScheme::Reference;
     QString device = QStringLiteral("cpu");  ///< as typed; core's parseDevice reads it
     DType compute = DType::F32;              ///< F32 or BF16

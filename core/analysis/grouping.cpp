@@ -256,6 +256,15 @@ double groupingObjective(const torch::Tensor& similarity, const Grouping& groups
     return total;
 }
 
+const char* groupingSourceName(GroupingSource source) {
+    switch (source) {
+    case GroupingSource::Searched: return "searched";
+    case GroupingSource::Consecutive: return "consecutive";
+    case GroupingSource::Given: return "given";
+    }
+    return "searched";
+}
+
 Grouping consecutiveGrouping(std::int64_t heads, std::int64_t groups) {
     checkGroupCount(heads, groups);
     const std::int64_t k = heads / groups;

@@ -24,6 +24,12 @@ namespace gqa {
 
 using Grouping = std::vector<std::vector<std::int64_t>>;  ///< groups of original head indices
 
+/// Where a conversion's groups come from: the similarity search (method §5), consecutive heads
+/// (the mean-pool baseline), or given by the user (a grouping file, the studio's edited groups).
+enum class GroupingSource { Searched, Consecutive, Given };
+/// "searched", "consecutive", "given": the run file's training settings and the report use these.
+const char* groupingSourceName(GroupingSource source);
+
 enum class GroupSearchMethod { Reference, Strong };
 
 /// Reference defaults: `epoch=200`, `max_iter=3000` [code:rearrange_model.py:15-68].

@@ -116,9 +116,14 @@ AlignResult writeAlignedModel(const AlignRequest& request,
 AlignedModelResult prepareAlignedModel(const AlignedModelConfig& config, ProgressSink& progress) {
     AlignedModelResult result;
     if (!alignsHeads(config.start)) {
+        const ModelConfig model =
+            ModelConfig::fromFile((fs::path(config.modelFolder) / "config.json").string());
         result.folder = config.modelFolder;
-        result.originalDtype =
-            ModelConfig::fromFile((fs::path(config.modelFolder) / "config.json").string()).dtype;
+        result.originalDtype = model.dtype;
+        if (config.groups >= 1 && model.numHeads % config.groups == 0)
+            result.groupings.assign(std::size_t(model.numLayers),
+                                    consecutiveGrouping(model.numHeads, config.groups));
+        result.groupingSource = GroupingSource::Consecutive;
         return result;
     }
     if (config.runFile.empty() || config.outputFolder.empty())
@@ -157,6 +162,7 @@ AlignedModelResult prepareAlignedModel(const AlignedModelConfig& config, Progres
         writeAlignedModel(align, calibrated.statistics.layers, aligning, &original);
     result.folder = aligned.folder;
     result.groupings = aligned.groupings;
+    result.groupingSource = align.grouping;
     result.originalDtype = model.dtype;
     return result;
 }

@@ -32,8 +32,6 @@
 
 namespace gqa {
 
-enum class GroupingSource { Searched, Consecutive, Given };
-
 /// The merge the gates move onto.
 MergeMethod startMerge(TrainingStart start);
 
@@ -90,7 +88,8 @@ struct AlignedModelResult {
     /// The original model's stored dtype: the export should use it (the aligned folder is
     /// float32 for exact folding, which would double a bfloat16 model's size).
     DType originalDtype = DType::F32;
-    std::vector<Grouping> groupings;  ///< per layer (empty for the mean-pool baseline)
+    std::vector<Grouping> groupings;  ///< per layer (consecutive for the mean-pool baseline)
+    GroupingSource groupingSource = GroupingSource::Searched;
     std::vector<std::string> warnings;
 };
 

@@ -53,6 +53,8 @@ ConversionRunResult runConversionPipeline(const ConversionRunConfig& config,
 
     ConversionTrainingConfig training = pipelineTrainingConfig(config, result.prepared.folder);
     if (!training.exportDtype) training.exportDtype = result.prepared.originalDtype;
+    training.groupings = result.prepared.groupings;
+    training.groupingSource = result.prepared.groupingSource;
     result.trained = trainConversion(training, progress);
     result.warnings = result.prepared.warnings;
     for (const auto& w : result.trained.warnings) result.warnings.push_back(w);

@@ -183,13 +183,20 @@ void ConversionSession::writeRunFile(const nlohmann::json& status) {
     RunFile file =
         fs::exists(m_c.runFile) ? RunFile::open(m_c.runFile) : RunFile::create(m_c.runFile);
     nlohmann::json settings = conversionSettingsJson(m_c);
-    settings["model_folder"] = m_c.studentFolder;
-    settings["teacher_folder"] = m_c.teacherFolder;
+    // Absolute, like validation_file: a report read from elsewhere must find them.
+    settings["model_folder"] = fs::absolute(m_c.studentFolder).lexically_normal().string();
+    settings["teacher_folder"] =
+        m_c.teacherFolder.empty() ? ""
+                                  : fs::absolute(m_c.teacherFolder).lexically_normal().string();
     settings["validation_file"] =
         m_c.validationFile.empty() ? "" : fs::absolute(m_c.validationFile).string();
     settings["completed_steps"] = m_state.step;
     settings["rollbacks"] = m_result.rollbacks;
     settings["trainable_parameters"] = trainableCount();
+    if (!m_c.groupings.empty()) {
+        settings["groupings"] = m_c.groupings;
+        settings["grouping_source"] = groupingSourceName(m_c.groupingSource);
+    }
     if (!status.empty()) settings["result"] = status;
     file.writeTrainingHistory(m_history, m_state.validationHistory, settings.dump());
 }

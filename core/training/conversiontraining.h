@@ -50,6 +50,7 @@
 #include "distributed/communicator.h"
 #include "distributed/overlappedreduce.h"
 #include "alignment/leastsquaresmerge.h"
+#include "analysis/grouping.h"
 #include "training/distillation.h"
 #include "base/dtype.h"
 #include "training/kvgates.h"
@@ -69,8 +70,9 @@ struct ConversionTrainingConfig {
     static constexpr std::int64_t kReferenceWarmupSteps = 32;
     static constexpr std::uint64_t kReferenceSeed = 19960301;
     /// Short runs on small models (the demo model: a few hundred updates) move too little at
-    /// 1e-5; 1e-4 was the best of {1e-5, 1e-4, 1e-3} on the demo model (docs/benchmarks.md).
-    static constexpr double kDefaultLearningRate = 1e-4;
+    /// 1e-5; 3e-4 was the best of {1e-4, 3e-4, 1e-3} for the least-squares start at G = 4, 2 and
+    /// 1 on the demo model (docs/benchmarks.md, "Least-squares merge").
+    static constexpr double kDefaultLearningRate = 3e-4;
     /// Hard-concrete log-alpha and multipliers need O(0.1) steps to travel within a short run
     /// (CoFi uses 0.01-0.1 for its "reg_learning_rate").
     static constexpr double kDefaultHardConcreteGateLr = 0.1;
@@ -92,6 +94,13 @@ struct ConversionTrainingConfig {
     std::string tokenizerPath;              ///< empty: studentFolder/tokenizer.model
     std::vector<std::int64_t> trainTokens;  ///< tests: token ids instead of files
     std::vector<std::int64_t> validationTokens;
+
+    /// Provenance for the run file's training settings, so that the report shows the groups that
+    /// were trained rather than a new search: the per-layer groups of original head indices the
+    /// student was built from, and their source. Not used by the training. Empty: not recorded
+    /// (a student aligned outside the pipeline, e.g. by `gqa-cli align`).
+    std::vector<Grouping> groupings;
+    GroupingSource groupingSource = GroupingSource::Searched;
 
     std::string outputDir;
     /// Optional HDF5 run file (runfile.h): the training history and settings are written to its
