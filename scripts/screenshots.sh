@@ -9,9 +9,12 @@ studio=build/bin/gqa-studio
 out=docs/screenshots
 mkdir -p "$out"
 run() { timeout 900 xvfb-run -a -s "-screen 0 1280x800x24" "$studio" --demo "$@"; }
+# A fresh data folder (run files, run folders): the user's own runs are neither read nor changed,
+# and the Training tab never finds an earlier run in its default output folder.
+data=$(mktemp -d "${TMPDIR:-/tmp}/gqa-screenshots.XXXXXX")
+trap 'rm -rf "$data"' EXIT
+export XDG_DATA_HOME=$data
 run --tab model --screenshot "$out/model-panel.png"
 run --tab similarity --analyse --screenshot "$out/similarity.png"
-# A fresh run each time: the training tab resumes an existing run folder otherwise.
-rm -rf "${XDG_DATA_HOME:-$HOME/.local/share}/GQA Studio/GQA Studio/runs/demo-gqa4-aligned"
 run --tab training --train-steps 40 --screenshot "$out/training.png"
 echo "screenshots written to $out"

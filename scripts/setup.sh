@@ -15,6 +15,8 @@ PACKAGES=(
   qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6 libgl-dev
   # tests and GUI checks without a display
   libgtest-dev libgmock-dev xvfb xauth
+  # the studio driven with a real pointer (tests/e2e/studio-pointer.sh) and its screenshots
+  xdotool
   # icons rendered from the SVG at build time; checks of the Debian package (tests/e2e/package.sh)
   librsvg2-bin desktop-file-utils appstream lintian
   # report checks (pdftoppm) and corpus unpacking (dpkg-deb is always there)

@@ -10,7 +10,10 @@
 
 #include <QApplication>
 #include <QFileInfo>
+#include <QCheckBox>
 #include <QComboBox>
+#include <QPushButton>
+#include <QTabWidget>
 #include <QMouseEvent>
 #include <QScrollBar>
 #include <QWheelEvent>
@@ -35,6 +38,7 @@
 #include "layercomparisonplot.h"
 #include "mainwindow.h"
 #include "similaritypanel.h"
+#include "trainingpanel.h"
 #include "testsupport.h"
 #include "text/tokenizer.h"
 
@@ -223,6 +227,15 @@ TEST(SimilarityPanel, BeforeAndAfterShareOneColourRange) {
     ASSERT_EQ(panel.grid()->count(), 3);
     for (int l = 0; l < 3; ++l)
         EXPECT_EQ(panel.grid()->map(l)->colorRange(), panel.grid()->colorRange());
+    // Before and after alignment share the grid's scale too, so toggling shows the change (each
+    // side on its own range made them look alike).
+    const QCPRange gridRange = panel.grid()->colorRange();
+    auto* side = panel.findChild<QComboBox*>(QStringLiteral("gridSideCombo"));
+    ASSERT_NE(side, nullptr);
+    side->setCurrentIndex(1);  // before alignment
+    EXPECT_EQ(panel.grid()->colorRange(), gridRange);
+    EXPECT_EQ(panel.grid()->map(0)->colorRange(), gridRange);
+    EXPECT_TRUE(panel.grid()->map(0)->title().contains(QStringLiteral("mean")));
     Q_EMIT panel.grid()->map(1)->clicked();
     EXPECT_EQ(panel.layer(), 1);
     // The summary plot: mean similarity before/after per layer.
@@ -297,6 +310,110 @@ TEST(GroupingPane, SliderRecomputesInTheBackgroundAndDropsStaleAnswers) {
     ASSERT_EQ(aligned.size(), 2);
     EXPECT_NEAR(aligned[0], 0.0, 1e-9);
     EXPECT_NEAR(aligned[1], 10.0, 1e-9);
+}
+
+/// A pane whose searches answer at once with consecutive groups (for `layers` layers of 8 heads).
+void answerWithConsecutiveGroups(GroupingPane* pane, int layers) {
+    pane->task()->setCompute([layers](const GroupingRequest& r, const std::function<bool()>&) {
+        return consecutiveGroups(r.groups, 8, layers);
+    });
+}
+
+void waitForSearch(GroupingPane* pane) {
+    QSignalSpy idle(pane, &GroupingPane::idle);
+    if (pane->isComputing()) ASSERT_TRUE(idle.wait(kWaitMs));
+}
+
+TEST(GroupingPane, UndoAndResetBringBackEarlierGroups) {
+    SimilarityPanel panel;
+    GroupingPane* pane = panel.groupingPane();
+    answerWithConsecutiveGroups(pane, 2);
+    panel.showAnalysis(syntheticAnalysis(2, 8));
+    waitForSearch(pane);
+    ASSERT_EQ(pane->grouping().groups, 4);
+    const GroupingData searched = pane->grouping();
+    auto* undo = pane->findChild<QPushButton*>(QStringLiteral("undoGroupEditButton"));
+    auto* reset = pane->findChild<QPushButton*>(QStringLiteral("resetGroupsButton"));
+    ASSERT_TRUE(undo && reset);
+    EXPECT_FALSE(undo->isEnabled());
+    EXPECT_FALSE(reset->isEnabled());
+
+    const QVector<QVector<int>> first{{0, 2}, {1, 3}, {4, 5}, {6, 7}};
+    const QVector<QVector<int>> second{{0, 7}, {1, 3}, {4, 5}, {6, 2}};
+    Q_EMIT pane->editor()->groupingEdited(first);
+    Q_EMIT pane->editor()->groupingEdited(second);
+    EXPECT_EQ(pane->grouping().layers[0].groups, second);
+    EXPECT_EQ(pane->editedLayerCount(), 1);
+    EXPECT_TRUE(undo->isEnabled());
+    EXPECT_TRUE(reset->isEnabled());
+    // The outline switch names where the boxes come from, edits included.
+    auto* order = panel.findChild<QCheckBox*>(QStringLiteral("orderByGroupCheck"));
+    ASSERT_NE(order, nullptr);
+    EXPECT_TRUE(order->text().contains(QStringLiteral("G = 4"))) << order->text().toStdString();
+    EXPECT_TRUE(order->text().contains(QStringLiteral("1 edited"))) << order->text().toStdString();
+
+    undo->click();
+    EXPECT_EQ(pane->grouping().layers[0].groups, first);
+    reset->click();
+    EXPECT_EQ(pane->grouping().layers[0].groups, searched.layers[0].groups);
+    EXPECT_EQ(pane->editedLayerCount(), 0);
+    EXPECT_FALSE(reset->isEnabled());
+    undo->click();  // the reset is undoable too
+    EXPECT_EQ(pane->grouping().layers[0].groups, first);
+}
+
+TEST(GroupingPane, AnotherGAsksBeforeDiscardingEdits) {
+    SimilarityPanel panel;
+    GroupingPane* pane = panel.groupingPane();
+    answerWithConsecutiveGroups(pane, 2);
+    panel.showAnalysis(syntheticAnalysis(2, 8));
+    waitForSearch(pane);
+    const QVector<QVector<int>> edit{{0, 2}, {1, 3}, {4, 5}, {6, 7}};
+    Q_EMIT pane->editor()->groupingEdited(edit);
+    int asked = 0;
+    bool discard = false;
+    pane->setDiscardConfirmation([&](int edited) {
+        ++asked;
+        EXPECT_EQ(edited, 1);
+        return discard;
+    });
+    QSignalSpy started(pane->task(), &GroupingTask::started);
+
+    pane->control()->setGroupCount(2);  // declined: G and the edits stay
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(started.count(), 0);
+    EXPECT_EQ(pane->requestedGroups(), 4);
+    EXPECT_EQ(pane->grouping().layers[0].groups, edit);
+
+    discard = true;
+    pane->control()->setGroupCount(2);  // accepted: searched again, edits gone
+    EXPECT_EQ(asked, 2);
+    EXPECT_EQ(started.count(), 1);
+    waitForSearch(pane);
+    EXPECT_EQ(pane->grouping().groups, 2);
+    EXPECT_EQ(pane->editedLayerCount(), 0);
+
+    pane->control()->setGroupCount(1);  // nothing edited: no question
+    EXPECT_EQ(asked, 2);
+}
+
+// G = H merges nothing: the cost chart says so instead of drawing an axis of zeros; hovering a
+// layer of a chart lists its values.
+TEST(SimilarityPanel, MergeCostChartSaysNoMergeAtGEqualsHAndHasTooltips) {
+    SimilarityPanel panel;
+    GroupingPane* pane = panel.groupingPane();
+    answerWithConsecutiveGroups(pane, 2);
+    panel.showAnalysis(syntheticAnalysis(2, 8));
+    waitForSearch(pane);
+    EXPECT_EQ(panel.costPlot()->seriesCount(), 3);
+    EXPECT_TRUE(panel.costPlot()->layerText(1).startsWith(QStringLiteral("layer 1 — mean-pool: ")))
+        << panel.costPlot()->layerText(1).toStdString();
+    EXPECT_TRUE(panel.costPlot()->layerText(2).isEmpty());
+    pane->control()->setGroupCount(8);
+    waitForSearch(pane);
+    EXPECT_EQ(pane->grouping().groups, 8);
+    EXPECT_EQ(panel.costPlot()->seriesCount(), 0);
+    EXPECT_TRUE(panel.costPlot()->title().contains(QStringLiteral("no merge")));
 }
 
 TEST(GroupEditor, MovingAHeadSwapsToKeepGroupSizes) {
@@ -540,6 +657,51 @@ TEST(HeadAnalysisTask, DefaultRunFilesAreDistinctForSameNamedModelFolders) {
               defaultRunFilePath(QString::fromStdString(root + "/b/../a/model")));
     EXPECT_TRUE(
         QFileInfo(defaultRunFilePath(first)).fileName().startsWith(QStringLiteral("model-")));
+}
+
+// "Use these groups for training": the Training tab converts with the groups on screen, edits
+// included, until the user searches instead or picks another G.
+TEST(MainWindow, TheSimilarityTabsGroupsGoToTraining) {
+    const std::string folder = test::writeRandomModel(test::tinyConfig(), 9);
+    MainWindow window;
+    window.setErrorReporter([](const QString&, const QString&) {});
+    ASSERT_TRUE(window.openModelFolder(QString::fromStdString(folder)));
+    SimilarityPanel* panel = window.similarityPanel();
+    GroupingPane* pane = panel->groupingPane();
+    pane->task()->setCompute([](const GroupingRequest& r, const std::function<bool()>&) {
+        return consecutiveGroups(r.groups, 4, 2);
+    });
+    HeadAnalysisData analysis = syntheticAnalysis(2, 4);
+    analysis.modelFolder = panel->modelFolder();
+    panel->showAnalysis(analysis);
+    waitForSearch(pane);
+    ASSERT_EQ(pane->grouping().groups, 2);
+    const QVector<QVector<int>> edit{{0, 3}, {1, 2}};
+    Q_EMIT pane->editor()->groupingEdited(edit);
+
+    TrainingPanel* training = window.trainingPanel();
+    EXPECT_FALSE(training->hasGivenGroups());
+    EXPECT_TRUE(training->settings().groupings.empty());
+    auto* use = pane->findChild<QPushButton*>(QStringLiteral("useGroupsButton"));
+    ASSERT_NE(use, nullptr);
+    ASSERT_TRUE(use->isEnabled());
+    use->click();
+    EXPECT_EQ(window.findChild<QTabWidget*>(QStringLiteral("mainTabs"))->currentWidget(),
+              training);
+    const TrainingSettings s = training->settings();
+    EXPECT_EQ(s.groups, 2);
+    ASSERT_EQ(s.groupings.size(), 2u);
+    EXPECT_EQ(s.groupings[0], (std::vector<std::vector<std::int64_t>>{{0, 3}, {1, 2}}));
+    EXPECT_EQ(s.groupings[1], (std::vector<std::vector<std::int64_t>>{{0, 1}, {2, 3}}));
+    EXPECT_TRUE(training->groupsSourceText().contains(QStringLiteral("1 layer edited by hand")))
+        << training->groupsSourceText().toStdString();
+
+    // Another G cannot use them: back to searching.
+    auto* groups = training->findChild<QComboBox*>(QStringLiteral("kvHeadsCombo"));
+    groups->setCurrentIndex(groups->findData(1));
+    EXPECT_FALSE(training->hasGivenGroups());
+    EXPECT_TRUE(training->settings().groupings.empty());
+    EXPECT_TRUE(training->groupsSourceText().contains(QStringLiteral("searched")));
 }
 
 TEST(MainWindow, HasASimilarityTabThatFollowsTheOpenModel) {

@@ -170,5 +170,38 @@ TEST_F(StudioApp, DemoModelIsFoundNextToTheExecutable) {
     EXPECT_TRUE(window.modelPanel()->hasModel());
 }
 
+// Started without a model, the window offers the demo and the recent models, not an empty page.
+TEST_F(StudioApp, StartPageOffersTheDemoAndTheRecentModels) {
+    const QString folder = QString::fromStdString(test::writeRandomModel(test::tinyConfig(2), 12));
+    RecentModelsMenu().addFolder(folder);  // an earlier session's model
+    MainWindow window;
+    window.setErrorReporter(
+        [](const QString&, const QString& message) { ADD_FAILURE() << message.toStdString(); });
+    window.resize(1024, 640);
+    window.show();
+    auto* demo = window.findChild<QPushButton*>(QStringLiteral("openDemoButton"));
+    ASSERT_NE(demo, nullptr);
+    EXPECT_TRUE(demo->isVisible());
+    auto* recent = window.findChild<QWidget*>(QStringLiteral("recentModelsBox"));
+    ASSERT_NE(recent, nullptr);
+    ASSERT_TRUE(recent->isVisible());
+    QPushButton* entry = nullptr;
+    for (auto* button : recent->findChildren<QPushButton*>())
+        if (button->text() == QFileInfo(folder).fileName()) entry = button;
+    ASSERT_NE(entry, nullptr);
+    entry->click();
+    EXPECT_TRUE(window.modelPanel()->hasModel());
+    EXPECT_EQ(QFileInfo(window.currentFolder()).canonicalFilePath(),
+              QFileInfo(folder).canonicalFilePath());
+
+    MainWindow fresh;
+    fresh.setErrorReporter(
+        [](const QString&, const QString& message) { ADD_FAILURE() << message.toStdString(); });
+    fresh.findChild<QPushButton*>(QStringLiteral("openDemoButton"))->click();
+    EXPECT_TRUE(fresh.modelPanel()->hasModel());
+    EXPECT_EQ(QFileInfo(fresh.currentFolder()).canonicalFilePath(),
+              QFileInfo(MainWindow::demoModelFolder()).canonicalFilePath());
+}
+
 }  // namespace
 }  // namespace gqa

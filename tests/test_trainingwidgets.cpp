@@ -30,6 +30,7 @@
 #include "metricbuffer.h"
 #include "testsupport.h"
 #include "tinyrunfolder.h"
+#include "evaluationtask.h"
 #include "trainingpanel.h"
 #include "trainingrunner.h"
 #include "trainingsettingsform.h"
@@ -81,6 +82,32 @@ TEST(LivePlot, SmoothsWithAnExponentialMovingAverage) {
     EXPECT_DOUBLE_EQ(plot.effectiveSmoothing(1000), 0.9);
     plot.append(QStringLiteral("unknown"), {1}, {1.0});  // ignored, no crash
     EXPECT_EQ(plot.pointCount(QStringLiteral("unknown")), 0);
+}
+
+// Legend labels are never cut: two per row when they fit the plot's width, else one.
+TEST(LivePlot, LegendTakesOneColumnWhenTwoLabelsDoNotFit) {
+    LivePlot plot(QStringLiteral("sparsity"));
+    plot.addSeries(QStringLiteral("a"), Qt::blue, false, QStringLiteral("expected sparsity"));
+    plot.addSeries(QStringLiteral("b"), Qt::red, false, QStringLiteral("target sparsity"));
+    plot.resize(250, 200);
+    plot.show();
+    QApplication::processEvents();
+    EXPECT_EQ(plot.plot()->legend->wrap(), 1);
+    plot.resize(800, 300);
+    QApplication::processEvents();
+    EXPECT_EQ(plot.plot()->legend->wrap(), 2);
+}
+
+// Hovering names the update and every series' raw and smoothed value there.
+TEST(LivePlot, TooltipShowsTheValuesAtTheUpdateUnderThePointer) {
+    LivePlot plot(QStringLiteral("loss"));
+    plot.addSeries(QStringLiteral("loss"), Qt::blue, false, QStringLiteral("total loss"));
+    plot.setSmoothing(0.0);
+    EXPECT_TRUE(plot.pointText(5).isEmpty());
+    plot.append(QStringLiteral("loss"), {1, 2, 3}, {4.0, 2.5, 1.0});
+    EXPECT_TRUE(plot.pointText(0.5).isEmpty());  // before the first update
+    EXPECT_EQ(plot.pointText(2.4), QStringLiteral("update 2 — total loss 2.5 (smoothed 2.5)"));
+    EXPECT_EQ(plot.pointText(99), QStringLiteral("update 3 — total loss 1 (smoothed 1)"));
 }
 
 TEST(LivePlot, TakesAHundredThousandPointsAndSavesThem) {
@@ -348,9 +375,47 @@ TEST(TrainingPanel, RunStatesButtonsAndTheOutputFolderAsTyped) {
     panel.startRun();
     EXPECT_EQ(panel.runState(), State::Running);
     EXPECT_FALSE(std::filesystem::exists(output.toStdString() + "/checkpoint/trainer_state.json"));
+    // Paused at once, before the first training checkpoint: nothing to resume, and the tab says
+    // so instead of "Paused with a checkpoint" (what it said, while the folder held none).
     panel.pauseRun();
     ASSERT_TRUE(finished.wait(60000));
-    EXPECT_EQ(panel.runState(), State::Paused);
+    EXPECT_FALSE(std::filesystem::exists(output.toStdString() + "/checkpoint/trainer_state.json"));
+    EXPECT_EQ(panel.runState(), State::Idle);
+    EXPECT_TRUE(panel.statusLabel()->text().contains(QStringLiteral("nothing to resume")))
+        << panel.statusLabel()->text().toStdString();
+    EXPECT_EQ(start->text(), QStringLiteral("Start"));
+}
+
+// One perplexity definition: a finished run with held-out text is scored against the original
+// under the comparison protocol of the wizard and the report, both numbers shown with it; the
+// validation loss on training windows is not called a perplexity.
+TEST(TrainingPanel, AFinishedRunIsScoredAgainstTheOriginalUnderTheComparisonProtocol) {
+    const TinyRunFolder folder;
+    const QString output = QString::fromStdString(test::scratchFolder("panel-held-out") + "/run");
+    TrainingPanel panel;
+    panel.setModel(QString::fromStdString(folder.model), 4, 2);
+    panel.setSettings(folder.settings(2, output.toStdString()));
+    panel.findChild<QLineEdit*>(QStringLiteral("outputFolderEdit"))->setText(output);
+    QSignalSpy measured(panel.evaluationTask(), &EvaluationTask::resultReady);
+    QSignalSpy failed(panel.evaluationTask(), &EvaluationTask::failed);
+    panel.startRun();
+    ASSERT_TRUE(measured.wait(120000))
+        << (failed.isEmpty() ? "" : failed.front().front().toString().toStdString());
+    EXPECT_EQ(panel.runState(), TrainingPanel::RunState::Finished);
+    const QString status = panel.statusLabel()->text();
+    EXPECT_TRUE(status.contains(QStringLiteral("final validation loss"))) << status.toStdString();
+    EXPECT_TRUE(status.contains(QStringLiteral("Held-out perplexity: converted ")))
+        << status.toStdString();
+    EXPECT_TRUE(status.contains(QStringLiteral(", original "))) << status.toStdString();
+    EXPECT_TRUE(status.contains(QStringLiteral("train.txt"))) << status.toStdString();  // protocol
+    const auto result = measured.front().front().value<EvaluationResult>();
+    EXPECT_GT(result.original.perplexity, 1.0);
+    EXPECT_GT(result.exported.perplexity, 1.0);
+    auto* pause = panel.findChild<QPushButton*>(QStringLiteral("pauseTrainingButton"));
+    QSignalSpy done(panel.evaluationTask(), &EvaluationTask::finished);
+    if (panel.evaluationTask()->isRunning()) ASSERT_TRUE(done.wait(30000));
+    EXPECT_EQ(pause->text(), QStringLiteral("Pause"));
+    EXPECT_FALSE(pause->isEnabled());
 }
 
 // The smoothing slider smooths the measured curves only; schedules are drawn as they are.

@@ -204,11 +204,13 @@ void HeadHeatmap::setColorRange(const QCPRange& range) {
 
 QCPRange HeadHeatmap::colorRange() const { return m_map->dataRange(); }
 
-QCPRange HeadHeatmap::autoColorRange() const {
+QCPRange HeadHeatmap::autoColorRange() const { return offDiagonalRange(m_values, m_n); }
+
+QCPRange HeadHeatmap::offDiagonalRange(const QVector<double>& values, int n) {
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (int i = 0; i < m_n; ++i)
-        for (int j = 0; j < m_n; ++j) {
-            const double v = m_values[i * m_n + j];
+    for (int i = 0; i < n && values.size() >= n * n; ++i)
+        for (int j = 0; j < n; ++j) {
+            const double v = values[i * n + j];
             if (i == j || !std::isfinite(v)) continue;
             lo = std::min(lo, v);
             hi = std::max(hi, v);

@@ -58,6 +58,9 @@ public:
     void setColorRange(const QCPRange& range);
     QCPRange colorRange() const;
     QCPRange autoColorRange() const;
+    /// The off-diagonal min..max of an n x n row-major matrix (autoColorRange of a map showing
+    /// it), padded when all values are equal; (0, 1) when there is none.
+    static QCPRange offDiagonalRange(const QVector<double>& values, int n);
     /// Shows or hides the colour bar. A hidden bar can keep its space (`keepSpace`), so that a
     /// map next to one that shows the shared bar gets exactly the same size.
     void setColorBarVisible(bool visible, bool keepSpace = false);

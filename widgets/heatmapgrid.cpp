@@ -43,7 +43,7 @@ void HeatmapGrid::clear() {
 }
 
 void HeatmapGrid::setMatrices(const QVector<QVector<double>>& matrices, int n,
-                              const QStringList& titles) {
+                              const QStringList& titles, const std::optional<QCPRange>& range) {
     const int layers = int(matrices.size());
     if (layers != m_maps.size()) {
         clear();
@@ -70,6 +70,7 @@ void HeatmapGrid::setMatrices(const QVector<QVector<double>>& matrices, int n,
                   : QCPRange(std::min(m_range.lower, r.lower), std::max(m_range.upper, r.upper));
         first = false;
     }
+    if (range) m_range = *range;
     for (HeadHeatmap* map : m_maps) map->setColorRange(m_range);
     m_scale->setDataRange(m_range);
     m_bar->replot(QCustomPlot::rpQueuedReplot);

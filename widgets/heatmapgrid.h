@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Small multiples: one compact HeadHeatmap per layer in a grid, all on one colour scale (the
-// min..max of every layer's off-diagonal values), so that layers can be compared at a glance.
+// min..max of every layer's off-diagonal values, or a range the caller shares between several
+// sets of matrices), so that layers can be compared at a glance.
 // A horizontal colour bar above the grid gives the scale. Clicking a map emits
 // layerActivated(layer), which the similarity panel uses to open that layer.
+
+#include <optional>
 
 #include <QStringList>
 #include <QVector>
@@ -23,8 +26,11 @@ public:
     explicit HeatmapGrid(QWidget* parent = nullptr);
 
     /// One n x n row-major matrix per layer; titles default to "layer 0", "layer 1", ...
+    /// `range`: the colour range of every map; unset, the min..max of these matrices. Give it to
+    /// keep one scale while switching between sets (before and after alignment).
     void setMatrices(const QVector<QVector<double>>& matrices, int n,
-                     const QStringList& titles = {});
+                     const QStringList& titles = {},
+                     const std::optional<QCPRange>& range = std::nullopt);
     /// Per-layer groups to outline (and order heads by); empty entries clear a layer's outlines.
     void setGroups(const QVector<QVector<QVector<int>>>& groupsPerLayer);
     void clear();

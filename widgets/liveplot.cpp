@@ -7,6 +7,7 @@
 #include <QFileDialog>
 #include <QMenu>
 #include <QTextStream>
+#include <QToolTip>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
@@ -34,7 +35,57 @@ LivePlot::LivePlot(const QString& title, QWidget* parent) : QWidget(parent) {
     m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     m_plot->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(m_plot, &QWidget::customContextMenuRequested, this, &LivePlot::showContextMenu);
+    connect(m_plot, &QCustomPlot::mouseMove, this, &LivePlot::showPointTip);
     setMinimumSize(240, 160);
+}
+
+QString LivePlot::pointText(double update) const {
+    QStringList parts;
+    double shownUpdate = 0.0;
+    for (const QString& name : m_order) {
+        const Series& s = m_series[name];
+        const auto after = std::upper_bound(s.x.begin(), s.x.end(), update);
+        if (after == s.x.begin()) continue;
+        const int i = int(after - s.x.begin()) - 1;
+        shownUpdate = std::max(shownUpdate, s.x[i]);
+        QString text = QStringLiteral("%1 %2").arg(legendLabel(name)).arg(s.y[i], 0, 'g', 4);
+        if (s.smooth && i < s.smooth->data()->size())
+            text += tr(" (smoothed %1)").arg((s.smooth->data()->constBegin() + i)->value, 0, 'g', 4);
+        parts << text;
+    }
+    if (parts.isEmpty()) return {};
+    return tr("update %1 — %2").arg(shownUpdate).arg(parts.join(QStringLiteral(", ")));
+}
+
+void LivePlot::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    fitLegendColumns();
+}
+
+void LivePlot::fitLegendColumns() {
+    const QFontMetrics metrics(m_plot->legend->font());
+    int widest = 0;
+    for (int i = 0; i < m_plot->legend->itemCount(); ++i)
+        if (auto* item = qobject_cast<QCPPlottableLegendItem*>(m_plot->legend->item(i)))
+            widest = std::max(widest, metrics.horizontalAdvance(item->plottable()->name()));
+    // An item is its icon (32 px), the gap to the text (7 px) and the text, plus item margins.
+    constexpr int kItemChrome = 32 + 7 + 16;
+    const int columns = width() >= 2 * (widest + kItemChrome) + 8 ? 2 : 1;
+    if (m_plot->legend->wrap() == columns) return;
+    m_plot->legend->setWrap(columns);
+    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);  // rearranges the items
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void LivePlot::showPointTip(QMouseEvent* event) {
+    const QPoint pixel = event->position().toPoint();
+    const QString text = m_plot->axisRect()->rect().contains(pixel)
+                             ? pointText(m_plot->xAxis->pixelToCoord(pixel.x()))
+                             : QString();
+    if (text.isEmpty())
+        QToolTip::hideText();
+    else
+        QToolTip::showText(event->globalPosition().toPoint(), text, m_plot);
 }
 
 void LivePlot::addSeries(const QString& name, const QColor& color, bool compared,
@@ -61,6 +112,7 @@ void LivePlot::addSeries(const QString& name, const QColor& color, bool compared
     }
     m_series.insert(name, s);
     m_order << name;
+    fitLegendColumns();
 }
 
 void LivePlot::append(const QString& name, const QVector<double>& x, const QVector<double>& y) {

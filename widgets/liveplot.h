@@ -9,7 +9,8 @@
 // The smoothing never spans more than a tenth of the points drawn so far (kRunFractionPerWindow):
 // EMA 0.90 averages over ~10 updates, which on a 30-update run drew the curve late by a third of
 // the run. The legend sits below the plot, so it never hides a curve, and shows readable labels.
-// Saves as PNG or PDF, and its data as CSV.
+// Hovering shows every series' value at the update under the pointer. Saves as PNG or PDF, and
+// its data as CSV.
 
 #include <QHash>
 #include <QString>
@@ -18,6 +19,8 @@
 
 class QCustomPlot;
 class QCPGraph;
+class QMouseEvent;
+class QResizeEvent;
 
 namespace gqa {
 
@@ -52,6 +55,9 @@ public:
     /// The smoothed values of a series (as drawn).
     QVector<double> smoothedValues(const QString& name) const;
     QCustomPlot* plot() const { return m_plot; }
+    /// The tooltip at an update: "update 12 — loss 2.31 (smoothed 2.40), KL 0.12 (…)", each
+    /// series at its last point at or before `update`; empty before the first point.
+    QString pointText(double update) const;
 
     bool saveImage(const QString& path);  ///< .png or .pdf by suffix
     bool saveCsv(const QString& path) const;
@@ -67,6 +73,14 @@ private:
     };
     void rebuildSmoothed(Series& s);
     void showContextMenu(const QPoint& pos);
+    void showPointTip(QMouseEvent* event);
+    /// Two legend labels per row when they fit the width, else one (no label is cut).
+    void fitLegendColumns();
+
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
+private:
 
     QCustomPlot* m_plot = nullptr;
     QHash<QString, Series> m_series;

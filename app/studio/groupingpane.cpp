@@ -9,7 +9,10 @@
 #include <QComboBox>
 #include <QFormLayout>
 #include <QGroupBox>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QSignalBlocker>
 #include <QVBoxLayout>
 
@@ -77,13 +80,50 @@ GroupingPane::GroupingPane(QWidget* parent) : QWidget(parent) {
     m_layerLabel->setWordWrap(true);
     costLayout->addWidget(m_totalLabel);
     costLayout->addWidget(m_layerLabel);
+    costBox->setToolTip(
+        tr("Objective: the summed similarity of heads within their groups, what the group search "
+           "maximises (higher is better).\nMerge cost (signal lost): the share of the heads' key "
+           "and value signal lost when each group is replaced by one head without training; 0% "
+           "is free.\nmean-pool: consecutive heads averaged, the usual baseline; aligned: these "
+           "groups aligned, then averaged (the paper's merge); least-squares: aligned, then "
+           "fitted (docs/method.md §7.2)."));
     layout->addWidget(costBox);
 
     auto* editorBox = new QGroupBox(tr("Edit the current layer's groups"), this);
     auto* editorLayout = new QVBoxLayout(editorBox);
     m_editor = new GroupEditor(editorBox);
     editorLayout->addWidget(m_editor);
+    auto* editButtons = new QHBoxLayout;
+    m_undoButton = new QPushButton(tr("Undo"), editorBox);
+    m_undoButton->setObjectName(QStringLiteral("undoGroupEditButton"));
+    m_undoButton->setToolTip(tr("Step back one edit of the groups"));
+    m_resetButton = new QPushButton(tr("Reset to Searched Groups"), editorBox);
+    m_resetButton->setObjectName(QStringLiteral("resetGroupsButton"));
+    m_resetButton->setToolTip(tr("Drop every hand edit: the search's groups for this G"));
+    editButtons->addWidget(m_undoButton);
+    editButtons->addWidget(m_resetButton);
+    editButtons->addStretch(1);
+    editorLayout->addLayout(editButtons);
+    m_useButton = new QPushButton(tr("Use These Groups for Training"), editorBox);
+    m_useButton->setObjectName(QStringLiteral("useGroupsButton"));
+    m_useButton->setToolTip(
+        tr("Convert with exactly these groups (edits included) instead of searching again when "
+           "the run starts: the Training tab takes them, and the run file and the report record "
+           "them"));
+    editorLayout->addWidget(m_useButton);
     layout->addWidget(editorBox, 1);
+    connect(m_undoButton, &QPushButton::clicked, this, &GroupingPane::undo);
+    connect(m_resetButton, &QPushButton::clicked, this, &GroupingPane::resetToSearched);
+    connect(m_useButton, &QPushButton::clicked, this,
+            [this] { Q_EMIT useGroupsRequested(m_grouping); });
+    m_confirmDiscard = [this](int edited) {
+        return QMessageBox::question(
+                   this, tr("Discard the edited groups?"),
+                   tr("Groups edited by hand in %1 of %2 layers. Searching again for another G "
+                      "or similarity replaces them. Discard the edits?")
+                       .arg(edited)
+                       .arg(m_grouping.layers.size())) == QMessageBox::Yes;
+    };
 
     m_task = new GroupingTask(this);
     m_editor->setScorer([this](const QVector<QVector<int>>& groups) {
@@ -94,8 +134,10 @@ GroupingPane::GroupingPane(QWidget* parent) : QWidget(parent) {
             return -std::numeric_limits<double>::infinity();
         }
     });
-    connect(m_control, &GroupingControl::groupCountChanged, this, &GroupingPane::requestGrouping);
-    connect(m_driverCombo, &QComboBox::currentIndexChanged, this, &GroupingPane::requestGrouping);
+    connect(m_control, &GroupingControl::groupCountChanged, this,
+            &GroupingPane::searchAgainUnlessEditsKept);
+    connect(m_driverCombo, &QComboBox::currentIndexChanged, this,
+            &GroupingPane::searchAgainUnlessEditsKept);
     connect(m_editor, &GroupEditor::groupingEdited, this, &GroupingPane::applyEdit);
     connect(m_task, &GroupingTask::resultReady, this,
             [this](quint64, const GroupingData& data) { showGrouping(data); });
@@ -103,6 +145,7 @@ GroupingPane::GroupingPane(QWidget* parent) : QWidget(parent) {
             [this](quint64, int layer, const LayerGrouping& g) { applyEvaluation(layer, g); });
     connect(m_task, &GroupingTask::failed, this, [this](const QString& message) {
         m_pending = false;
+        updateButtons();
         m_status->setText(tr("Grouping failed: %1").arg(message));
         Q_EMIT idle();
     });
@@ -113,6 +156,8 @@ void GroupingPane::clear() {
     m_task->invalidate();
     m_statistics.reset();
     m_grouping = {};
+    m_searched = {};
+    m_undo.clear();
     m_heads = 0;
     m_pending = false;
     m_control->setCounts({}, 0);
@@ -127,6 +172,8 @@ void GroupingPane::setAnalysis(const HeadAnalysisData& data) {
     m_statistics = data.statistics;
     m_heads = data.heads;
     m_grouping = {};
+    m_searched = {};
+    m_undo.clear();
     {
         const QSignalBlocker block(m_driverCombo);
         m_driverCombo->setCurrentIndex(m_driverCombo->findData(driverIndex(data.driver)));
@@ -149,17 +196,64 @@ void GroupingPane::setCurrentLayer(int layer) {
     updateLabels();
 }
 
+void GroupingPane::searchAgainUnlessEditsKept() {
+    const int edited = editedLayerCount();
+    if (edited > 0 && m_confirmDiscard && !m_confirmDiscard(edited)) {
+        // Keep the edits: put G and the driver back to those of the groups on screen.
+        const QSignalBlocker blockControl(m_control);
+        const QSignalBlocker blockDriver(m_driverCombo);
+        m_control->setGroupCount(m_grouping.groups);
+        m_driverCombo->setCurrentIndex(m_driverCombo->findData(driverIndex(m_grouping.driver)));
+        return;
+    }
+    requestGrouping();
+}
+
+int GroupingPane::editedLayerCount() const {
+    return int(std::count_if(m_grouping.layers.begin(), m_grouping.layers.end(),
+                             [](const LayerGrouping& l) { return l.edited; }));
+}
+
+void GroupingPane::undo() {
+    if (m_undo.isEmpty()) return;
+    m_grouping = m_undo.takeLast();
+    m_editor->setGrouping(m_grouping.layers.value(m_layer).groups);
+    m_status->setText(tr("Edit undone."));
+    updateLabels();
+    Q_EMIT groupingChanged();
+}
+
+void GroupingPane::resetToSearched() {
+    if (m_searched.groups <= 0 || editedLayerCount() == 0) return;
+    m_undo << m_grouping;
+    m_grouping = m_searched;
+    m_editor->setGrouping(m_grouping.layers.value(m_layer).groups);
+    m_status->setText(tr("Back to the searched groups (Undo brings the edits back)."));
+    updateLabels();
+    Q_EMIT groupingChanged();
+}
+
+void GroupingPane::updateButtons() {
+    const bool ready = m_grouping.groups > 0 && !m_grouping.layers.isEmpty();
+    m_undoButton->setEnabled(!m_undo.isEmpty());
+    m_resetButton->setEnabled(editedLayerCount() > 0);
+    m_useButton->setEnabled(ready && !m_pending);
+}
+
 void GroupingPane::requestGrouping() {
     const int groups = requestedGroups();
     if (groups <= 0) return;
     m_pending = true;
     m_status->setText(tr("Searching the best groups for G = %1…").arg(groups));
     m_task->request({m_statistics, groups, driver()});
+    updateButtons();
 }
 
 void GroupingPane::showGrouping(const GroupingData& data) {
     m_pending = false;
     m_grouping = data;
+    m_searched = data;
+    m_undo.clear();
     const bool exact = std::all_of(data.layers.begin(), data.layers.end(),
                                    [](const LayerGrouping& l) { return l.exact; });
     m_status->setText(exact ? tr("Best groups found by exhaustive search.")
@@ -172,6 +266,7 @@ void GroupingPane::showGrouping(const GroupingData& data) {
 
 void GroupingPane::applyEdit(const QVector<QVector<int>>& groups) {
     if (m_layer < 0 || m_layer >= m_grouping.layers.size()) return;
+    m_undo << m_grouping;
     LayerGrouping& layer = m_grouping.layers[m_layer];
     layer.groups = groups;
     layer.edited = true;
@@ -197,6 +292,7 @@ void GroupingPane::applyEvaluation(int layer, const LayerGrouping& grouping) {
 QString GroupingPane::summaryText() const { return m_totalLabel->text(); }
 
 void GroupingPane::updateLabels() {
+    updateButtons();
     if (m_grouping.groups <= 0 || m_grouping.layers.isEmpty()) {
         m_totalLabel->setText(tr("Analyse the model to see how well its heads group."));
         m_layerLabel->clear();

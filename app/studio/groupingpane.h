@@ -7,7 +7,13 @@
 // recomputation (stale answers dropped); an edit updates the objective at once (core's grouping
 // objective) and the merge cost in the background. groupingChanged() tells the panel to redraw
 // the outlines and the cost plot.
+//
+// Hand edits are kept until the user lets them go: Undo steps back one edit, "Reset to searched
+// groups" restores the search's answer, and changing G or the similarity that drives the search
+// (which replaces every layer's groups) asks first. "Use these groups for training" hands the
+// groups on screen, edits included, to the Training tab (useGroupsRequested).
 
+#include <functional>
 #include <memory>
 
 #include <QWidget>
@@ -16,6 +22,7 @@
 
 class QComboBox;
 class QLabel;
+class QPushButton;
 
 namespace gqa {
 
@@ -44,13 +51,31 @@ public:
     GroupingTask* task() const { return m_task; }
     QString summaryText() const;
 
+    /// Layers whose groups were edited by hand since the last search answer.
+    int editedLayerCount() const;
+    bool canUndo() const { return !m_undo.isEmpty(); }
+    /// Steps back one edit (or one reset).
+    void undo();
+    /// The search's answer for the current G, edits dropped (undoable).
+    void resetToSearched();
+    /// Asked before a new search would replace hand edits (argument: edited layers); false keeps
+    /// the edits and the G and driver they belong to. Default: a message box.
+    void setDiscardConfirmation(std::function<bool(int)> confirm) {
+        m_confirmDiscard = std::move(confirm);
+    }
+
 Q_SIGNALS:
     void groupingChanged();
+    /// "Use these groups for training": the groups on screen (edits included) for every layer.
+    void useGroupsRequested(const gqa::GroupingData& grouping);
     /// The pending recomputation was answered (or failed); isComputing() is false again.
     void idle();
 
 private:
     void requestGrouping();
+    /// A G or driver change: searches again, unless that would drop edits the user keeps.
+    void searchAgainUnlessEditsKept();
+    void updateButtons();
     void showGrouping(const GroupingData& data);
     void applyEdit(const QVector<QVector<int>>& groups);
     void applyEvaluation(int layer, const LayerGrouping& grouping);
@@ -62,7 +87,13 @@ private:
     QLabel* m_layerLabel = nullptr;
     QLabel* m_totalLabel = nullptr;
     GroupEditor* m_editor = nullptr;
+    QPushButton* m_undoButton = nullptr;
+    QPushButton* m_resetButton = nullptr;
+    QPushButton* m_useButton = nullptr;
     GroupingTask* m_task = nullptr;
+    std::function<bool(int)> m_confirmDiscard;
+    GroupingData m_searched;         ///< the last search answer, for Reset
+    QVector<GroupingData> m_undo;    ///< states before each edit or reset, latest last
     std::shared_ptr<const HeadStatisticsStore> m_statistics;
     GroupingData m_grouping;
     int m_heads = 0;

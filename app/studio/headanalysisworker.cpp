@@ -22,7 +22,8 @@
 
 namespace gqa {
 namespace {
-const QString kCorpusText = QStringLiteral("data/corpus/text/emma.txt");
+/// The demo corpus's calibration novel (docs/method.md: Emma calibrates, Persuasion is held out).
+const QString kCalibrationNovel = QStringLiteral("emma.txt");
 
 std::string toStd(const QString& path) { return QFile::encodeName(path).toStdString(); }
 
@@ -74,19 +75,10 @@ QString defaultRunFilePath(const QString& modelFolder) {
 }
 
 QString defaultCalibrationText() {
-    QStringList roots{QDir::currentPath()};
-    if (QCoreApplication::instance()) {
-        const QString exe = QCoreApplication::applicationDirPath();
-        roots << exe + QStringLiteral("/..") << exe + QStringLiteral("/../..");
-    }
-#ifdef GQA_SOURCE_DIR
-    roots << QStringLiteral(GQA_SOURCE_DIR);
-#endif
-    for (const QString& root : roots) {
-        const QFileInfo file(QDir(root).filePath(kCorpusText));
-        if (file.isFile()) return file.canonicalFilePath();
-    }
-    return {};
+    const QString folder = demoTextFolder();
+    if (folder.isEmpty()) return {};
+    const QFileInfo file(QDir(folder).filePath(kCalibrationNovel));
+    return file.isFile() ? file.canonicalFilePath() : QString();
 }
 
 HeadAnalysisData runHeadAnalysis(const HeadAnalysisRequest& request, ProgressSink& progress) {

@@ -34,8 +34,8 @@ struct HeadAnalysisRequest {
 /// studioRunsFolder()/<name of the model folder>-<8 hex digits of the SHA-1 of its canonical
 /// path>.h5: one file per model folder, also when two folders have the same name.
 QString defaultRunFilePath(const QString& modelFolder);
-/// data/corpus/text/emma.txt found relative to the working directory, the executable (build
-/// tree) or the source tree; empty when none exists.
+/// emma.txt in demoTextFolder() (the installed or build-tree demo text, else data/corpus/text
+/// in the working directory); empty when none exists.
 QString defaultCalibrationText();
 
 /// Throws InputError (bad model, missing tokenizer, too little text), Cancelled, or Error.

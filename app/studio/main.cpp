@@ -21,6 +21,7 @@
 #include "aboutdialog.h"
 #include "mainwindow.h"
 #include "screenshotscenario.h"
+#include "widgetmap.h"
 
 namespace {
 
@@ -115,7 +116,7 @@ int main(int argc, char* argv[]) {
     parser.addOption(analyseOption);
     const QCommandLineOption calibrationOption(
         QStringLiteral("calibration-text"),
-        QStringLiteral("Calibration text for --analyse (default: data/corpus/text/emma.txt)."),
+        QStringLiteral("Calibration text for --analyse (default: emma.txt of the demo text)."),
         QStringLiteral("file"));
     parser.addOption(calibrationOption);
     const QCommandLineOption trainOption(
@@ -143,6 +144,9 @@ int main(int argc, char* argv[]) {
     QApplication::setWindowIcon(applicationIcon());
 
     gqa::MainWindow window;
+    // End-to-end tests drive the studio with a real pointer and read where its controls are.
+    const QString widgetMap = qEnvironmentVariable(gqa::WidgetMapWriter::kEnvironmentVariable);
+    if (!widgetMap.isEmpty()) new gqa::WidgetMapWriter(widgetMap, &window);
     // Opens the folder asked for; false (error reported) when it does not load.
     const auto openRequested = [&window, demo, folder] {
         if (demo) return window.openDemoModel();

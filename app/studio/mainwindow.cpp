@@ -25,6 +25,7 @@
 
 #include "aboutdialog.h"
 #include "conversionwizard.h"
+#include "groupingpane.h"
 #include "base/error.h"
 #include "base/installlayout.h"
 #include "modelpanel.h"
@@ -59,6 +60,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(this, &MainWindow::modelOpened, m_similarity, &SimilarityPanel::setModelFolder);
     m_training = new TrainingPanel(m_tabs);
     m_tabs->addTab(m_training, tr("Training"));
+    connect(m_similarity->groupingPane(), &GroupingPane::useGroupsRequested, this,
+            &MainWindow::useGroupsForTraining);
     setCentralWidget(m_tabs);
     m_confirmClose = [this] {
         return QMessageBox::question(this, tr("Training is running"),
@@ -77,6 +80,29 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     resize(1280, 800);
 }
 
+void MainWindow::useGroupsForTraining(const GroupingData& grouping) {
+    std::vector<std::vector<std::vector<std::int64_t>>> groupings;
+    int edited = 0;
+    for (const LayerGrouping& layer : grouping.layers) {
+        std::vector<std::vector<std::int64_t>> groups;
+        for (const QVector<int>& group : layer.groups)
+            groups.emplace_back(group.begin(), group.end());
+        groupings.push_back(std::move(groups));
+        edited += layer.edited ? 1 : 0;
+    }
+    const QString driver = QStringLiteral("%1 · %2").arg(kindLabel(grouping.driver.kind),
+                                                         criterionLabel(grouping.driver.criterion));
+    const QString description =
+        edited == 0   ? tr("searched by %1").arg(driver)
+        : edited == 1 ? tr("searched by %1, 1 layer edited by hand").arg(driver)
+                      : tr("searched by %1, %2 layers edited by hand").arg(driver).arg(edited);
+    m_training->setGivenGroups(grouping.groups, groupings, description);
+    m_tabs->setCurrentWidget(m_training);
+    statusBar()->showMessage(
+        tr("The Training tab will convert with these groups (G = %1).").arg(grouping.groups),
+        kTransientMessageMs);
+}
+
 void MainWindow::createMenus() {
     QMenu* fileMenu = menuBar()->addMenu(tr("&File"));
     m_openAction =
@@ -87,6 +113,13 @@ void MainWindow::createMenus() {
     demo->setEnabled(!demoModelFolder().isEmpty());
     m_recentMenu = new RecentModelsMenu(this);
     connect(m_recentMenu, &RecentModelsMenu::folderChosen, this, &MainWindow::openModelFolder);
+    // The start page (no model open) offers the demo and the recent models too.
+    m_panel->setDemoAvailable(!demoModelFolder().isEmpty());
+    m_panel->setRecentFolders(m_recentMenu->folders());
+    connect(m_recentMenu, &RecentModelsMenu::foldersChanged, m_panel,
+            &ModelPanel::setRecentFolders);
+    connect(m_panel, &ModelPanel::openDemoRequested, this, &MainWindow::openDemoModel);
+    connect(m_panel, &ModelPanel::recentFolderChosen, this, &MainWindow::openModelFolder);
     fileMenu->addMenu(m_recentMenu);
     fileMenu->addSeparator();
     QAction* convert = fileMenu->addAction(tr("&Convert…"), this, [this] {

@@ -27,6 +27,7 @@ class ModelPanel;
 class RecentModelsMenu;
 class SimilarityPanel;
 class TrainingPanel;
+struct GroupingData;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -78,6 +79,8 @@ protected:
 
 private:
     void createMenus();
+    /// The Similarity tab's "Use these groups for training": hands them to the Training tab.
+    void useGroupsForTraining(const GroupingData& grouping);
     void updateTitle();
     /// "FOLDER is not a model folder", what one is, then `detail` (the reader's reason).
     void reportError(const QString& folder, const QString& detail);

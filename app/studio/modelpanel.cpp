@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <QDir>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
@@ -59,14 +61,60 @@ QWidget* ModelPanel::buildEmptyPage() {
     auto* button = new QPushButton(tr("Open a model folder…"), page);
     button->setObjectName(QStringLiteral("openFolderButton"));
     connect(button, &QPushButton::clicked, this, &ModelPanel::openFolderRequested);
+    m_demoButton = new QPushButton(tr("Open the Demo Model"), page);
+    m_demoButton->setObjectName(QStringLiteral("openDemoButton"));
+    m_demoButton->setToolTip(
+        tr("A small Llama model trained on Jane Austen's novels, bundled to try every step"));
+    m_demoButton->hide();
+    connect(m_demoButton, &QPushButton::clicked, this, &ModelPanel::openDemoRequested);
     auto* row = new QHBoxLayout;
     row->addStretch(1);
     row->addWidget(button);
+    row->addWidget(m_demoButton);
     row->addStretch(1);
     layout->addSpacing(12);
     layout->addLayout(row);
+    m_recentBox = new QWidget(page);
+    m_recentBox->setObjectName(QStringLiteral("recentModelsBox"));
+    new QVBoxLayout(m_recentBox);
+    m_recentBox->hide();
+    auto* recentRow = new QHBoxLayout;
+    recentRow->addStretch(1);
+    recentRow->addWidget(m_recentBox);
+    recentRow->addStretch(1);
+    layout->addSpacing(12);
+    layout->addLayout(recentRow);
     layout->addStretch(3);
     return page;
+}
+
+void ModelPanel::setDemoAvailable(bool available) { m_demoButton->setVisible(available); }
+
+void ModelPanel::setRecentFolders(const QStringList& folders) {
+    QLayout* layout = m_recentBox->layout();
+    while (QLayoutItem* item = layout->takeAt(0)) {
+        delete item->widget();
+        delete item;
+    }
+    if (folders.isEmpty()) {
+        m_recentBox->hide();
+        return;
+    }
+    auto* title = new QLabel(tr("Recent models"), m_recentBox);
+    title->setForegroundRole(QPalette::PlaceholderText);
+    layout->addWidget(title);
+    for (const QString& folder : folders.mid(0, kShownRecent)) {
+        QString name = QFileInfo(folder).fileName();
+        if (name.isEmpty()) name = folder;
+        auto* open = new QPushButton(name, m_recentBox);
+        open->setFlat(true);
+        open->setStyleSheet(QStringLiteral("QPushButton { text-align: left; }"));
+        open->setToolTip(QDir::toNativeSeparators(folder));
+        open->setEnabled(QFileInfo(folder).isDir());
+        connect(open, &QPushButton::clicked, this, [this, folder] { Q_EMIT recentFolderChosen(folder); });
+        layout->addWidget(open);
+    }
+    m_recentBox->show();
 }
 
 QWidget* ModelPanel::buildModelPage() {

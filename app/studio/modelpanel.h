@@ -14,6 +14,7 @@
 class QLabel;
 class QLineEdit;
 class QSortFilterProxyModel;
+class QPushButton;
 class QStackedWidget;
 class QTableView;
 
@@ -41,9 +42,18 @@ public:
     QLineEdit* filterEdit() const { return m_filterEdit; }
     ModelConfigView* configView() const { return m_configView; }
 
+    /// The empty state's "Open the Demo Model" button: shown only when a demo model exists.
+    void setDemoAvailable(bool available);
+    /// The empty state's list of recently opened model folders (newest first; the first
+    /// kShownRecent are shown, folders that are gone disabled).
+    void setRecentFolders(const QStringList& folders);
+    static constexpr int kShownRecent = 5;
+
 Q_SIGNALS:
     /// The empty state's button was pressed.
     void openFolderRequested();
+    void openDemoRequested();
+    void recentFolderChosen(const QString& folder);
 
 private:
     QWidget* buildEmptyPage();
@@ -53,6 +63,8 @@ private:
     void updateTensorCount();
 
     QStackedWidget* m_stack = nullptr;
+    QPushButton* m_demoButton = nullptr;
+    QWidget* m_recentBox = nullptr;  ///< "Recent models" title and one button per folder
     QLabel* m_titleLabel = nullptr;
     QLabel* m_pathLabel = nullptr;
     QLabel* m_summaryLabel = nullptr;

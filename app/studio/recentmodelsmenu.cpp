@@ -34,8 +34,9 @@ void RecentModelsMenu::clearFolders() {
     rebuild();
 }
 
-void RecentModelsMenu::save() const {
+void RecentModelsMenu::save() {
     QSettings().setValue(QLatin1String(kSettingsKey), m_folders);
+    Q_EMIT foldersChanged(m_folders);
 }
 
 void RecentModelsMenu::rebuild() {

@@ -32,9 +32,11 @@ public Q_SLOTS:
 
 Q_SIGNALS:
     void folderChosen(const QString& folder);
+    /// The list changed (a folder added, or all cleared): the start page shows it too.
+    void foldersChanged(const QStringList& folders);
 
 private:
-    void save() const;
+    void save();
     void rebuild();
 
     QStringList m_folders;

@@ -82,8 +82,8 @@ void prepareScenario(MainWindow& window, const ScreenshotScenario& scenario,
     if (!scenario.calibrationText.isEmpty()) request.inputFiles = scenario.calibrationText;
     if (request.inputFiles.isEmpty()) {
         failed(
-            QStringLiteral("--analyse: no calibration text found (data/corpus/text/emma.txt); "
-                           "give --calibration-text FILE"));
+            QStringLiteral("--analyse: no calibration text found (emma.txt in share/gqa-studio/text "
+                           "or data/corpus/text); give --calibration-text FILE"));
         return;
     }
     auto connection = std::make_shared<QMetaObject::Connection>();

@@ -2,6 +2,7 @@
 #include "similaritypanel.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -154,6 +155,7 @@ QWidget* SimilarityPanel::buildViewBar() {
     row->addWidget(m_layerSpin);
     row->addSpacing(12);
     m_orderByGroup = new QCheckBox(tr("Order heads by group"), bar);
+    m_orderByGroup->setObjectName(QStringLiteral("orderByGroupCheck"));
     m_orderByGroup->setChecked(true);
     row->addWidget(m_orderByGroup);
     m_hover = new QLabel(bar);
@@ -172,6 +174,16 @@ QWidget* SimilarityPanel::buildViewBar() {
 QWidget* SimilarityPanel::buildLayerPage() {
     auto* page = new QWidget(this);
     auto* layout = new QVBoxLayout(page);
+    auto* explanation = new QLabel(
+        tr("Each cell: how alike two heads of this layer are on the calibration text (brighter = "
+           "more alike). Left as trained; right after <i>alignment</i>: each head rotated "
+           "towards the others, which leaves the model's output unchanged but makes heads that "
+           "carry the same information look alike. Boxes: heads that would share one KV head."),
+        page);
+    explanation->setObjectName(QStringLiteral("layerPageExplanation"));
+    explanation->setWordWrap(true);
+    explanation->setForegroundRole(QPalette::PlaceholderText);
+    layout->addWidget(explanation);
     auto* maps = new QHBoxLayout;
     m_before = new HeadHeatmap(page);
     m_before->setObjectName(QStringLiteral("beforeHeatmap"));
@@ -367,15 +379,26 @@ void SimilarityPanel::refreshViews() {
 
     const bool after = m_gridSide->currentIndex() == 0;
     QVector<QVector<double>> matrices;
+    QStringList titles;
     QVector<double> meanBefore, meanAfter;
+    // One scale for both sides, as on the layer page: toggling before/after must show the change.
+    std::optional<QCPRange> range;
     for (const LayerSimilarity& layer : m_data.layers) {
         const SimilarityPair& p = layer.of(k, c);
         matrices << (after ? p.after : p.before);
+        titles << tr("layer %1 · mean %2")
+                      .arg(titles.size())
+                      .arg(after ? p.meanAfter : p.meanBefore, 0, 'g', 3);
         meanBefore << p.meanBefore;
         meanAfter << p.meanAfter;
+        const QCPRange both = unite(HeadHeatmap::offDiagonalRange(p.before, n),
+                                    HeadHeatmap::offDiagonalRange(p.after, n));
+        range = range ? unite(*range, both) : both;
     }
-    m_grid->setMatrices(matrices, n);
-    m_grid->setColorBarLabel(tr("%1 — %2").arg(valueLabel(c), what));
+    m_grid->setMatrices(matrices, n, titles, range);
+    m_grid->setColorBarLabel(tr("%1 — %2, %3 (scale shared with the other side)")
+                                 .arg(valueLabel(c), what,
+                                      after ? tr("after alignment") : tr("before alignment")));
     m_grid->setCurrentLayer(m_layer);
     m_summary->setTitle(tr("Mean head similarity per layer (%1)").arg(what));
     m_summary->setValueLabel(valueLabel(c));
@@ -397,6 +420,27 @@ void SimilarityPanel::refreshGroups() {
         leastSquares << 100.0 * layer.leastSquares.relative();
     }
     const bool outline = show && m_orderByGroup->isChecked();
+    // The boxes come from the grouping pane's search (its own similarity and G), which need not
+    // be the similarity the maps show: say so on the switch that draws them.
+    if (show) {
+        const QString driver = QStringLiteral("%1 · %2").arg(kindLabel(g.driver.kind),
+                                                             criterionLabel(g.driver.criterion));
+        const int edited = m_grouping->editedLayerCount();
+        m_orderByGroup->setText(
+            edited > 0 ? tr("Order by groups (G = %1, %2, %3 edited)")
+                             .arg(g.groups)
+                             .arg(driver)
+                             .arg(edited)
+                       : tr("Order by groups (G = %1, %2)").arg(g.groups).arg(driver));
+        m_orderByGroup->setToolTip(
+            tr("Boxes outline the groups of the Grouping pane: searched for G = %1 on %2 "
+               "similarity, whatever similarity the maps show.")
+                .arg(g.groups)
+                .arg(driver));
+    } else {
+        m_orderByGroup->setText(tr("Order heads by group"));
+        m_orderByGroup->setToolTip(QString());
+    }
     for (HeadHeatmap* map : {m_before, m_after}) {
         if (outline)
             map->setGroups(perLayer[m_layer]);
@@ -404,7 +448,11 @@ void SimilarityPanel::refreshGroups() {
             map->setHeadOrder({});
     }
     m_grid->setGroups(outline ? perLayer : QVector<QVector<QVector<int>>>());
-    if (show) {
+    if (show && g.groups == m_data.heads) {
+        // G = H keeps every head: nothing is merged, and an axis of zeros would only mislead.
+        m_cost->setTitle(tr("G = %1 keeps every head: no merge, no merge cost").arg(g.groups));
+        m_cost->clear();
+    } else if (show) {
         m_cost->setTitle(tr("Predicted merge cost per layer, G = %1").arg(g.groups));
         m_cost->setSeries({{tr("mean-pool"), baseline},
                            {tr("aligned"), aligned},

@@ -3,7 +3,10 @@
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QFileInfo>
 #include <QStandardPaths>
+
+#include "base/installlayout.h"
 
 namespace gqa {
 
@@ -15,5 +18,14 @@ QString studioDataFolder() {
 }
 
 QString studioRunsFolder() { return QDir(studioDataFolder()).filePath(QStringLiteral("runs")); }
+
+QString demoTextFolder() {
+    const QString installed = QString::fromStdString(demoTextDir().string());
+    for (const QString& candidate :
+         {installed, QDir::current().absoluteFilePath(QStringLiteral("data/corpus/text"))})
+        if (!candidate.isEmpty() && QFileInfo(candidate).isDir())
+            return QFileInfo(candidate).canonicalFilePath();
+    return {};
+}
 
 }  // namespace gqa

@@ -15,4 +15,10 @@ QString studioDataFolder();
 /// studioDataFolder()/runs: the studio's run files and the Training tab's default run folders.
 QString studioRunsFolder();
 
+/// The demo's text (emma.txt, persuasion.txt and the other novels): the installed or build-tree
+/// share/gqa-studio/text (core's demoTextDir), else data/corpus/text in the working directory (a
+/// checkout); empty when neither exists. No build path is compiled in, so an installed studio
+/// finds exactly what the package ships.
+QString demoTextFolder();
+
 }  // namespace gqa

@@ -18,7 +18,6 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
@@ -36,9 +35,12 @@
 #include "reporttask.h"
 #include "runfile/runfile.h"
 #include "runfile/runfolder.h"
+#include "training/trainingcheckpoint.h"
 #include "studiopaths.h"
 #include "trainingsettingsform.h"
 #include "trainingstartchoice.h"
+#include "existingrundialog.h"
+#include "evaluationtask.h"
 
 namespace gqa {
 namespace {
@@ -63,16 +65,6 @@ QStringList textFiles(const QString& item, const QString& exclude) {
     return out;
 }
 
-/// data/corpus/text next to the sources (the demo model sits in resources/models/demo) or in
-/// the working directory; empty when neither exists.
-QString corpusFolderFor(const QString& modelFolder) {
-    const QString resolved = QFileInfo(modelFolder).canonicalFilePath();  // demo: a symlink
-    for (const QString& candidate :
-         {QDir(resolved).absoluteFilePath(QStringLiteral("../../../data/corpus/text")),
-          QDir::current().absoluteFilePath(QStringLiteral("data/corpus/text"))})
-        if (QFileInfo(candidate).isDir()) return QDir::cleanPath(candidate);
-    return {};
-}
 }  // namespace
 
 TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
@@ -102,25 +94,39 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
             });
     connect(m_runner, &TrainingRunner::resultReady, this, [this](const TrainingOutcome& o) {
         drainMetrics();
-        QString text = tr("Finished %1 updates. Exported GQA model: %2 (%3)")
-                           .arg(o.steps)
-                           .arg(QDir::toNativeSeparators(o.exportFolder),
-                                o.exportVerified ? tr("verified") : tr("NOT verified"));
+        m_finishedText = tr("Finished %1 updates. Exported GQA model: %2 (%3)")
+                             .arg(o.steps)
+                             .arg(QDir::toNativeSeparators(o.exportFolder),
+                                  o.exportVerified ? tr("verified") : tr("NOT verified"));
+        // The validation loss is on training-length windows: a training signal, not the
+        // held-out perplexity, which is measured next under the one comparison protocol.
         if (std::isfinite(o.finalValidationLoss))
-            text += tr("; held-out perplexity %1").arg(std::exp(o.finalValidationLoss), 0, 'f', 2);
+            m_finishedText += tr("; final validation loss %1").arg(o.finalValidationLoss, 0, 'f', 3);
         setState(RunState::Finished);
-        m_status->setText(text);
+        m_status->setText(m_finishedText);
         m_progress->setValue(1000);
         m_lastRunFolder = QFileInfo(o.runFile).absolutePath();
+        measureHeldOut(o);
         Q_EMIT runFinished(o);
     });
     connect(m_runner, &TrainingRunner::cancelled, this, [this](const QString&) {
         drainMetrics();
+        const QString folder = QDir::cleanPath(m_output->text().trimmed());
+        const RunFolder run(QFile::encodeName(folder).toStdString());
+        if (findTrainingCheckpoint(run.checkpoint()).empty()) {
+            // Stopped while calibrating or aligning: there is nothing to resume, so say so.
+            setState(RunState::Idle);
+            m_status->setText(
+                tr("Stopped before the first training checkpoint: nothing to resume. Start "
+                   "begins again in %1 (stored calibration statistics are reused).")
+                    .arg(QDir::toNativeSeparators(folder)));
+            return;
+        }
         setState(RunState::Paused);
         m_status->setText(
             tr("Paused with a checkpoint in %1. Resume continues from there; End Run keeps it "
                "and unlocks the settings.")
-                .arg(QDir::toNativeSeparators(m_output->text())));
+                .arg(QDir::toNativeSeparators(folder)));
     });
     connect(m_runner, &TrainingRunner::failed, this, [this](const QString& message) {
         drainMetrics();
@@ -132,25 +138,8 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
         if (m_state == RunState::Running || m_state == RunState::Pausing)
             setState(RunState::Failed);
     });
-    m_chooser = [this](const QString& folder) {
-        QMessageBox box(
-            QMessageBox::Question, tr("A run is already there"),
-            tr("%1 already holds a conversion run.").arg(QDir::toNativeSeparators(folder)),
-            QMessageBox::NoButton, this);
-        box.setInformativeText(
-            tr("Resume continues it (its settings must match); Overwrite deletes its "
-               "checkpoint, export and run file and starts again; Another Folder keeps it and "
-               "proposes a new folder."));
-        QPushButton* resume = box.addButton(tr("Resume"), QMessageBox::AcceptRole);
-        QPushButton* overwrite = box.addButton(tr("Overwrite"), QMessageBox::DestructiveRole);
-        QPushButton* another = box.addButton(tr("Another Folder"), QMessageBox::ActionRole);
-        box.addButton(QMessageBox::Cancel);
-        box.exec();
-        if (box.clickedButton() == resume) return ExistingRunChoice::Resume;
-        if (box.clickedButton() == overwrite) return ExistingRunChoice::Overwrite;
-        if (box.clickedButton() == another) return ExistingRunChoice::ChooseAnother;
-        return ExistingRunChoice::Cancel;
-    };
+    m_chooser = [this](const QString& folder) { return askAboutExistingRun(this, folder); };
+    connectEvaluation();
     setState(RunState::Idle);
 }
 
@@ -175,8 +164,26 @@ QWidget* TrainingPanel::buildForm() {
     connect(m_output, &QLineEdit::textEdited, this, [this] { m_outputEdited = true; });
     connect(m_groups, &QComboBox::currentIndexChanged, this, &TrainingPanel::updateDefaultOutput);
     connect(m_start, &QComboBox::currentIndexChanged, this, &TrainingPanel::updateDefaultOutput);
+    m_groupsSource = new QLabel;
+    m_groupsSource->setObjectName(QStringLiteral("groupsSourceLabel"));
+    m_groupsSource->setWordWrap(true);
+    m_searchInstead = new QPushButton(tr("Search"));
+    m_searchInstead->setObjectName(QStringLiteral("searchGroupsInsteadButton"));
+    m_searchInstead->setToolTip(
+        tr("Search instead: forget the Similarity tab's groups and search when the run starts"));
+    connect(m_searchInstead, &QPushButton::clicked, this, &TrainingPanel::clearGivenGroups);
+    connect(m_groups, &QComboBox::currentIndexChanged, this, [this] {
+        // Groups for another G cannot be used: back to searching.
+        if (hasGivenGroups() && m_groups->currentData().toInt() != m_givenG) clearGivenGroups();
+        updateGroupsSource();
+    });
+    connect(m_start, &QComboBox::currentIndexChanged, this, &TrainingPanel::updateGroupsSource);
+    auto* groupsRow = new QHBoxLayout;
+    groupsRow->addWidget(m_groupsSource, 1);
+    groupsRow->addWidget(m_searchInstead);
     form->insertRow(0, tr("KV heads (G)"), m_groups);
     form->insertRow(1, tr("Start from"), m_start);
+    form->insertRow(2, tr("Groups"), groupsRow);
     const QString texts = tr("Text (*.txt *.jsonl);;All files (*)");
     form->addRow(tr("Training text (folder or file)"),
                  pathRow(m_trainText, BrowseFor::File, texts));
@@ -192,7 +199,9 @@ QWidget* TrainingPanel::buildForm() {
     auto* compareButton = new QPushButton(tr("Compare run…"));
     connect(m_startButton, &QPushButton::clicked, this, &TrainingPanel::startRun);
     connect(m_pauseButton, &QPushButton::clicked, this, [this] {
-        if (m_state == RunState::Paused)
+        if (m_evaluation->isRunning())
+            m_evaluation->cancel();
+        else if (m_state == RunState::Paused)
             endPausedRun();
         else
             pauseRun();
@@ -229,6 +238,7 @@ QWidget* TrainingPanel::buildForm() {
     m_progress->setTextVisible(false);
     m_status = new QLabel(tr("Open a model, choose the settings and press Start."));
     m_status->setWordWrap(true);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);  // paths to copy
     m_status->setObjectName(QStringLiteral("trainingStatus"));
     form->addRow(m_progress);
     form->addRow(m_status);
@@ -252,11 +262,23 @@ QWidget* TrainingPanel::buildPlots() {
     m_speed = new LivePlot(tr("Tokens per second"));
     addMetric(m_speed, Metric::TokensPerSecond, kGreen);
     m_gates = new GateHeatmap;
+    auto* explanation = new QLabel(
+        tr("Loss terms: how far the converted model is from the original (KL and BiLD "
+           "distillation) plus the gate regulariser. Sparsity: the expected share of heads "
+           "already moved onto their group's merged head, against the schedule's target. Gates: "
+           "1 = a head's own aligned keys and values, 0 = the merged head; all reach 0 by the end. "
+           "Hover a plot for its values."));
+    explanation->setObjectName(QStringLiteral("trainingPlotsExplanation"));
+    explanation->setWordWrap(true);
+    explanation->setForegroundRole(QPalette::PlaceholderText);
+    grid->addWidget(explanation, 3, 0, 1, 3);
     grid->addWidget(m_loss, 0, 0);
     grid->addWidget(m_sparsity, 0, 1);
     grid->addWidget(m_lrPlot, 1, 0);
     grid->addWidget(m_speed, 1, 1);
     grid->addWidget(m_gates, 0, 2, 2, 1);
+    grid->setRowStretch(0, 1);  // the plots take the height, not the space below them
+    grid->setRowStretch(1, 1);
     grid->setColumnStretch(0, 2);
     grid->setColumnStretch(1, 2);
     grid->setColumnStretch(2, 2);
@@ -287,7 +309,7 @@ void TrainingPanel::setModel(const QString& folder, int heads, int layers) {
     m_groups->clear();
     for (int g = heads / 2; g >= 1; --g)
         if (heads % g == 0) m_groups->addItem(QString::number(g), g);
-    const QString corpus = corpusFolderFor(folder);
+    const QString corpus = demoTextFolder();
     if (!corpus.isEmpty()) {
         m_trainText->setText(corpus);
         m_validation->setText(QDir(corpus).filePath(QStringLiteral("persuasion.txt")));
@@ -295,6 +317,7 @@ void TrainingPanel::setModel(const QString& folder, int heads, int layers) {
     }
     m_outputEdited = false;
     updateDefaultOutput();
+    clearGivenGroups();  // they belong to the previous model
     if (m_runner->isRunning()) return;  // the running run keeps its plots until it ends
     // Another model: the previous model's curves, gates and message go with it.
     for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->clearData();
@@ -314,6 +337,47 @@ void TrainingPanel::updateDefaultOutput() {
     m_output->setText(QDir(studioRunsFolder()).filePath(name));
 }
 
+void TrainingPanel::setGivenGroups(
+    int groups, const std::vector<std::vector<std::vector<std::int64_t>>>& groupings,
+    const QString& description) {
+    const int index = m_groups->findData(groups);
+    if (index < 0 || groupings.empty()) return;
+    m_givenGroups.clear();  // selecting G below must not clear the new groups
+    m_givenG = 0;
+    m_groups->setCurrentIndex(index);
+    if (!alignsHeads(selectedTrainingStart(m_start))) selectTrainingStart(m_start, kDefaultTrainingStart);
+    m_givenGroups = groupings;
+    m_givenG = groups;
+    m_givenDescription = description;
+    updateGroupsSource();
+}
+
+void TrainingPanel::clearGivenGroups() {
+    m_givenGroups.clear();
+    m_givenG = 0;
+    m_givenDescription.clear();
+    updateGroupsSource();
+}
+
+QString TrainingPanel::groupsSourceText() const {
+    const QString detail = m_groupsSource->toolTip();
+    return detail.isEmpty() ? m_groupsSource->text()
+                            : m_groupsSource->text() + QStringLiteral(" (") + detail + u')';
+}
+
+void TrainingPanel::updateGroupsSource() {
+    const bool given = hasGivenGroups();
+    if (!alignsHeads(selectedTrainingStart(m_start)))
+        m_groupsSource->setText(tr("consecutive heads (the mean-pool baseline)"));
+    else if (given)
+        m_groupsSource->setText(tr("from the Similarity tab, G = %1").arg(m_givenG));
+    else
+        m_groupsSource->setText(tr("searched when the run starts"));
+    m_groupsSource->setToolTip(given ? m_givenDescription : QString());
+    m_searchInstead->setVisible(given);
+    m_searchInstead->setEnabled(given && m_groups->isEnabled());
+}
+
 TrainingSettings TrainingPanel::settings() const {
     TrainingSettings s;
     s.modelFolder = m_modelFolder;
@@ -323,6 +387,7 @@ TrainingSettings TrainingPanel::settings() const {
     s.trainFiles = textFiles(m_trainText->text(), m_validation->text());
     s.validationFile = m_validation->text();
     s.outputFolder = QDir::cleanPath(m_output->text().trimmed());
+    if (hasGivenGroups() && s.groups == m_givenG && alignsHeads(s.start)) s.groupings = m_givenGroups;
     m_settingsForm->apply(s);
     return s;
 }
@@ -346,89 +411,23 @@ void TrainingPanel::setRunLength(int steps, int batchSize, int seqLen) {
     m_settingsForm->setSettings(s);
 }
 
-void TrainingPanel::startRun() {
-    if (m_runner->isRunning() || m_modelFolder.isEmpty()) return;
-    const TrainingSettings s = settings();
-    if (s.trainFiles.isEmpty()) {
-        m_status->setText(tr("No training text: choose a folder of .txt files or a file."));
-        return;
-    }
-    if (alignsHeads(s.start) && s.calibrationFiles.isEmpty()) {
-        m_status->setText(tr("No calibration text: choose a .txt or .jsonl file."));
-        return;
-    }
-    if (s.outputFolder.isEmpty() || s.outputFolder == QStringLiteral(".")) {
-        m_status->setText(tr("No output folder: type or choose the folder for this run."));
-        return;
-    }
-    const bool resuming = m_state == RunState::Paused;
-    if (!resuming && !settleExistingRun(s.outputFolder)) return;
-    // The plots keep the previous run until this one's first update (a failed start loses
-    // nothing); a resumed run continues its own curves.
-    m_clearOnFirstSample = !resuming;
-    setState(RunState::Running);
-    m_status->setText(resuming ? tr("Resuming…") : tr("Starting…"));
-    m_runner->start(s);
-}
-
-bool TrainingPanel::settleExistingRun(const QString& folder) {
-    const RunFolder run(QFile::encodeName(folder).toStdString());
-    if (!run.holdsRun()) return true;
-    switch (m_chooser ? m_chooser(folder) : ExistingRunChoice::Cancel) {
-        case ExistingRunChoice::Resume:
-            return true;
-        case ExistingRunChoice::Overwrite:
-            try {
-                run.removeRun();
-            } catch (const std::exception& e) {
-                m_status->setText(
-                    tr("Could not overwrite: %1").arg(QString::fromLocal8Bit(e.what())));
-                return false;
-            }
-            return true;
-        case ExistingRunChoice::ChooseAnother: {
-            QString next;
-            for (int n = 2; next.isEmpty() || QFileInfo::exists(next); ++n)
-                next = folder + QStringLiteral("-%1").arg(n);
-            m_output->setText(next);
-            m_outputEdited = true;
-            m_status->setText(tr("The output folder is now %1: press Start to use it.")
-                                  .arg(QDir::toNativeSeparators(next)));
-            return false;
-        }
-        case ExistingRunChoice::Cancel:
-            break;
-    }
-    m_status->setText(tr("Not started: %1 holds a run.").arg(QDir::toNativeSeparators(folder)));
-    return false;
-}
-
-void TrainingPanel::pauseRun() {
-    if (!m_runner->isRunning()) return;
-    m_runner->pause();
-    setState(RunState::Pausing);
-    m_status->setText(tr("Pausing: writing a checkpoint…"));
-}
-
-void TrainingPanel::endPausedRun() {
-    if (m_state != RunState::Paused) return;
-    setState(RunState::Idle);
-    m_status->setText(tr("The paused run stays in %1 (Start on that folder offers to resume it).")
-                          .arg(QDir::toNativeSeparators(m_output->text())));
-}
-
 void TrainingPanel::setState(RunState state) {
     m_state = state;
     const bool running = state == RunState::Running || state == RunState::Pausing;
     const bool editable = !running && state != RunState::Paused;
     m_startButton->setText(state == RunState::Paused ? tr("Resume") : tr("Start"));
     m_startButton->setEnabled(!running && !m_modelFolder.isEmpty());
-    m_pauseButton->setText(state == RunState::Paused ? tr("End Run") : tr("Pause"));
-    m_pauseButton->setEnabled(state == RunState::Running || state == RunState::Paused);
+    const bool measuring = state == RunState::Finished && m_evaluation->isRunning();
+    m_pauseButton->setText(measuring                   ? tr("Stop Measuring")
+                           : state == RunState::Paused ? tr("End Run")
+                                                       : tr("Pause"));
+    m_pauseButton->setEnabled(measuring || state == RunState::Running ||
+                              state == RunState::Paused);
     for (QWidget* w : std::initializer_list<QWidget*>{m_groups, m_start, m_trainText, m_validation,
                                                       m_calibration, m_output})
         w->setEnabled(editable);
     m_settingsForm->setFieldsEnabled(editable);
+    updateGroupsSource();
     if (running)
         m_redraw->start();
     else
@@ -537,8 +536,16 @@ void TrainingPanel::connectReportTask() {
             [this] { m_reportButton->setText(tr("Report…")); });
     connect(m_reportTask, &ReportTask::resultReady, this, [this](const ReportResult& r) {
         m_status->setText(tr("Report written: %1").arg(QDir::toNativeSeparators(r.htmlPath)));
-        if (QGuiApplication::platformName() != QLatin1String("offscreen"))
-            QDesktopServices::openUrl(QUrl::fromLocalFile(r.htmlPath));
+        if (QGuiApplication::platformName() == QLatin1String("offscreen")) return;
+        if (QDesktopServices::openUrl(QUrl::fromLocalFile(r.htmlPath))) return;
+        // No browser: the folder, then, and its path to copy when nothing can open that either.
+        const QString folder = QFileInfo(r.htmlPath).absolutePath();
+        const bool shown = QDesktopServices::openUrl(QUrl::fromLocalFile(folder));
+        m_status->setText(
+            (shown ? tr("No web browser opened the report; its folder is open: %1")
+                   : tr("No web browser opened the report. Open report.html or report.pdf in "
+                        "%1 (select the path to copy it)."))
+                .arg(QDir::toNativeSeparators(folder)));
     });
 }
 }  // namespace gqa

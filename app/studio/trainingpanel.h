@@ -12,7 +12,13 @@
 // line follow from it alone (setState). The output folder is used as typed; its default names the
 // model, G and the start and follows them until the user edits it. Starting on a folder that holds
 // a run asks first: resume it, overwrite it, or choose another folder. The plots of the previous
-// run stay until the new run's first update arrives, so a start that fails loses nothing.
+// run stay until the new run's first update arrives, so a start that fails loses nothing. A
+// finished run with held-out text is then scored against the original model under the one
+// comparison protocol of the wizard and the report (Stop Measuring cancels that).
+//
+// The groups are searched when the run starts, unless the Similarity tab handed over its groups
+// ("Use these groups for training", edits included): then the run uses exactly those for their G,
+// and the "Groups" row says so until the user searches instead, picks another G or another model.
 
 #include <functional>
 
@@ -36,6 +42,7 @@ class TrainingSettingsForm;
 
 class GateHeatmap;
 class LivePlot;
+class EvaluationTask;
 class ReportTask;
 
 class TrainingPanel : public QWidget {
@@ -63,6 +70,16 @@ public:
     void setSettings(const TrainingSettings& settings);
     /// Sets only the run's length (updates, batch, sequence length): for short demonstration runs.
     void setRunLength(int steps, int batchSize, int seqLen);
+    /// Groups chosen in the Similarity tab (per layer, original head indices), for G = `groups`
+    /// (selected here); `description` says what they are ("3 layers edited by hand").
+    void setGivenGroups(int groups,
+                        const std::vector<std::vector<std::vector<std::int64_t>>>& groupings,
+                        const QString& description);
+    /// Back to searching the groups when the run starts.
+    void clearGivenGroups();
+    bool hasGivenGroups() const { return !m_givenGroups.empty(); }
+    /// The "Groups" row: where the next run's groups come from.
+    QString groupsSourceText() const;
     TrainingRunner* runner() const { return m_runner; }
     bool isRunning() const { return m_runner->isRunning(); }
     RunState runState() const { return m_state; }
@@ -77,6 +94,9 @@ public:
     GateHeatmap* gateHeatmap() const { return m_gates; }
     QLabel* statusLabel() const { return m_status; }
     ReportTask* reportTask() const { return m_reportTask; }
+    /// After a finished run with held-out text: the original and the export scored under the
+    /// one comparison protocol (core/eval/modelcomparison.h), shown with the protocol.
+    EvaluationTask* evaluationTask() const { return m_evaluation; }
     /// Writes the run report (docs/report.md) of a run folder on a worker thread and opens it
     /// (not under the offscreen platform); empty: the last finished run, else asks for a folder.
     /// The Report button cancels it while it runs.
@@ -100,9 +120,13 @@ private:
     void setState(RunState state);
     /// The default output folder for the chosen G and start, unless the user typed one.
     void updateDefaultOutput();
+    /// The "Groups" row follows G, the start and the given groups.
+    void updateGroupsSource();
     /// Asks what to do with the run already in `folder`; false: do not start now.
     bool settleExistingRun(const QString& folder);
     void connectReportTask();
+    void connectEvaluation();
+    void measureHeldOut(const TrainingOutcome& outcome);
     void appendSamples(const std::vector<TrainingSample>& samples, bool compare);
     static QString duration(double seconds);
 
@@ -113,6 +137,11 @@ private:
 
     QComboBox* m_groups = nullptr;
     QComboBox* m_start = nullptr;
+    QLabel* m_groupsSource = nullptr;
+    QPushButton* m_searchInstead = nullptr;
+    std::vector<std::vector<std::vector<std::int64_t>>> m_givenGroups;  ///< empty: searched
+    int m_givenG = 0;
+    QString m_givenDescription;
     TrainingSettingsForm* m_settingsForm = nullptr;  ///< the wizard's form too
     QLineEdit* m_trainText = nullptr;
     QLineEdit* m_validation = nullptr;
@@ -131,6 +160,8 @@ private:
     GateHeatmap* m_gates = nullptr;
     QPushButton* m_reportButton = nullptr;  ///< "Cancel Report" while a report is written
     ReportTask* m_reportTask = nullptr;
+    EvaluationTask* m_evaluation = nullptr;
+    QString m_finishedText;  ///< the finished run's line, above the measurement
     QString m_lastRunFolder;
     RunState m_state = RunState::Idle;
     ExistingRunChooser m_chooser;

@@ -34,4 +34,9 @@ fs::path demoModelDir() {
     return data.empty() ? fs::path() : data / "models" / "demo";
 }
 
+fs::path demoTextDir() {
+    const fs::path data = dataDir();
+    return data.empty() ? fs::path() : data / "text";
+}
+
 }  // namespace gqa

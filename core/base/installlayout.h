@@ -9,6 +9,8 @@
 //   PREFIX/share/gqa-studio/                  data ($GQA_DATA_DIR overrides)
 //   PREFIX/share/gqa-studio/models/demo       the bundled demo model (build tree: a link to
 //                                             resources/models/demo made at configure time)
+//   PREFIX/share/gqa-studio/text              the demo's calibration, training and held-out text
+//                                             (Austen's novels, extracted at build time)
 
 #include <filesystem>
 
@@ -28,5 +30,9 @@ std::filesystem::path dataDir();
 
 /// dataDir()/models/demo. May not exist (a build without the demo model).
 std::filesystem::path demoModelDir();
+
+/// dataDir()/text: the six novels as .txt files (emma.txt calibrates, persuasion.txt is held
+/// out). May not exist (a build made without the corpus, scripts/get-corpus.sh).
+std::filesystem::path demoTextDir();
 
 }  // namespace gqa

@@ -3,8 +3,10 @@
 # End-to-end check of the Debian package: builds it with CPack from the build folder, checks its
 # control fields, unpacks it with `dpkg -x` into a scratch root and runs what was installed there:
 # the CLI (--version, inspect and a few generated tokens on the installed demo model, which needs
-# the installed SentencePiece plug-in), the studio under Xvfb (a screenshot of the demo model and
-# one of the About dialog), and the validators of the desktop entry and AppStream metadata; then
+# the installed SentencePiece plug-in), a whole conversion of the demo (calibrate, align, a few
+# training updates, report) from a scratch folder with nothing but the installed model and text,
+# the studio under Xvfb (a screenshot of the demo model, one of the About dialog, and one after
+# analysing and training on the installed text), and the validators of the desktop entry and AppStream metadata; then
 # lintian when it is installed (errors fail, warnings are listed). dpkg -x installs no
 # dependencies, so the unpacked programs run against the libraries of this machine; they must find
 # their own files through RUNPATH $ORIGIN/../lib and paths relative to the executable, so the
@@ -31,6 +33,7 @@ for tool in dpkg-deb xvfb-run desktop-file-validate appstreamcli readelf; do
 done
 [[ -f $build/CPackConfig.cmake ]] || fail "$build/CPackConfig.cmake is missing: configure first"
 build=$(cd "$build" && pwd)
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 rm -rf "$out"
 mkdir -p "$out" || fail "cannot create $out"
@@ -60,6 +63,7 @@ dpkg -x "$deb" "$root" || fail "dpkg -x $deb failed"
 usr=$root/usr
 for file in bin/gqa-cli bin/gqa-studio lib/gqa-studio/libgqa_spm.so \
     share/gqa-studio/models/demo/{config.json,model.safetensors,tokenizer.model,README.md,evaluation.json} \
+    share/gqa-studio/text/{emma,persuasion,pride_and_prejudice,sense_and_sensibility,mansfield_park,northanger_abbey}.txt \
     share/applications/$app_id.desktop share/metainfo/$app_id.metainfo.xml \
     share/icons/hicolor/{16x16,24x24,32x32,48x48,64x64,128x128,256x256}/apps/$app_id.png \
     share/icons/hicolor/scalable/apps/$app_id.svg \
@@ -73,6 +77,7 @@ for exe in gqa-cli gqa-studio; do
     readelf -d "$usr/bin/$exe" | grep 'RUNPATH.*\[\$ORIGIN/\.\./lib\]' >/dev/null ||
         fail "$exe has no RUNPATH \$ORIGIN/../lib: $(readelf -d "$usr/bin/$exe" | grep -E 'R(UN)?PATH')"
     ! grep -q -F "$build" "$usr/bin/$exe" || fail "$exe contains the build path $build"
+    ! grep -q -F "$source_dir" "$usr/bin/$exe" || fail "$exe contains the source path $source_dir"
 done
 
 # --- run what was installed -----------------------------------------------------------------------
@@ -86,13 +91,39 @@ grep -q "KV heads 8 (MHA)" "$out/inspect.txt" || fail "inspect of the demo model
 "$usr/bin/gqa-cli" generate "$demo" --text "It is a truth" --max-new-tokens 4 --quiet \
     >"$out/generate.txt" 2>&1 || fail "generate: $(cat "$out/generate.txt")"
 
+# A user's conversion of the demo: a scratch working folder, the installed model and text only (no
+# path into the build or source tree exists in the config or the programs).
+step "converting the demo with the installed gqa-cli (calibrate, align, train, report)"
+user=$out/user
+mkdir -p "$user"
+text=$usr/share/gqa-studio/text
+cat >"$user/demo-gqa2.json" <<JSON
+{"model": "$demo", "kv_heads": 2, "output": "demo-gqa2",
+ "calibration": {"files": ["$text/emma.txt"], "sequences": 8, "length": 64},
+ "training": {"files": ["$text/emma.txt"], "validation": "$text/persuasion.txt",
+              "steps": 3, "batch": 2, "seq_len": 64, "warmup": 1, "eval_every": 3}}
+JSON
+(cd "$user" && "$usr/bin/gqa-cli" convert demo-gqa2.json --quiet) >"$out/convert.txt" 2>&1 ||
+    fail "convert: $(tail -n 20 "$out/convert.txt")"
+for file in run.h5 aligned-mha/config.json model/config.json model/model.safetensors convert-config.json; do
+    [[ -s $user/demo-gqa2/$file ]] || fail "convert wrote no demo-gqa2/$file: $(tail -n 5 "$out/convert.txt")"
+done
+grep -q '"num_key_value_heads": 2' "$user/demo-gqa2/model/config.json" ||
+    fail "the converted model is not GQA-2: $(cat "$user/demo-gqa2/model/config.json")"
+(cd "$user" && "$usr/bin/gqa-cli" report demo-gqa2 --max-tokens 512 --quiet) >"$out/report.txt" 2>&1 ||
+    fail "report: $(tail -n 20 "$out/report.txt")"
+[[ -s $user/demo-gqa2/report.html && -s $user/demo-gqa2/report.pdf ]] || fail "report wrote no report.html and report.pdf: $(tail -n 5 "$out/report.txt")"
+
 step "running the installed gqa-studio under Xvfb"
-for shot in demo about; do
+export XDG_DATA_HOME=$out/data  # the studio's run files (--analyse writes one)
+for shot in demo about trained; do
     args=(--demo --screenshot "$out/studio-$shot.png")
     [[ $shot == about ]] && args+=(--about)
-    timeout 60 xvfb-run -a "$usr/bin/gqa-studio" "${args[@]}" >"$out/studio-$shot.log" 2>&1
+    # The Similarity tab's calibration text and the Training tab's text are the installed ones.
+    [[ $shot == trained ]] && args+=(--analyse --train-steps 2)
+    timeout 240 xvfb-run -a "$usr/bin/gqa-studio" "${args[@]}" >"$out/studio-$shot.log" 2>&1
     rc=$?
-    [[ $rc -ne 124 ]] || fail "the studio ($shot) did not quit within 60 s"
+    [[ $rc -ne 124 ]] || fail "the studio ($shot) did not quit within 240 s"
     [[ $rc -eq 0 ]] || fail "the studio ($shot) exited with $rc: $(tail -n 5 "$out/studio-$shot.log")"
     png=$out/studio-$shot.png
     [[ $(head -c 8 "$png" 2>/dev/null | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] ||
