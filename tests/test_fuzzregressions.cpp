@@ -158,8 +158,8 @@ TEST_F(FuzzRegressions, RunConfigTrainingIntegerAboveInt64IsRefusedAsTooLarge) {
 // fuzz_groupingfile: a head index written as a huge number was converted with undefined
 // behaviour, and a float index (1.5) was rounded to a head silently.
 TEST_F(FuzzRegressions, GroupingFileHeadIndexThatIsNotAnIntegerIsRefused) {
-    for (const char* head : {"22222222222222222222222222222222222222222222222222222222222222222222",
-                             "1.5", "1.0"}) {
+    for (const char* head :
+         {"22222222222222222222222222222222222222222222222222222222222222222222", "1.5", "1.0"}) {
         const std::string text = std::string("[[[0, ") + head + "], [2, 3]]]";
         try {
             const auto groupings = groupingsFromJsonText(text, "groups.json", 1, 4, 2);

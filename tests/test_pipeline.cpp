@@ -259,7 +259,8 @@ TEST(ConversionPipeline, RecordsTheGivenGroupsAndTheirSourceInTheRunFile) {
     config.givenGroupings = {unusual, {{0, 2}, {1, 3}}};
     NullProgress quiet;
     runConversionPipeline(config, quiet);
-    const auto stored = RunFile::open(RunFolder(config.outputFolder).runFile()).readTrainingHistory();
+    const auto stored =
+        RunFile::open(RunFolder(config.outputFolder).runFile()).readTrainingHistory();
     const nlohmann::json settings = nlohmann::json::parse(stored.settingsJson);
     EXPECT_EQ(settings.at("grouping_source"), "given");
     EXPECT_EQ(settings.at("groupings").get<std::vector<Grouping>>(), config.givenGroupings);

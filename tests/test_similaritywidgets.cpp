@@ -686,8 +686,7 @@ TEST(MainWindow, TheSimilarityTabsGroupsGoToTraining) {
     ASSERT_NE(use, nullptr);
     ASSERT_TRUE(use->isEnabled());
     use->click();
-    EXPECT_EQ(window.findChild<QTabWidget*>(QStringLiteral("mainTabs"))->currentWidget(),
-              training);
+    EXPECT_EQ(window.findChild<QTabWidget*>(QStringLiteral("mainTabs"))->currentWidget(), training);
     const TrainingSettings s = training->settings();
     EXPECT_EQ(s.groups, 2);
     ASSERT_EQ(s.groupings.size(), 2u);

@@ -184,7 +184,7 @@ QString LayerComparisonPlot::layerText(int layer) const {
     for (const Series& s : m_series) {
         const double v = s.values.value(layer, std::numeric_limits<double>::quiet_NaN());
         values << QStringLiteral("%1: %2").arg(
-                      s.name, std::isfinite(v) ? QString::number(v, 'g', 4) : QStringLiteral("–"));
+            s.name, std::isfinite(v) ? QString::number(v, 'g', 4) : QStringLiteral("–"));
     }
     return tr("layer %1 — %2").arg(layer).arg(values.join(QStringLiteral(", ")));
 }

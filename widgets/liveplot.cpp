@@ -50,7 +50,8 @@ QString LivePlot::pointText(double update) const {
         shownUpdate = std::max(shownUpdate, s.x[i]);
         QString text = QStringLiteral("%1 %2").arg(legendLabel(name)).arg(s.y[i], 0, 'g', 4);
         if (s.smooth && i < s.smooth->data()->size())
-            text += tr(" (smoothed %1)").arg((s.smooth->data()->constBegin() + i)->value, 0, 'g', 4);
+            text +=
+                tr(" (smoothed %1)").arg((s.smooth->data()->constBegin() + i)->value, 0, 'g', 4);
         parts << text;
     }
     if (parts.isEmpty()) return {};

@@ -81,7 +81,6 @@ protected:
     void resizeEvent(QResizeEvent* event) override;
 
 private:
-
     QCustomPlot* m_plot = nullptr;
     QHash<QString, Series> m_series;
     QStringList m_order;

@@ -104,7 +104,8 @@ void gatherAnalysis(ReportData& d, const RunFile& run, const ReportConfig& confi
     }
     AnalysisConfig a;
     a.groupCounts = {d.groups};
-    a.restarts = 20;  // the similarity figures; groups and costs are the run's when it recorded them
+    a.restarts =
+        20;  // the similarity figures; groups and costs are the run's when it recorded them
     RangeSink sink(progress, 0.05, 0.35);
     const AnalysisResult r = analyzeHeads(cal.layers, a, sink);
     const int layers = int(r.layers.size());

@@ -33,8 +33,7 @@ QImage linePlot(const QString& title, const QString& xLabel, const std::vector<d
 /// A rows x cols matrix (row-major) as a colour map with a colour scale, row 0 at the top.
 QImage heatmap(const QString& title, const std::vector<double>& values, int rows, int cols,
                const QString& xLabel, const QString& yLabel, double lower, double upper,
-               int width = 320, int height = 300,
-               HeatmapColors colors = HeatmapColors::Similarity);
+               int width = 320, int height = 300, HeatmapColors colors = HeatmapColors::Similarity);
 
 /// Two images side by side on a white background.
 QImage sideBySide(const QImage& left, const QImage& right);

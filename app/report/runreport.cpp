@@ -227,24 +227,22 @@ QString trainingSection(const ReportData& d, Figures& figures) {
     h += figures.add(QStringLiteral("losses"),
                      report::linePlot(QStringLiteral("Loss terms"), QStringLiteral("update"), steps,
                                       losses, true, 600, 260));
-    h += figures.add(
-        QStringLiteral("sparsity"),
-        report::linePlot(
-            QStringLiteral("Expected sparsity vs target"), QStringLiteral("update"), steps,
-            {{QString::fromUtf8(metricLabel(Metric::Sparsity)),
-              d.column(metricKey(Metric::Sparsity))},
-             {QString::fromUtf8(metricLabel(Metric::TargetSparsity)),
-              d.column(metricKey(Metric::TargetSparsity)), true}},
-            false, 600, 220));
+    h += figures.add(QStringLiteral("sparsity"),
+                     report::linePlot(QStringLiteral("Expected sparsity vs target"),
+                                      QStringLiteral("update"), steps,
+                                      {{QString::fromUtf8(metricLabel(Metric::Sparsity)),
+                                        d.column(metricKey(Metric::Sparsity))},
+                                       {QString::fromUtf8(metricLabel(Metric::TargetSparsity)),
+                                        d.column(metricKey(Metric::TargetSparsity)), true}},
+                                      false, 600, 220));
     h += figures.add(
         QStringLiteral("learning-rates"),
-        report::linePlot(
-            QStringLiteral("Learning rates"), QStringLiteral("update"), steps,
-            {{QString::fromUtf8(metricLabel(Metric::LearningRate)),
-              d.column(metricKey(Metric::LearningRate))},
-             {QString::fromUtf8(metricLabel(Metric::GateLearningRate)),
-              d.column(metricKey(Metric::GateLearningRate))}},
-            false, 600, 220));
+        report::linePlot(QStringLiteral("Learning rates"), QStringLiteral("update"), steps,
+                         {{QString::fromUtf8(metricLabel(Metric::LearningRate)),
+                           d.column(metricKey(Metric::LearningRate))},
+                          {QString::fromUtf8(metricLabel(Metric::GateLearningRate)),
+                           d.column(metricKey(Metric::GateLearningRate))}},
+                         false, 600, 220));
     if (d.gates.empty() || d.layers <= 0 || d.heads <= 0) return h;
     h += QStringLiteral("<h2 style=\"page-break-before: always\">Gate trajectory</h2>");
     std::vector<Series> means;
@@ -260,11 +258,11 @@ QString trainingSection(const ReportData& d, Figures& figures) {
     h += figures.add(QStringLiteral("gate-trajectory"),
                      report::linePlot(QStringLiteral("Mean gate per layer"),
                                       QStringLiteral("update"), steps, means, false, 600, 280));
-    h += figures.add(QStringLiteral("final-gates"),
-                     report::heatmap(QStringLiteral("Final gates (update %1)").arg(steps.back()),
-                                     d.gates.back(), d.layers, d.heads, QStringLiteral("head"),
-                                     QStringLiteral("layer"), 0.0, 1.0, 600, 60 + 24 * d.layers,
-                                     report::HeatmapColors::Gates));
+    h += figures.add(
+        QStringLiteral("final-gates"),
+        report::heatmap(QStringLiteral("Final gates (update %1)").arg(steps.back()), d.gates.back(),
+                        d.layers, d.heads, QStringLiteral("head"), QStringLiteral("layer"), 0.0,
+                        1.0, 600, 60 + 24 * d.layers, report::HeatmapColors::Gates));
     return h;
 }
 

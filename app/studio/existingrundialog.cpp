@@ -18,8 +18,7 @@ TrainingPanel::ExistingRunChoice askAboutExistingRun(QWidget* parent, const QStr
                     "checkpoint, export and run file and starts again; Another Folder keeps it "
                     "and proposes a new folder."));
     QPushButton* resume = box.addButton(QObject::tr("Resume"), QMessageBox::AcceptRole);
-    QPushButton* overwrite =
-        box.addButton(QObject::tr("Overwrite"), QMessageBox::DestructiveRole);
+    QPushButton* overwrite = box.addButton(QObject::tr("Overwrite"), QMessageBox::DestructiveRole);
     QPushButton* another = box.addButton(QObject::tr("Another Folder"), QMessageBox::ActionRole);
     box.addButton(QMessageBox::Cancel);
     box.exec();

@@ -92,8 +92,8 @@ private:
     QPushButton* m_useButton = nullptr;
     GroupingTask* m_task = nullptr;
     std::function<bool(int)> m_confirmDiscard;
-    GroupingData m_searched;         ///< the last search answer, for Reset
-    QVector<GroupingData> m_undo;    ///< states before each edit or reset, latest last
+    GroupingData m_searched;       ///< the last search answer, for Reset
+    QVector<GroupingData> m_undo;  ///< states before each edit or reset, latest last
     std::shared_ptr<const HeadStatisticsStore> m_statistics;
     GroupingData m_grouping;
     int m_heads = 0;

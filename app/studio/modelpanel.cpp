@@ -111,7 +111,8 @@ void ModelPanel::setRecentFolders(const QStringList& folders) {
         open->setStyleSheet(QStringLiteral("QPushButton { text-align: left; }"));
         open->setToolTip(QDir::toNativeSeparators(folder));
         open->setEnabled(QFileInfo(folder).isDir());
-        connect(open, &QPushButton::clicked, this, [this, folder] { Q_EMIT recentFolderChosen(folder); });
+        connect(open, &QPushButton::clicked, this,
+                [this, folder] { Q_EMIT recentFolderChosen(folder); });
         layout->addWidget(open);
     }
     m_recentBox->show();

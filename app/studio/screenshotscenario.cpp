@@ -81,9 +81,9 @@ void prepareScenario(MainWindow& window, const ScreenshotScenario& scenario,
     HeadAnalysisRequest request = panel->defaultRequest();
     if (!scenario.calibrationText.isEmpty()) request.inputFiles = scenario.calibrationText;
     if (request.inputFiles.isEmpty()) {
-        failed(
-            QStringLiteral("--analyse: no calibration text found (emma.txt in share/gqa-studio/text "
-                           "or data/corpus/text); give --calibration-text FILE"));
+        failed(QStringLiteral(
+            "--analyse: no calibration text found (emma.txt in share/gqa-studio/text "
+            "or data/corpus/text); give --calibration-text FILE"));
         return;
     }
     auto connection = std::make_shared<QMetaObject::Connection>();

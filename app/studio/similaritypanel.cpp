@@ -396,9 +396,9 @@ void SimilarityPanel::refreshViews() {
         range = range ? unite(*range, both) : both;
     }
     m_grid->setMatrices(matrices, n, titles, range);
-    m_grid->setColorBarLabel(tr("%1 — %2, %3 (scale shared with the other side)")
-                                 .arg(valueLabel(c), what,
-                                      after ? tr("after alignment") : tr("before alignment")));
+    m_grid->setColorBarLabel(
+        tr("%1 — %2, %3 (scale shared with the other side)")
+            .arg(valueLabel(c), what, after ? tr("after alignment") : tr("before alignment")));
     m_grid->setCurrentLayer(m_layer);
     m_summary->setTitle(tr("Mean head similarity per layer (%1)").arg(what));
     m_summary->setValueLabel(valueLabel(c));
@@ -426,12 +426,12 @@ void SimilarityPanel::refreshGroups() {
         const QString driver = QStringLiteral("%1 · %2").arg(kindLabel(g.driver.kind),
                                                              criterionLabel(g.driver.criterion));
         const int edited = m_grouping->editedLayerCount();
-        m_orderByGroup->setText(
-            edited > 0 ? tr("Order by groups (G = %1, %2, %3 edited)")
-                             .arg(g.groups)
-                             .arg(driver)
-                             .arg(edited)
-                       : tr("Order by groups (G = %1, %2)").arg(g.groups).arg(driver));
+        m_orderByGroup->setText(edited > 0
+                                    ? tr("Order by groups (G = %1, %2, %3 edited)")
+                                          .arg(g.groups)
+                                          .arg(driver)
+                                          .arg(edited)
+                                    : tr("Order by groups (G = %1, %2)").arg(g.groups).arg(driver));
         m_orderByGroup->setToolTip(
             tr("Boxes outline the groups of the Grouping pane: searched for G = %1 on %2 "
                "similarity, whatever similarity the maps show.")

@@ -101,7 +101,8 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
         // The validation loss is on training-length windows: a training signal, not the
         // held-out perplexity, which is measured next under the one comparison protocol.
         if (std::isfinite(o.finalValidationLoss))
-            m_finishedText += tr("; final validation loss %1").arg(o.finalValidationLoss, 0, 'f', 3);
+            m_finishedText +=
+                tr("; final validation loss %1").arg(o.finalValidationLoss, 0, 'f', 3);
         setState(RunState::Finished);
         m_status->setText(m_finishedText);
         m_progress->setValue(1000);
@@ -317,7 +318,7 @@ void TrainingPanel::setModel(const QString& folder, int heads, int layers) {
     }
     m_outputEdited = false;
     updateDefaultOutput();
-    clearGivenGroups();  // they belong to the previous model
+    clearGivenGroups();                 // they belong to the previous model
     if (m_runner->isRunning()) return;  // the running run keeps its plots until it ends
     // Another model: the previous model's curves, gates and message go with it.
     for (LivePlot* p : {m_loss, m_sparsity, m_lrPlot, m_speed}) p->clearData();
@@ -345,7 +346,8 @@ void TrainingPanel::setGivenGroups(
     m_givenGroups.clear();  // selecting G below must not clear the new groups
     m_givenG = 0;
     m_groups->setCurrentIndex(index);
-    if (!alignsHeads(selectedTrainingStart(m_start))) selectTrainingStart(m_start, kDefaultTrainingStart);
+    if (!alignsHeads(selectedTrainingStart(m_start)))
+        selectTrainingStart(m_start, kDefaultTrainingStart);
     m_givenGroups = groupings;
     m_givenG = groups;
     m_givenDescription = description;
@@ -387,7 +389,8 @@ TrainingSettings TrainingPanel::settings() const {
     s.trainFiles = textFiles(m_trainText->text(), m_validation->text());
     s.validationFile = m_validation->text();
     s.outputFolder = QDir::cleanPath(m_output->text().trimmed());
-    if (hasGivenGroups() && s.groups == m_givenG && alignsHeads(s.start)) s.groupings = m_givenGroups;
+    if (hasGivenGroups() && s.groups == m_givenG && alignsHeads(s.start))
+        s.groupings = m_givenGroups;
     m_settingsForm->apply(s);
     return s;
 }
@@ -421,8 +424,7 @@ void TrainingPanel::setState(RunState state) {
     m_pauseButton->setText(measuring                   ? tr("Stop Measuring")
                            : state == RunState::Paused ? tr("End Run")
                                                        : tr("Pause"));
-    m_pauseButton->setEnabled(measuring || state == RunState::Running ||
-                              state == RunState::Paused);
+    m_pauseButton->setEnabled(measuring || state == RunState::Running || state == RunState::Paused);
     for (QWidget* w : std::initializer_list<QWidget*>{m_groups, m_start, m_trainText, m_validation,
                                                       m_calibration, m_output})
         w->setEnabled(editable);

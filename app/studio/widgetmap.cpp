@@ -26,12 +26,9 @@ QString withoutMnemonic(QString text) {
 }
 
 QJsonObject entry(const QRect& global, bool enabled, const QString& text) {
-    return {{QStringLiteral("x"), global.x()},
-            {QStringLiteral("y"), global.y()},
-            {QStringLiteral("w"), global.width()},
-            {QStringLiteral("h"), global.height()},
-            {QStringLiteral("enabled"), enabled},
-            {QStringLiteral("text"), text}};
+    return {{QStringLiteral("x"), global.x()},     {QStringLiteral("y"), global.y()},
+            {QStringLiteral("w"), global.width()}, {QStringLiteral("h"), global.height()},
+            {QStringLiteral("enabled"), enabled},  {QStringLiteral("text"), text}};
 }
 
 QString textOf(const QWidget* w) {

@@ -258,9 +258,12 @@ double groupingObjective(const torch::Tensor& similarity, const Grouping& groups
 
 const char* groupingSourceName(GroupingSource source) {
     switch (source) {
-    case GroupingSource::Searched: return "searched";
-    case GroupingSource::Consecutive: return "consecutive";
-    case GroupingSource::Given: return "given";
+        case GroupingSource::Searched:
+            return "searched";
+        case GroupingSource::Consecutive:
+            return "consecutive";
+        case GroupingSource::Given:
+            return "given";
     }
     return "searched";
 }

@@ -185,9 +185,9 @@ void ConversionSession::writeRunFile(const nlohmann::json& status) {
     nlohmann::json settings = conversionSettingsJson(m_c);
     // Absolute, like validation_file: a report read from elsewhere must find them.
     settings["model_folder"] = fs::absolute(m_c.studentFolder).lexically_normal().string();
-    settings["teacher_folder"] =
-        m_c.teacherFolder.empty() ? ""
-                                  : fs::absolute(m_c.teacherFolder).lexically_normal().string();
+    settings["teacher_folder"] = m_c.teacherFolder.empty()
+                                     ? ""
+                                     : fs::absolute(m_c.teacherFolder).lexically_normal().string();
     settings["validation_file"] =
         m_c.validationFile.empty() ? "" : fs::absolute(m_c.validationFile).string();
     settings["completed_steps"] = m_state.step;
