@@ -45,6 +45,43 @@ CalibrationRequest tinyCalibration(const std::string& model, const std::string& 
     return r;
 }
 
+/// The tiny calibration of `model` in a scratch run file, and a request to write its GQA-2 into
+/// the scratch folder `name`-out (the shared start of the AlignPipeline tests).
+struct TinyAlignment {
+    StoredCalibration statistics;
+    AlignRequest request;
+};
+TinyAlignment tinyAlignment(const std::string& model, const std::string& name,
+                            const std::string& outputName) {
+    NullProgress quiet;
+    TinyAlignment a;
+    a.statistics =
+        calibrateOrReuse(tinyCalibration(model, scratchFolder(name) + "/run.h5"), quiet).statistics;
+    a.request.modelFolder = model;
+    a.request.groups = 2;
+    a.request.outputFolder = scratchFolder(name + "-out") + "/" + outputName;
+    return a;
+}
+
+/// A whole conversion of the tiny `model` to GQA-2 into the scratch folder `name`: a tiny
+/// calibration, training on its own text for `steps` updates, no checkpoints or evaluations.
+ConversionRunConfig tinyRunConfig(const std::string& model, const std::string& name, int steps) {
+    ConversionRunConfig config;
+    config.modelFolder = model;
+    config.groups = 2;
+    config.calibrationFiles = {model + "/train.txt"};
+    config.calibrationSequences = 4;
+    config.calibrationLength = 32;
+    config.outputFolder = scratchFolder(name) + "/run";
+    config.trainingFiles = {model + "/train.txt"};
+    config.training.steps = steps;
+    config.training.batchSize = 2;
+    config.training.seqLen = 32;
+    config.training.checkpointEvery = 0;
+    config.training.evalEvery = 0;
+    return config;
+}
+
 /// Asks to stop when an update's stage is `stage`.
 class StopAtStage final : public ProgressSink {
 public:
@@ -137,13 +174,7 @@ TEST(CalibrationStore, ReusesMatchingStatisticsAndRefusesAnotherModelsRunFile) {
 TEST(AlignPipeline, RoundsABfloat16ModelOnce) {
     const std::string model = tinyTextModel(5, DType::BF16);
     NullProgress quiet;
-    const StoredCalibration stats =
-        calibrateOrReuse(tinyCalibration(model, scratchFolder("align-bf16") + "/run.h5"), quiet)
-            .statistics;
-    AlignRequest request;
-    request.modelFolder = model;
-    request.groups = 2;
-    request.outputFolder = scratchFolder("align-bf16-out") + "/gqa";
+    const auto [stats, request] = tinyAlignment(model, "align-bf16", "gqa");
     const AlignResult result = writeAlignedModel(request, stats.layers, quiet);
     EXPECT_EQ(result.outputDtype, DType::BF16);
     const Checkpoint written = Checkpoint::load(result.folder);
@@ -171,14 +202,8 @@ TEST(AlignPipeline, RoundsABfloat16ModelOnce) {
 TEST(AlignPipeline, AnInterruptedWriteLeavesThePreviousFolder) {
     const std::string model = tinyTextModel(6);
     NullProgress quiet;
-    const StoredCalibration stats =
-        calibrateOrReuse(tinyCalibration(model, scratchFolder("align-atomic") + "/run.h5"), quiet)
-            .statistics;
-    AlignRequest request;
-    request.modelFolder = model;
-    request.groups = 2;
+    auto [stats, request] = tinyAlignment(model, "align-atomic", "aligned");
     request.keepMha = true;
-    request.outputFolder = scratchFolder("align-atomic-out") + "/aligned";
     writeAlignedModel(request, stats.layers, quiet);
     const Checkpoint before = Checkpoint::load(request.outputFolder);
     EXPECT_EQ(before.config.numKvHeads, 4);
@@ -215,19 +240,8 @@ TEST(ConversionPipeline, TrainsOnAJsonlFileAsPromptAnswerExamples) {
             out << "{\"instruction\": \"the cat sat on the mat\", \"input\": \"number " << i
                 << "\", \"output\": \"the dog ran\"}\n";
     }
-    ConversionRunConfig config;
-    config.modelFolder = model;
-    config.groups = 2;
-    config.calibrationFiles = {model + "/train.txt"};
-    config.calibrationSequences = 4;
-    config.calibrationLength = 32;
-    config.outputFolder = scratchFolder("pipeline-jsonl") + "/run";
+    ConversionRunConfig config = tinyRunConfig(model, "pipeline-jsonl", 2);
     config.trainingFiles = {jsonl};
-    config.training.steps = 2;
-    config.training.batchSize = 2;
-    config.training.seqLen = 32;
-    config.training.checkpointEvery = 0;
-    config.training.evalEvery = 0;
     NullProgress quiet;
     const ConversionRunResult r = runConversionPipeline(config, quiet);
     const RunFolder folder(config.outputFolder);
@@ -242,19 +256,7 @@ TEST(ConversionPipeline, TrainsOnAJsonlFileAsPromptAnswerExamples) {
 // instead of searching again (the studio's edited groups were otherwise lost after training).
 TEST(ConversionPipeline, RecordsTheGivenGroupsAndTheirSourceInTheRunFile) {
     const std::string model = tinyTextModel(8);
-    ConversionRunConfig config;
-    config.modelFolder = model;
-    config.groups = 2;
-    config.calibrationFiles = {model + "/train.txt"};
-    config.calibrationSequences = 4;
-    config.calibrationLength = 32;
-    config.outputFolder = scratchFolder("pipeline-given-groups") + "/run";
-    config.trainingFiles = {model + "/train.txt"};
-    config.training.steps = 1;
-    config.training.batchSize = 2;
-    config.training.seqLen = 32;
-    config.training.checkpointEvery = 0;
-    config.training.evalEvery = 0;
+    ConversionRunConfig config = tinyRunConfig(model, "pipeline-given-groups", 1);
     const Grouping unusual{{0, 3}, {1, 2}};  // not consecutive, so not what a default would give
     config.givenGroupings = {unusual, {{0, 2}, {1, 3}}};
     NullProgress quiet;
