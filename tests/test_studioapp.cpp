@@ -14,6 +14,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTemporaryDir>
 #include <gtest/gtest.h>
 
@@ -145,7 +146,7 @@ TEST_F(StudioApp, MainWindowRemembersItsSessionOnlyWhenAsked) {
     {
         MainWindow window;
         window.rememberSession();
-        window.resize(900, 640);
+        window.resize(1000, 640);  // above the minimum width (EveryTabFitsA1024By640Screen)
         window.show();
         ASSERT_TRUE(window.openModelFolder(folder));
         EXPECT_EQ(window.recentModelsMenu()->folders(), QStringList{QDir::cleanPath(folder)});
@@ -154,7 +155,7 @@ TEST_F(StudioApp, MainWindowRemembersItsSessionOnlyWhenAsked) {
     EXPECT_TRUE(QSettings().contains(QStringLiteral("mainWindow/geometry")));
     MainWindow next;
     next.rememberSession();
-    EXPECT_EQ(next.size(), QSize(900, 640));
+    EXPECT_EQ(next.size(), QSize(1000, 640));
     EXPECT_EQ(next.recentModelsMenu()->folders(), QStringList{QDir::cleanPath(folder)});
 }
 
@@ -168,6 +169,26 @@ TEST_F(StudioApp, DemoModelIsFoundNextToTheExecutable) {
         [](const QString&, const QString& message) { ADD_FAILURE() << message.toStdString(); });
     ASSERT_TRUE(window.openDemoModel());
     EXPECT_TRUE(window.modelPanel()->hasModel());
+}
+
+// Layout at 1024 x 640 (a small laptop screen, less a title bar): the window's minimum size,
+// which every tab contributes to, must fit, or the window grows past the screen and cuts off the
+// settings and the grouping column (as it did with a 1280-pixel minimum).
+TEST_F(StudioApp, EveryTabFitsA1024By640Screen) {
+    constexpr int kScreenWidth = 1024;
+    constexpr int kScreenHeight = 640 - 40;  // a window manager's title bar
+    MainWindow window;
+    window.setErrorReporter(
+        [](const QString&, const QString& message) { ADD_FAILURE() << message.toStdString(); });
+    ASSERT_TRUE(window.openDemoModel());
+    window.show();
+    for (int tab = 0; tab < window.tabs()->count(); ++tab) {
+        window.tabs()->setCurrentIndex(tab);
+        QApplication::processEvents();
+        const QSize minimum = window.minimumSizeHint();
+        EXPECT_LE(minimum.width(), kScreenWidth) << window.tabs()->tabText(tab).toStdString();
+        EXPECT_LE(minimum.height(), kScreenHeight) << window.tabs()->tabText(tab).toStdString();
+    }
 }
 
 // Started without a model, the window offers the demo and the recent models, not an empty page.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "gateheatmap.h"
+#include "titlewrap.h"
 
 #include <cmath>
 #include <limits>
@@ -30,8 +31,8 @@ constexpr int kShortest = QLocale::FloatingPointShortest;
 GateHeatmap::GateHeatmap(QWidget* parent) : QWidget(parent) {
     m_plot = new QCustomPlot(this);
     m_plot->plotLayout()->insertRow(0);
-    m_title = new QCPTextElement(m_plot, tr("Gates\n1 = own head, 0 = merged"),
-                                 QFont("sans", 9, QFont::Bold));
+    m_title = new WrappingTitle(m_plot, tr("Gates\n1 = own head, 0 = merged"),
+                                QFont("sans", 9, QFont::Bold));
     m_plot->plotLayout()->addElement(0, 0, m_title);
     m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
     auto* scale = new QCPColorScale(m_plot);
@@ -68,7 +69,7 @@ GateHeatmap::GateHeatmap(QWidget* parent) : QWidget(parent) {
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_plot, 1);
     layout->addLayout(row);
-    setMinimumSize(240, 200);
+    setMinimumSize(kMinimumWidth, kMinimumHeight);
 }
 
 void GateHeatmap::setShape(int layers, int heads) {
@@ -87,7 +88,7 @@ void GateHeatmap::clear() {
     m_slider->setRange(0, 0);
     m_map->data()->fill(std::numeric_limits<double>::quiet_NaN());
     m_label->setText(tr("no gates yet"));
-    m_title->setText(tr("Gates\n1 = own head, 0 = merged"));
+    m_title->setFullText(tr("Gates\n1 = own head, 0 = merged"));
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -153,7 +154,7 @@ void GateHeatmap::draw(int index) {
     m_label->setText(
         tr("update %1, mean gate %2").arg(m_steps[std::size_t(index)]).arg(mean, 0, 'f', 3));
     // In the plot too, so that a saved image says which update it shows.
-    m_title->setText(
+    m_title->setFullText(
         tr("Gates after update %1\n1 = own head, 0 = merged").arg(m_steps[std::size_t(index)]));
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }

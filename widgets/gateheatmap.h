@@ -14,6 +14,10 @@ class QCustomPlot;
 class QCPColorGradient;
 class QCPColorMap;
 class QCPTextElement;
+
+namespace gqa {
+class WrappingTitle;
+}
 class QLabel;
 class QSlider;
 
@@ -22,6 +26,10 @@ namespace gqa {
 class GateHeatmap : public QWidget {
     Q_OBJECT
 public:
+    /// Fits beside the training plots and settings on a 1024-pixel screen.
+    static constexpr int kMinimumWidth = 200;
+    static constexpr int kMinimumHeight = 200;
+
     explicit GateHeatmap(QWidget* parent = nullptr);
     /// The gate colours (thermal, 0 = merged black, 1 = own head white; empty cells
     /// transparent): the studio's map and the report's final gates use it.
@@ -51,7 +59,7 @@ private:
 
     QCustomPlot* m_plot = nullptr;
     QCPColorMap* m_map = nullptr;
-    QCPTextElement* m_title = nullptr;
+    WrappingTitle* m_title = nullptr;
     QSlider* m_slider = nullptr;
     QLabel* m_label = nullptr;
     int m_layers = 0, m_heads = 0;

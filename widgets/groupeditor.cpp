@@ -100,6 +100,12 @@ GroupEditor::GroupEditor(QWidget* parent) : QWidget(parent) {
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setToolTip(
         tr("Choose a head's group, or drag a head's number onto a head of another group."));
+    // A few heads always visible: in a short window the pane scrolls instead of squashing the
+    // table to a header.
+    m_table->setMinimumHeight(m_table->horizontalHeader()->sizeHint().height() +
+                              kMinimumVisibleRows *
+                                  m_table->verticalHeader()->defaultSectionSize() +
+                              2 * m_table->frameWidth());
     layout->addWidget(m_table, 1);
 }
 

@@ -23,6 +23,9 @@ namespace gqa {
 class GroupEditor : public QWidget {
     Q_OBJECT
 public:
+    /// Rows of the table kept visible however little room the editor gets.
+    static constexpr int kMinimumVisibleRows = 4;
+
     using Groups = QVector<QVector<int>>;
     using Scorer = std::function<double(const Groups&)>;
 

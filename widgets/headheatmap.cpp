@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "headheatmap.h"
+#include "titlewrap.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +13,8 @@
 
 namespace gqa {
 namespace {
+// Room left beside a wrapped title (pixels), so that its longest line never touches the edge.
+constexpr int kTitlePadding = 12;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 const QColor kDiagonalColor(0xd9, 0xd9, 0xd9);
 const QColor kOutlineColor(0xff, 0x1f, 0x5b);  // a crimson that stands out on all of viridis
@@ -52,6 +55,9 @@ HeadHeatmap::HeadHeatmap(QWidget* parent) : QCustomPlot(parent) {
     setMouseTracking(true);
     setInteractions({});
     setNoAntialiasingOnDrag(true);
+    connect(this, &QCustomPlot::afterLayout, this, [this] {
+        if (applyTitle()) replot(rpQueuedReplot);
+    });
     m_map = new QCPColorMap(xAxis, yAxis);
     m_map->setInterpolate(false);
     m_map->setTightBoundary(false);
@@ -242,11 +248,24 @@ void HeadHeatmap::setColorBarVisible(bool visible, bool keepSpace) {
 void HeadHeatmap::setColorBarLabel(const QString& label) { m_scale->axis()->setLabel(label); }
 
 void HeadHeatmap::setTitle(const QString& title) {
-    xAxis2->setLabel(title);
+    m_title = title;
+    applyTitle();
     replot(rpQueuedReplot);
 }
 
-QString HeadHeatmap::title() const { return xAxis2->label(); }
+QString HeadHeatmap::title() const { return m_title; }
+
+bool HeadHeatmap::applyTitle() {
+    // The title is centred over the matrix, which sits right of the head labels: it may spread
+    // twice the distance from that centre to the nearer edge of the widget.
+    const QRect matrix = axisRect()->rect();
+    const int centre = matrix.isValid() ? matrix.center().x() : width() / 2;
+    const int room = 2 * std::min(centre, width() - centre) - kTitlePadding;
+    const QString shown = wrapToWidth(m_title, xAxis2->labelFont(), room);
+    if (shown == xAxis2->label()) return false;
+    xAxis2->setLabel(shown);
+    return true;
+}
 
 void HeadHeatmap::setCompact(bool compact) {
     m_compact = compact;

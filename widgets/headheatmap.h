@@ -96,6 +96,9 @@ protected:
     void leaveEvent(QEvent* event) override;
 
 private:
+    /// Shows m_title wrapped to the room above the matrix (titlewrap.h); true when that changed
+    /// the shown text (re-run after every layout, so resizes re-wrap it).
+    bool applyTitle();
     void rebuild();
     void updateTicks();
     void fitSquare();
@@ -112,6 +115,7 @@ private:
     bool m_colorBarVisible = true;
     bool m_colorBarInLayout = true;
     bool m_compact = false;
+    QString m_title;  ///< the full title; the top axis shows it wrapped
     QString m_hoverText;
 };
 

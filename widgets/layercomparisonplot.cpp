@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "layercomparisonplot.h"
+#include "titlewrap.h"
 
 #include <algorithm>
 #include <cmath>
@@ -30,8 +31,8 @@ LayerComparisonPlot::LayerComparisonPlot(Style style, QWidget* parent)
     : QCustomPlot(parent), m_style(style) {
     setInteractions({});
     plotLayout()->insertRow(0);
-    m_title = new QCPTextElement(this, QString(),
-                                 QFont(font().family(), font().pointSize(), QFont::Bold));
+    m_title =
+        new WrappingTitle(this, QString(), QFont(font().family(), font().pointSize(), QFont::Bold));
     plotLayout()->addElement(0, 0, m_title);
     xAxis->setLabel(tr("layer"));
     auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
@@ -77,7 +78,7 @@ LayerComparisonPlot::LayerComparisonPlot(Style style, QWidget* parent)
 }
 
 void LayerComparisonPlot::setTitle(const QString& title) {
-    m_title->setText(title);
+    m_title->setFullText(title);
     replot(rpQueuedReplot);
 }
 
@@ -176,7 +177,7 @@ void LayerComparisonPlot::setCurrentLayer(int layer) {
     replot(rpQueuedReplot);
 }
 
-QString LayerComparisonPlot::title() const { return m_title ? m_title->text() : QString(); }
+QString LayerComparisonPlot::title() const { return m_title ? m_title->fullText() : QString(); }
 
 QString LayerComparisonPlot::layerText(int layer) const {
     if (layer < 0 || layer >= m_layers) return {};

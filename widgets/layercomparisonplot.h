@@ -14,6 +14,8 @@
 
 namespace gqa {
 
+class WrappingTitle;
+
 class LayerComparisonPlot : public QCustomPlot {
     Q_OBJECT
 public:
@@ -62,7 +64,7 @@ private:
     QVector<QCPGraph*> m_lines;  ///< kMaxSeries, for Style::Lines
     QVector<QCPBars*> m_bars;    ///< kMaxSeries, for Style::Bars
     QCPItemRect* m_band = nullptr;
-    QCPTextElement* m_title = nullptr;
+    WrappingTitle* m_title = nullptr;
     QVector<Series> m_series;
     int m_layers = 0;
 };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "liveplot.h"
+#include "titlewrap.h"
 
 #include <algorithm>
 
@@ -20,7 +21,7 @@ LivePlot::LivePlot(const QString& title, QWidget* parent) : QWidget(parent) {
     layout->addWidget(m_plot);
     m_plot->plotLayout()->insertRow(0);
     m_plot->plotLayout()->addElement(
-        0, 0, new QCPTextElement(m_plot, title, QFont("sans", 9, QFont::Bold)));
+        0, 0, new WrappingTitle(m_plot, title, QFont("sans", 9, QFont::Bold)));
     m_plot->xAxis->setLabel(tr("update"));
     m_plot->legend->setVisible(true);
     m_plot->legend->setFont(QFont("sans", 8));
@@ -36,7 +37,7 @@ LivePlot::LivePlot(const QString& title, QWidget* parent) : QWidget(parent) {
     m_plot->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(m_plot, &QWidget::customContextMenuRequested, this, &LivePlot::showContextMenu);
     connect(m_plot, &QCustomPlot::mouseMove, this, &LivePlot::showPointTip);
-    setMinimumSize(240, 160);
+    setMinimumSize(kMinimumWidth, kMinimumHeight);
 }
 
 QString LivePlot::pointText(double update) const {

@@ -27,6 +27,11 @@ namespace gqa {
 class LivePlot : public QWidget {
     Q_OBJECT
 public:
+    /// Small enough that four plots and the gate map fit beside the settings on a 1024-pixel
+    /// screen, large enough to read a curve.
+    static constexpr int kMinimumWidth = 180;
+    static constexpr int kMinimumHeight = 150;
+
     explicit LivePlot(const QString& title, QWidget* parent = nullptr);
 
     /// At most this fraction of the points drawn so far lies within the EMA's window 1/(1 - w).

@@ -157,6 +157,7 @@ int main(int argc, char* argv[]) {
             printError(title + QStringLiteral(": ") + message);
         });
         if (!openRequested()) return 1;
+        window.resize(gqa::MainWindow::preferredSize());  // the same picture on any screen
         window.show();
         QWidget* target = &window;
         std::unique_ptr<gqa::AboutDialog> about;

@@ -16,6 +16,7 @@
 #include <QKeySequence>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScreen>
 #include <QMimeData>
 #include <QSettings>
 #include <QCloseEvent>
@@ -77,7 +78,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     };
     statusBar()->showMessage(tr("No model open. Use File › Open Model Folder… (Ctrl+O)."));
     updateTitle();
-    resize(1280, 800);
+    fitToScreen();
+}
+
+void MainWindow::fitToScreen() {
+    // The size every view is laid out for, shrunk to the screen on smaller displays (every view
+    // stays usable down to 1024 x 640: scroll areas take what does not fit).
+    const QSize preferred = preferredSize();
+    const QRect available = screen() ? screen()->availableGeometry() : QRect(QPoint(), preferred);
+    resize(preferred.boundedTo(available.size()));
 }
 
 void MainWindow::useGroupsForTraining(const GroupingData& grouping) {

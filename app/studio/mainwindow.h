@@ -13,6 +13,7 @@
 #include <functional>
 
 #include <QMainWindow>
+#include <QSize>
 #include <QString>
 
 class QAction;
@@ -60,6 +61,9 @@ public:
     void rememberSession();
     /// The bundled demo model (gqa::demoModelDir(), next to the executable); empty when missing.
     static QString demoModelFolder();
+    /// The window size the views are designed for (a 1280 x 800 laptop screen); screenshots are
+    /// taken at this size whatever the screen.
+    static QSize preferredSize() { return {1280, 800}; }
 
 public Q_SLOTS:
     /// Asks for a folder with a directory dialog, then opens it.
@@ -82,6 +86,8 @@ private:
     /// The Similarity tab's "Use these groups for training": hands them to the Training tab.
     void useGroupsForTraining(const GroupingData& grouping);
     void updateTitle();
+    /// Sizes the window to preferredSize() or the screen, whichever is smaller.
+    void fitToScreen();
     /// "FOLDER is not a model folder", what one is, then `detail` (the reader's reason).
     void reportError(const QString& folder, const QString& detail);
     void reportMissingDemo(const QString& lookedIn);

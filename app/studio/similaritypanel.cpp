@@ -13,6 +13,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QSplitter>
@@ -63,9 +64,19 @@ SimilarityPanel::SimilarityPanel(QWidget* parent) : QWidget(parent) {
     m_views->addTab(buildLayerPage(), tr("Layer"));
     m_views->addTab(buildGridPage(), tr("All layers"));
     splitter->addWidget(m_views);
-    m_grouping = new GroupingPane(splitter);
+    // The grouping column scrolls vertically on short screens (1024 x 640) rather than squashing
+    // its group editor.
+    auto* groupingScroll = new QScrollArea(splitter);
+    groupingScroll->setObjectName(QStringLiteral("groupingScroll"));
+    groupingScroll->setWidgetResizable(true);
+    groupingScroll->setFrameShape(QFrame::NoFrame);
+    groupingScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_grouping = new GroupingPane(groupingScroll);
     m_grouping->setMinimumWidth(kGroupingWidth - 60);
-    splitter->addWidget(m_grouping);
+    groupingScroll->setWidget(m_grouping);
+    groupingScroll->setMinimumWidth(kGroupingWidth - 60 +
+                                    groupingScroll->verticalScrollBar()->sizeHint().width());
+    splitter->addWidget(groupingScroll);
     splitter->setStretchFactor(0, 1);
     splitter->setStretchFactor(1, 0);
     splitter->setSizes({1280 - kGroupingWidth, kGroupingWidth});
@@ -128,6 +139,7 @@ QWidget* SimilarityPanel::buildToolbar() {
     m_status = new QLabel(bar);
     m_status->setObjectName(QStringLiteral("similarityStatus"));
     m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_status->setWordWrap(true);  // long warnings wrap instead of running off a narrow window
     row->addWidget(m_status, 1);
     return bar;
 }

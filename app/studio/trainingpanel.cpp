@@ -21,6 +21,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
@@ -76,9 +77,25 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
 
     auto* splitter = new QSplitter(Qt::Horizontal, this);
     auto* scroll = new QScrollArea(splitter);
-    scroll->setWidget(buildForm());
+    scroll->setObjectName(QStringLiteral("trainingSettingsScroll"));
+    QWidget* form = buildForm();
+    scroll->setWidget(form);
     scroll->setWidgetResizable(true);
+    // The settings keep the width they need (fields and buttons whole, no sideways scrolling);
+    // on a short screen they scroll vertically, and the plots take what is left. Combos show
+    // kComboMinimumCharacters when narrow (their lists show whole items) and fields move below
+    // their labels rather than widen the column.
+    for (auto* combo : form->findChildren<QComboBox*>()) {
+        combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        combo->setMinimumContentsLength(kComboMinimumCharacters);
+    }
+    m_settingsForm->layout()->setRowWrapPolicy(QFormLayout::WrapLongRows);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumWidth(form->minimumSizeHint().width() +
+                            scroll->verticalScrollBar()->sizeHint().width() +
+                            2 * scroll->frameWidth());
     splitter->addWidget(scroll);
+    splitter->setChildrenCollapsible(false);
     splitter->addWidget(buildPlots());
     splitter->setStretchFactor(1, 1);
     auto* layout = new QVBoxLayout(this);
@@ -168,6 +185,9 @@ QWidget* TrainingPanel::buildForm() {
     m_groupsSource = new QLabel;
     m_groupsSource->setObjectName(QStringLiteral("groupsSourceLabel"));
     m_groupsSource->setWordWrap(true);
+    // Two lines always: the form row is as high as the Search button beside it otherwise, which
+    // cut the first line of a wrapped source in half.
+    m_groupsSource->setMinimumHeight(2 * m_groupsSource->fontMetrics().lineSpacing());
     m_searchInstead = new QPushButton(tr("Search"));
     m_searchInstead->setObjectName(QStringLiteral("searchGroupsInsteadButton"));
     m_searchInstead->setToolTip(

@@ -49,6 +49,9 @@ class TrainingPanel : public QWidget {
     Q_OBJECT
 public:
     static constexpr int kRedrawIntervalMs = 40;
+    /// Characters a settings combo shows at its narrowest (its list shows whole items), so that
+    /// the settings column and the plots fit a 1024-pixel screen.
+    static constexpr int kComboMinimumCharacters = 12;
 
     enum class RunState {
         Idle,      ///< nothing started since the model was opened; settings editable

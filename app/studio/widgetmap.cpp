@@ -71,7 +71,10 @@ QByteArray WidgetMapWriter::currentMap() {
                     entry(globalRect(w, w->rect()), w->isEnabled(), textOf(w));
             if (w->objectName().isEmpty() || w->objectName().startsWith(QLatin1String("qt_")))
                 continue;
-            map[w->objectName()] = entry(globalRect(w, w->rect()), w->isEnabled(), textOf(w));
+            // The part a pointer can reach: a control scrolled out of its scroll area has none.
+            const QRect visible = w->visibleRegion().boundingRect();
+            if (visible.isEmpty()) continue;
+            map[w->objectName()] = entry(globalRect(w, visible), w->isEnabled(), textOf(w));
         }
     }
     return QJsonDocument(map).toJson(QJsonDocument::Indented);

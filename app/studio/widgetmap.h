@@ -3,7 +3,8 @@
 // Where the studio's controls are on screen, for end-to-end tests that drive it with a real
 // pointer (tests/e2e/studio-pointer.sh, xdotool under Xvfb). With GQA_STUDIO_WIDGET_MAP=FILE in
 // the environment, the studio rewrites FILE (atomically) every kIntervalMs with one JSON entry per
-// visible named control of every visible window: its global rectangle, whether it is enabled, and
+// visible named control of every visible window: the global rectangle of its part not clipped by
+// a scroll area (controls scrolled out of view are left out), whether it is enabled, and
 // its text (button caption, combo item, line edit or label text, slider value). Tabs appear as
 // "tab:<caption>", the buttons of message boxes and dialogs as "button:<caption>". The test only
 // reads the file; every action goes through X input events as a user's would.

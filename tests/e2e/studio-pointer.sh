@@ -41,7 +41,9 @@ for n in $(seq 90 140); do
     break
 done
 [[ -n $display ]] || fail "no free X display number"
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
+# The smallest screen every view must be usable on (issue: layout at 1024 x 640): controls that do
+# not fit are reached by scrolling, as a user would.
+Xvfb "$display" -screen 0 1024x640x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
 xvfb_pid=$!
 export DISPLAY=$display
 for _ in $(seq 50); do xdotool getmouselocation >/dev/null 2>&1 && break; sleep 0.1; done
@@ -88,6 +90,22 @@ wait_for() {
     fail "waited $3 s for '$1' to match /$2/; it reads: '$(field "$1" text)'"
 }
 
+# reveal NAME AREA: scrolls the scroll area AREA with the wheel (pointer on its left margin, off
+# any control) until the control NAME is on screen: down first, then up.
+reveal() {
+    [[ -n $(field "$1" center) ]] && return 0
+    local x y w h i
+    x=$(field "$2" x) y=$(field "$2" y) h=$(field "$2" h)
+    [[ -n $x ]] || fail "neither '$1' nor its scroll area '$2' is on screen"
+    xdotool mousemove --sync $((x + 3)) $((y + h / 2))
+    for i in $(seq 1 40); do
+        ((i <= 15)) && xdotool click 5 || xdotool click 4
+        sleep 0.3
+        [[ -n $(field "$1" center) ]] && return 0
+    done
+    fail "scrolling '$2' did not bring '$1' on screen"
+}
+
 # click NAME: moves the pointer onto the control and clicks it.
 click() {
     wait_for "$1" '' 30
@@ -100,6 +118,7 @@ click() {
 
 # type_into NAME TEXT: clicks into a field, selects everything and types.
 type_into() {
+    reveal "$1" trainingSettingsScroll
     click "$1"
     xdotool key --clearmodifiers ctrl+a
     xdotool type --delay 20 "$2"
@@ -138,29 +157,35 @@ done
 wait_for groupingCaption 'G = 2<' 10
 wait_for groupingStatus 'groups found|Best groups' 120
 shot g2
+reveal useGroupsButton groupingScroll
 click useGroupsButton
 wait_for groupsSourceLabel 'from the Similarity tab, G = 2' 10
 shot training-tab
 
-step "a short run into $run: Start, Pause, Resume"
-type_into stepsSpin 40
+# Long enough (about 20 s here) that the pause lands mid-run.
+steps=400
+step "a run of $steps updates into $run: Start, Pause, Resume"
+type_into stepsSpin $steps
 type_into batchSpin 2
 type_into seqLenSpin 64
 type_into outputFolderEdit "$run"
+reveal startTrainingButton trainingSettingsScroll
 click startTrainingButton
 wait_for trainingStatus 'conversion training' 300
 wait_for pauseTrainingButton '^Pause$' 30
-sleep 3
+sleep 1
 click pauseTrainingButton
 wait_for trainingStatus 'Paused with a checkpoint' 300
 shot paused
 [[ -f $run/checkpoint/trainer_state.json ]] || fail "pausing wrote no checkpoint in $run"
+reveal startTrainingButton trainingSettingsScroll
 wait_for startTrainingButton '^Resume$' 10
 click startTrainingButton
 wait_for trainingStatus 'Held-out perplexity: converted' 600
 shot finished
 
 step "Report"
+reveal reportButton trainingSettingsScroll
 click reportButton
 wait_for trainingStatus 'Report written|report is in|its folder is open|Open report.html' 300
 shot report
@@ -174,8 +199,8 @@ grep -q '"num_key_value_heads": 2' "$run/model/config.json" ||
 [[ -s $run/report.html && -s $run/report.pdf ]] || fail "no report.html and report.pdf in $run"
 grep -q 'Groups: given by the user' "$run/report.html" ||
     fail "the report does not record the groups as given by the user"
-python3 - "$run/checkpoint/trainer_state.json" <<'PY' || fail "the checkpoint is not at update 40"
+python3 - "$run/checkpoint/trainer_state.json" "$steps" <<'PY' || fail "the checkpoint is not at update $steps"
 import json, sys
-sys.exit(0 if json.load(open(sys.argv[1]))["step"] == 40 else 1)
+sys.exit(0 if json.load(open(sys.argv[1]))["step"] == int(sys.argv[2]) else 1)
 PY
 step "OK: open, analyse, G = 2, use the groups, train, pause, resume, measure, report"
