@@ -196,7 +196,13 @@ int runTrain(const std::vector<std::string>& args) {
         printTrainingPlan(modelConfig, shape, plan, a.flag("json"), stdout);
         return kExitOk;
     }
-    if (rendezvous.worldSize > 1) config.communicator = connectGloo(rendezvous);
+    if (rendezvous.worldSize > 1) {
+        config.device = deviceForRank(config.device, rendezvous.rank);
+        config.communicator = connectFor(rendezvous, config.device);
+        if (!quiet)
+            std::fprintf(stderr, "rank %d of %d: %s on %s\n", rendezvous.rank, rendezvous.worldSize,
+                         config.communicator->backendName().c_str(), config.device.str().c_str());
+    }
     if (!quiet && rendezvous.rank == 0) printTrainingPlan(modelConfig, shape, plan, false, stderr);
 
     const std::string resumeFrom =

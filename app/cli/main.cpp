@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "base/error.h"
 #include "base/runtime.h"
+#include "base/versions.h"
 #include "terminalprogress.h"
 
 namespace {
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
         return args.empty() ? kExitBadInput : kExitOk;
     }
     if (args[0] == "--version") {
-        std::printf("gqa-cli %s (%s)\n", GQA_VERSION, gqa::torchVersionText().c_str());
+        std::printf("gqa-cli %s (%s)\n%s\n", GQA_VERSION, gqa::torchVersionText().c_str(),
+                    gqa::computeFeatures().c_str());
         return kExitOk;
     }
     for (const auto& command : commands()) {

@@ -53,6 +53,7 @@ QList<QPair<QString, QString>> AboutDialog::components() {
         {tr("Qt"), tr("%1 (built with %2)")
                        .arg(QString::fromLatin1(qVersion()), QStringLiteral(QT_VERSION_STR))},
         {tr("LibTorch"), tr("%1 (%2)").arg(fromStd(torchVersion()), fromStd(torchBackends()))},
+        {tr("Compute"), fromStd(computeFeatures())},
         {tr("BLAS"), blas.isEmpty() ? tr("not loaded") : blas},
         {tr("HDF5"), fromStd(hdf5Version())},
         {tr("QCustomPlot"), QStringLiteral(QCUSTOMPLOT_VERSION_STR)},

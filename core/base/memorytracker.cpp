@@ -10,11 +10,7 @@
 
 #include <c10/core/CPUAllocator.h>
 
-#if defined(GQA_WITH_C10_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
-#include <c10/cuda/CUDACachingAllocator.h>
-#include <c10/cuda/CUDAFunctions.h>
-#define GQA_CUDA_MEMORY_STATS 1
-#endif
+#include "base/torchcompat.h"  // the CUDA allocator's statistics (GQA_CUDA_MEMORY_STATS)
 
 namespace gqa {
 namespace {
@@ -79,11 +75,8 @@ CountingAllocator* g_allocator = nullptr;
 std::once_flag g_installOnce;
 
 #ifdef GQA_CUDA_MEMORY_STATS
-/// Index 0 of every StatArray is StatType::AGGREGATE (all pools) in 1.13 and 2.x.
-constexpr std::size_t kAggregate = 0;
-
 c10::DeviceIndex cudaIndex(const c10::Device& device) {
-    return device.has_index() ? device.index() : c10::cuda::current_device();
+    return device.has_index() ? device.index() : compat::currentCudaDevice();
 }
 #endif
 }  // namespace
@@ -104,10 +97,7 @@ bool TensorMemory::installed() {
 std::int64_t TensorMemory::currentBytes(const c10::Device& device) {
     if (device.is_cpu()) return installed() ? g_current.load() : 0;
 #ifdef GQA_CUDA_MEMORY_STATS
-    if (device.is_cuda())
-        return c10::cuda::CUDACachingAllocator::getDeviceStats(cudaIndex(device))
-            .allocated_bytes[kAggregate]
-            .current;
+    if (device.is_cuda()) return compat::cudaAllocatedBytes(cudaIndex(device)).current;
 #endif
     return 0;
 }
@@ -115,10 +105,7 @@ std::int64_t TensorMemory::currentBytes(const c10::Device& device) {
 std::int64_t TensorMemory::peakBytes(const c10::Device& device) {
     if (device.is_cpu()) return installed() ? g_peak.load() : 0;
 #ifdef GQA_CUDA_MEMORY_STATS
-    if (device.is_cuda())
-        return c10::cuda::CUDACachingAllocator::getDeviceStats(cudaIndex(device))
-            .allocated_bytes[kAggregate]
-            .peak;
+    if (device.is_cuda()) return compat::cudaAllocatedBytes(cudaIndex(device)).peak;
 #endif
     return 0;
 }
@@ -129,7 +116,7 @@ void TensorMemory::resetPeak(const c10::Device& device) {
         return;
     }
 #ifdef GQA_CUDA_MEMORY_STATS
-    if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(cudaIndex(device));
+    if (device.is_cuda()) compat::resetCudaPeak(cudaIndex(device));
 #endif
 }
 

@@ -10,6 +10,9 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "distributed/communicator.h"
+#include "model/attentionkernel.h"
+
 namespace gqa {
 
 std::string torchVersion() { return TORCH_VERSION; }
@@ -21,6 +24,16 @@ std::string torchBackends() {
         text += ", CUDA (" + std::to_string(devices) + (devices == 1 ? " device)" : " devices)");
     }
     return text;
+}
+
+std::string computeFeatures() {
+    std::string kernel;
+    try {
+        kernel = attentionKernelName(attentionKernel());
+    } catch (const std::exception& e) {  // a bad $GQA_ATTENTION: say so rather than fail here
+        kernel = std::string("none (") + e.what() + ")";
+    }
+    return "attention kernel: " + kernel + "; NCCL: " + (ncclAvailable() ? "yes" : "no");
 }
 
 std::string hdf5Version() {

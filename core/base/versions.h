@@ -14,6 +14,11 @@ std::string torchVersion();
 /// What LibTorch computes on in this process: "CPU" or "CPU, CUDA (2 devices)".
 std::string torchBackends();
 
+/// What this build computes with, for --version, the About dialog and bug reports:
+/// "attention kernel: sdpa; NCCL: yes" (the kernel forward passes use in this process,
+/// model/attentionkernel.h, and whether the NCCL communicator is built in).
+std::string computeFeatures();
+
 /// The HDF5 library in use at run time (H5get_libversion), e.g. "1.10.8".
 std::string hdf5Version();
 

@@ -53,7 +53,8 @@ OverlappedReduce::OverlappedReduce(Communicator& communicator,
         b.elements += p.numel();
     }
     for (Bucket& b : m_buckets) {
-        b.flat = torch::zeros({b.elements}, torch::TensorOptions().dtype(b.dtype));
+        b.flat = torch::zeros({b.elements},
+                              torch::TensorOptions().dtype(b.dtype).device(communicator.device()));
         b.missing = std::int64_t(b.members.size());
     }
     for (std::int64_t i = 0; i < n; ++i)

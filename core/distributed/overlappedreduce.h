@@ -56,7 +56,7 @@ private:
         std::vector<std::int64_t> members;  ///< parameter indices
         std::int64_t elements = 0;          ///< of all members together
         torch::ScalarType dtype = torch::kFloat32;
-        torch::Tensor flat;  ///< CPU, `dtype`
+        torch::Tensor flat;  ///< on the communicator's device(), `dtype`
         std::int64_t missing = 0;
         int owner = -1;  ///< -1: all-reduce
         std::unique_ptr<PendingCollective> pending;

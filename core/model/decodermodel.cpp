@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "io/tensorconvert.h"
+#include "model/attentionkernel.h"
 #include "model/rope.h"
 #include "training/layercheckpoint.h"
 
@@ -157,16 +158,18 @@ torch::Tensor mlp(const ModelConfig& c, const LayerWeights& w, const torch::Tens
 
 /// Which (query, key) pairs are hidden: key positions after the query's, and with a sliding
 /// window W those at or before query - W (Hugging Face's current masking: a query sees exactly
-/// the last W positions, itself included). Undefined when nothing is hidden.
-torch::Tensor attentionMask(const ModelConfig& c, std::int64_t T, std::int64_t S,
+/// the last W positions, itself included). `hidden` is undefined when nothing is hidden.
+AttentionMask attentionMask(const ModelConfig& c, std::int64_t T, std::int64_t S,
                             torch::Device device) {
     const auto options = torch::TensorOptions().dtype(torch::kBool).device(device);
-    torch::Tensor mask;
+    AttentionMask mask;
     // Query i (absolute position S - T + i) sees keys at positions <= S - T + i.
-    if (T > 1) mask = torch::ones({T, S}, options).triu(S - T + 1);
-    if (c.slidingWindow > 0 && S > c.slidingWindow) {
+    if (T > 1) mask.hidden = torch::ones({T, S}, options).triu(S - T + 1);
+    const bool windowed = c.slidingWindow > 0 && S > c.slidingWindow;
+    mask.causalOnly = T > 1 && T == S && !windowed;
+    if (windowed) {
         const torch::Tensor far = torch::ones({T, S}, options).tril(S - T - c.slidingWindow);
-        mask = mask.defined() ? mask.logical_or(far) : far;
+        mask.hidden = mask.hidden.defined() ? mask.hidden.logical_or(far) : far;
     }
     return mask;
 }
@@ -195,24 +198,9 @@ torch::Tensor attention(const ModelConfig& config, std::int64_t layerIndex, cons
     if (options.cache) std::tie(k, v) = options.cache->append(layerIndex, k, v);
     const std::int64_t S = k.size(2);  // key positions, cached ones included
 
-    // repeat_kv without copying keys and values: query head h = kv * rep + r reads KV head kv,
-    // so the rep query heads of a KV head attend as one [rep * T] block of rows. Keys and values
-    // are read once per KV head, which is what makes GQA decoding cheaper.
-    const std::int64_t rep = H / KV;
-    torch::Tensor scores = torch::matmul(q.reshape({B, KV, rep * T, d}), k.transpose(-2, -1)) /
-                           std::sqrt(double(d));  // [B, KV, rep * T, S]
-    const torch::Tensor mask = attentionMask(config, T, S, scores.device());
-    if (mask.defined())
-        scores = scores.view({B, KV, rep, T, S})
-                     .masked_fill(mask, -std::numeric_limits<double>::infinity())
-                     .view({B, KV, rep * T, S});
-    // Softmax in float32 (float64 for float64 models), as Hugging Face does for half precision.
-    const auto softmaxType =
-        scores.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-    torch::Tensor probs = torch::softmax(scores.to(softmaxType), -1).to(q.scalar_type());
-    torch::Tensor out =
-        torch::matmul(probs, v).view({B, H, T, d}).transpose(1, 2).reshape({B, T, H * d});
-    return F::linear(out, w.oProj, w.oBias);
+    const torch::Tensor out =
+        attend(q, k, v, attentionMask(config, T, S, q.device()), attentionKernel());
+    return F::linear(out.transpose(1, 2).reshape({B, T, H * d}), w.oProj, w.oBias);
 }
 
 /// One decoder layer: hidden [B, T, D] -> hidden [B, T, D]. The plain and the checkpointed
