@@ -42,14 +42,15 @@ void WrappingTitle::setFullText(const QString& text) {
 }
 
 void WrappingTitle::update(UpdatePhase phase) {
-    // The room is the title's cell of the last layout (narrower than the plot when a colour
-    // scale shares the row), else the whole plot: a resize settles within one replot.
-    if (phase == upPreparation && mParentPlot) {
-        const int room =
-            mOuterRect.width() > 0 ? mOuterRect.width() : mParentPlot->viewport().width();
-        setText(wrapToWidth(m_fullText, font(), room - kTitlePadding));
-    }
     QCPTextElement::update(phase);
+    // Once the layout has given the title its cell (narrower than the plot when a colour scale
+    // shares the row), wrap to it; when that changes the text, lay out again so that the row's
+    // height follows. A resize therefore settles within one more replot.
+    if (phase != upLayout || !mParentPlot || mOuterRect.width() <= 0) return;
+    const QString shown = wrapToWidth(m_fullText, font(), mOuterRect.width() - kTitlePadding);
+    if (shown == text()) return;
+    setText(shown);
+    mParentPlot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 }  // namespace gqa
