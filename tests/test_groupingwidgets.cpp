@@ -115,12 +115,19 @@ void answerWithConsecutiveGroups(GroupingPane* pane, int layers) {
     });
 }
 
-TEST(GroupingPane, UndoAndResetBringBackEarlierGroups) {
-    SimilarityPanel panel;
+/// Shows a made-up analysis of 2 layers of 8 heads whose searches answer at once with
+/// consecutive groups, and waits for the first search (G = 4); returns the panel's grouping pane.
+GroupingPane* showSearchedAnalysis(SimilarityPanel& panel) {
     GroupingPane* pane = panel.groupingPane();
     answerWithConsecutiveGroups(pane, 2);
     panel.showAnalysis(syntheticAnalysis(2, 8));
     waitForSearch(pane);
+    return pane;
+}
+
+TEST(GroupingPane, UndoAndResetBringBackEarlierGroups) {
+    SimilarityPanel panel;
+    GroupingPane* pane = showSearchedAnalysis(panel);
     ASSERT_EQ(pane->grouping().groups, 4);
     const GroupingData searched = pane->grouping();
     auto* undo = pane->findChild<QPushButton*>(QStringLiteral("undoGroupEditButton"));
@@ -155,10 +162,7 @@ TEST(GroupingPane, UndoAndResetBringBackEarlierGroups) {
 
 TEST(GroupingPane, AnotherGAsksBeforeDiscardingEdits) {
     SimilarityPanel panel;
-    GroupingPane* pane = panel.groupingPane();
-    answerWithConsecutiveGroups(pane, 2);
-    panel.showAnalysis(syntheticAnalysis(2, 8));
-    waitForSearch(pane);
+    GroupingPane* pane = showSearchedAnalysis(panel);
     const QVector<QVector<int>> edit{{0, 2}, {1, 3}, {4, 5}, {6, 7}};
     Q_EMIT pane->editor()->groupingEdited(edit);
     int asked = 0;
@@ -192,10 +196,7 @@ TEST(GroupingPane, AnotherGAsksBeforeDiscardingEdits) {
 // layer of a chart lists its values.
 TEST(SimilarityPanel, MergeCostChartSaysNoMergeAtGEqualsHAndHasTooltips) {
     SimilarityPanel panel;
-    GroupingPane* pane = panel.groupingPane();
-    answerWithConsecutiveGroups(pane, 2);
-    panel.showAnalysis(syntheticAnalysis(2, 8));
-    waitForSearch(pane);
+    GroupingPane* pane = showSearchedAnalysis(panel);
     EXPECT_EQ(panel.costPlot()->seriesCount(), 3);
     EXPECT_TRUE(panel.costPlot()->layerText(1).startsWith(QStringLiteral("layer 1 — mean-pool: ")))
         << panel.costPlot()->layerText(1).toStdString();
