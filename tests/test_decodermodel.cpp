@@ -110,6 +110,20 @@ TEST(DecoderModel, BatchRowsAreIndependent) {
     EXPECT_LT(relativeMaxDiff(both[1], model.forward(b.unsqueeze(0))[0]), 1e-12);
 }
 
+// The layer-wise least-squares fit runs the model one layer at a time: embed, then every layer,
+// must be the forward (before the final norm), with the observer seeing the same keys and values.
+TEST(DecoderModel, OneLayerAtATimeIsTheForward) {
+    const Checkpoint ck = randomCheckpoint(tinyConfig(2), 23, DType::F64);
+    const DecoderModel model(ck, torch::kFloat64);
+    const torch::Tensor tokens = torch::tensor(randomIds(14, ck.config.vocabSize, 3)).view({2, 7});
+    torch::Tensor hidden = model.embed(tokens);
+    for (std::int64_t l = 0; l < ck.config.numLayers; ++l) hidden = model.layerForward(l, hidden);
+    const torch::Tensor stepwise =
+        normalize(ck.config, hidden, model.finalNorm, model.finalNormBias);
+    EXPECT_LT(relativeMaxDiff(stepwise, model.hiddenStates(tokens)), 1e-12);
+    EXPECT_THROW(model.layerForward(ck.config.numLayers, hidden), Error);
+}
+
 TEST(DecoderModel, GqaDuplicatedIntoMhaGivesIdenticalLogits) {
     const Checkpoint gqa = randomCheckpoint(tinyConfig(2), 5);
     Checkpoint mha = gqa;

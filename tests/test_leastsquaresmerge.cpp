@@ -3,10 +3,13 @@
 // to what it can fit (a scale of the values, a scaled rotation per RoPE plane of the keys), never
 // worse than the mean merge on its own objective, its fitted key maps commute with RoPE (the merged
 // model agrees at every position), and the covariances it takes from the stored statistics equal
-// those of captured activations.
+// those of captured activations. The layer-wise fit (method §7.4): exact on the same copies, the
+// statistics fit on the first layer, and a better fit than the statistics fit on the inputs the
+// merged model's layers actually see.
 #include <map>
 
 #include "alignment/alignment.h"
+#include "alignment/layerwisemerge.h"
 #include "alignment/leastsquaresmerge.h"
 #include "alignment/mergedgqa.h"
 #include "analysis/calibration.h"
@@ -323,5 +326,131 @@ TEST(LeastSquaresMerge, NamesAndBadInput) {
     EXPECT_THROW(leastSquaresMergeToGqa(mha, {stats[0]}, 2), InputError);
 }
 
+LayerwiseFitConfig layerwiseConfig(std::int64_t groups, MergedHead head) {
+    LayerwiseFitConfig config;
+    config.groups = groups;
+    config.mergedHead = head;
+    config.batchSize = 3;
+    config.dtype = torch::kFloat64;
+    return config;
+}
+
+TEST(LayerwiseFit, IsExactOnHeadsThatAreScaledAndRotatedCopies) {
+    const Checkpoint mha = scaledCopies();
+    const torch::Tensor tokens = torch::tensor(sequences(2, 40, 9)[0], torch::kLong).view({1, -1});
+    const torch::Tensor reference = logitsOf(mha, tokens);
+    NullProgress quiet;
+    for (MergedHead head : {MergedHead::Mean, MergedHead::Principal}) {
+        const Checkpoint fitted = layerwiseLeastSquaresMergeToGqa(mha, sequences(6, 24, 5),
+                                                                  layerwiseConfig(2, head), quiet);
+        EXPECT_EQ(fitted.config.numKvHeads, 2);
+        EXPECT_LT(relativeMaxDiff(logitsOf(fitted, tokens), reference), kExact)
+            << mergedHeadName(head);
+    }
+}
+
+// Layer 0 sees the same inputs in both models, so there the layer-wise fit is the fit on the
+// statistics of the same tokens; later layers differ (their inputs do).
+TEST(LayerwiseFit, IsTheStatisticsFitOnTheFirstLayer) {
+    const Checkpoint mha = randomCheckpoint(tinyConfig(), 33, DType::F64);
+    const auto seqs = sequences(6, 24, 5);
+    NullProgress quiet;
+    const Checkpoint layerwise = layerwiseLeastSquaresMergeToGqa(
+        mha, seqs, layerwiseConfig(2, MergedHead::Principal), quiet);
+    const Checkpoint statistics =
+        leastSquaresMergeToGqa(mha, statisticsOf(mha), 2, MergedHead::Principal);
+    ASSERT_GE(mha.config.numLayers, 2);
+    for (const char* name : {"self_attn.q_proj.weight", "self_attn.k_proj.weight",
+                             "self_attn.v_proj.weight", "self_attn.o_proj.weight"}) {
+        EXPECT_LT(relativeMaxDiff(layerwise.at(layerTensorName(0, name)),
+                                  statistics.at(layerTensorName(0, name))),
+                  1e-9)
+            << name;
+        EXPECT_GT(relativeMaxDiff(layerwise.at(layerTensorName(1, name)),
+                                  statistics.at(layerTensorName(1, name))),
+                  1e-6)
+            << name << ": the second layer's inputs differ, so should its fit";
+    }
+}
+
+// The objective of the last layer's value refit on the merged model's inputs, measured on captured
+// activations: the aligned heads' outputs W_o^h v_h against the merged W_o'^h v_m, both on the
+// hidden states the merged layers before produce. Around the mean head both fits merge the same
+// rows, and only the layer-wise one minimises this, so it can never be larger.
+double lastLayerValueObjective(const Checkpoint& mha, const Checkpoint& fitted,
+                               const Checkpoint& inputsFrom, const torch::Tensor& tokens) {
+    const std::int64_t last = mha.config.numLayers - 1, d = mha.config.headDim;
+    auto valuesAtLast = [&](const Checkpoint& inputs, const Checkpoint& weights) {
+        const DecoderModel inputModel(inputs, torch::kFloat64), model(weights, torch::kFloat64);
+        torch::Tensor hidden = inputModel.embed(tokens);
+        for (std::int64_t l = 0; l < last; ++l) hidden = inputModel.layerForward(l, hidden);
+        Capture capture;
+        ForwardOptions options;
+        options.observer = &capture;
+        model.layerForward(last, hidden, options);
+        return capture.values.at(last);  // [B, heads, T, d]
+    };
+    const torch::Tensor original = valuesAtLast(inputsFrom, mha);
+    const torch::Tensor merged = valuesAtLast(inputsFrom, fitted);
+    const torch::Tensor o = mha.at(layerTensorName(last, "self_attn.o_proj.weight"));
+    const torch::Tensor fittedO = fitted.at(layerTensorName(last, "self_attn.o_proj.weight"));
+    const std::int64_t heads = mha.config.numHeads, groupSize = heads / fitted.config.numKvHeads;
+    double objective = 0.0;
+    for (std::int64_t h = 0; h < heads; ++h) {
+        const Slice columns(h * d, (h + 1) * d);
+        const torch::Tensor want = torch::mm(perHead(original, h), o.index({Slice(), columns}).t());
+        const torch::Tensor got =
+            torch::mm(perHead(merged, h / groupSize), fittedO.index({Slice(), columns}).t());
+        objective += (want - got).pow(2).sum().item<double>();
+    }
+    return objective;
+}
+
+TEST(LayerwiseFit, FitsBetterOnTheMergedModelsOwnInputs) {
+    const Checkpoint mha = randomCheckpoint(tinyConfig(), 34, DType::F64);
+    const auto seqs = sequences(6, 24, 5);
+    std::vector<std::int64_t> flat;
+    for (const auto& s : seqs) flat.insert(flat.end(), s.begin(), s.end());
+    const torch::Tensor tokens = torch::tensor(flat, torch::kLong).view({6, -1});
+    NullProgress quiet;
+    for (std::int64_t groups : {1, 2}) {
+        const Checkpoint layerwise = layerwiseLeastSquaresMergeToGqa(
+            mha, seqs, layerwiseConfig(groups, MergedHead::Mean), quiet);
+        const Checkpoint statistics =
+            leastSquaresMergeToGqa(mha, statisticsOf(mha), groups, MergedHead::Mean);
+        // Both on the layer-wise model's inputs: the same merged rows, different refits.
+        const double ownFit = lastLayerValueObjective(mha, layerwise, layerwise, tokens);
+        const double statisticsFit = lastLayerValueObjective(mha, statistics, layerwise, tokens);
+        EXPECT_LT(ownFit, statisticsFit) << groups << " groups: random heads leave room to fit";
+    }
+}
+
+class CancelAfter final : public ProgressSink {
+public:
+    explicit CancelAfter(int reports) : m_left(reports) {}
+    bool report(const ProgressUpdate&) override { return m_left-- > 0; }
+
+private:
+    int m_left;
+};
+
+TEST(LayerwiseFit, NamesBadInputAndCancel) {
+    EXPECT_STREQ(leastSquaresFitName(parseLeastSquaresFit("layerwise")), "layerwise");
+    EXPECT_STREQ(leastSquaresFitName(parseLeastSquaresFit("statistics")), "statistics");
+    EXPECT_THROW(parseLeastSquaresFit("greedy"), InputError);
+    const Checkpoint mha = randomCheckpoint(tinyConfig(), 36, DType::F64);
+    NullProgress quiet;
+    const LayerwiseFitConfig config = layerwiseConfig(2, MergedHead::Principal);
+    EXPECT_THROW(layerwiseLeastSquaresMergeToGqa(mha, {}, config, quiet), InputError);
+    EXPECT_THROW(layerwiseLeastSquaresMergeToGqa(mha, {{1, 2, 3}, {1, 2}}, config, quiet),
+                 InputError);
+    EXPECT_THROW(layerwiseLeastSquaresMergeToGqa(mha, {{1, 2, 100000}}, config, quiet), InputError);
+    EXPECT_THROW(layerwiseLeastSquaresMergeToGqa(mha, sequences(2, 8, 1),
+                                                 layerwiseConfig(3, MergedHead::Mean), quiet),
+                 InputError);
+    CancelAfter cancel(2);
+    EXPECT_THROW(layerwiseLeastSquaresMergeToGqa(mha, sequences(6, 8, 1), config, cancel),
+                 Cancelled);
+}
 }  // namespace
 }  // namespace gqa::test

@@ -230,6 +230,11 @@ int runAlign(const std::vector<std::string>& args) {
          "docs/benchmarks.md) or mean (the paper's merge); default: least-squares, mean with "
          "--mean-pool",
          ""},
+        {"fit", "HOW",
+         "what the least-squares merge is fitted on: statistics (the run file's calibration "
+         "statistics of the original model) or layerwise (layer by layer on the merged model's "
+         "own inputs, reading the calibration text again: docs/method.md §7.4)",
+         ""},
         {"mean-pool", "", "baseline: consecutive heads, no alignment", ""},
         {"grouping", "HOW",
          "searched, consecutive, or a JSON file of "
@@ -269,16 +274,28 @@ int runAlign(const std::vector<std::string>& args) {
     request.mergedHead = request.analysis.mergedHead;
     if (a.has("merged-head") && request.merge != MergeMethod::LeastSquares)
         throw InputError("--merged-head applies to the least-squares merge only");
+    if (a.has("fit")) {
+        if (request.merge != MergeMethod::LeastSquares)
+            throw InputError("--fit applies to the least-squares merge only");
+        request.fit = parseLeastSquaresFit(a.text("fit"));
+    }
+    request.calibration = stats.settings;
     request.outputFolder = out;
     TerminalProgress progress(a.flag("quiet"));
     const AlignResult result = writeAlignedModel(request, stats.layers, progress);
     progress.finish();
     const std::string merge = mergeMethodName(request.merge);
-    const std::string kind = std::string(request.meanPool ? "mean-pool baseline" : "aligned") +
-                             (request.keepMha ? (request.merge == MergeMethod::LeastSquares
-                                                     ? ", with the least-squares start for training"
-                                                     : "")
-                                              : ", " + merge + " merge");
+    const std::string kind =
+        std::string(request.meanPool ? "mean-pool baseline" : "aligned") +
+        (request.keepMha ? (request.merge == MergeMethod::LeastSquares
+                                ? ", with the least-squares start for training"
+                                : "")
+                         : ", " + merge + " merge") +
+        (request.merge == MergeMethod::LeastSquares
+             ? std::string(", fitted on ") + (request.fit == LeastSquaresFit::Layerwise
+                                                  ? "the merged model's inputs, layer by layer"
+                                                  : "the calibration statistics")
+             : "");
     std::printf("wrote %s: %s with %lld KV heads (%s, %s)\n", out.c_str(),
                 request.keepMha ? "aligned MHA" : "GQA", (long long)result.kvHeads, kind.c_str(),
                 torchDtypeName(result.outputDtype).c_str());

@@ -148,6 +148,42 @@ LayerRefit leastSquaresRefit(const LayerStatistics& stats, std::int64_t groups,
     return refit;
 }
 
+void applyLayerRefit(const Checkpoint& mha, std::int64_t l, const LayerRefit& refit,
+                     Checkpoint& gqa) {
+    const ModelConfig& c = mha.config;
+    const std::int64_t d = c.headDim;
+    // The merged K/V rows (and biases) are the group's merged head.
+    for (LayerTensor role :
+         {LayerTensor::KWeight, LayerTensor::KBias, LayerTensor::VWeight, LayerTensor::VBias}) {
+        if (!storesTensor(c, role)) continue;
+        const std::string name = tensorName(c, l, role);
+        const bool key = role == LayerTensor::KWeight || role == LayerTensor::KBias;
+        const torch::Tensor merged = mixHeadRows(mha.at(name), key ? refit.keyMix : refit.valueMix);
+        gqa.set(name, merged.to(mha.at(name).scalar_type()).contiguous());
+    }
+    // q rows (and the q bias, their constant column) become A_h^T rows; o_proj's columns
+    // become W_o^h B_h, its bias is unchanged.
+    for (LayerTensor role : {LayerTensor::QWeight, LayerTensor::QBias}) {
+        if (!storesTensor(c, role)) continue;
+        const std::string name = tensorName(c, l, role);
+        const torch::Tensor q = mha.at(name);
+        torch::Tensor q64 = q.to(torch::kFloat64).reshape({c.numHeads * d, -1}).clone();
+        for (std::int64_t h = 0; h < c.numHeads; ++h) {
+            const Slice rows(h * d, (h + 1) * d);
+            q64.index_put_({rows}, torch::mm(refit.keyMaps[h].t(), q64.index({rows})));
+        }
+        gqa.set(name, q64.view(q.sizes()).to(q.scalar_type()).contiguous());
+    }
+    const std::string oName = tensorName(c, l, LayerTensor::OWeight);
+    const torch::Tensor o = mha.at(oName);
+    torch::Tensor o64 = o.to(torch::kFloat64).clone();
+    for (std::int64_t h = 0; h < c.numHeads; ++h) {
+        const Slice rows(h * d, (h + 1) * d);
+        o64.index_put_({Slice(), rows}, torch::mm(o64.index({Slice(), rows}), refit.valueMaps[h]));
+    }
+    gqa.set(oName, o64.to(o.scalar_type()).contiguous());
+}
+
 Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
                                   const std::vector<LayerStatistics>& alignedStats,
                                   std::int64_t groups, MergedHead mergedHead) {
@@ -157,44 +193,12 @@ Checkpoint leastSquaresMergeToGqa(const Checkpoint& mha,
                          std::to_string(alignedStats.size()) + " given for " +
                          std::to_string(c.numLayers) + " layers)");
     Checkpoint out = mergeToGqa(mha, groups);
-    const std::int64_t d = c.headDim;
     for (std::int64_t l = 0; l < c.numLayers; ++l) {
-        if (alignedStats[l].values.heads != c.numHeads || alignedStats[l].values.headDim != d)
+        if (alignedStats[l].values.heads != c.numHeads ||
+            alignedStats[l].values.headDim != c.headDim)
             throw InputError("layer " + std::to_string(l) +
                              ": the statistics do not match the model's heads");
-        const LayerRefit refit = leastSquaresRefit(alignedStats[l], groups, mergedHead);
-        // The merged K/V rows (and biases) are the group's merged head.
-        for (LayerTensor role :
-             {LayerTensor::KWeight, LayerTensor::KBias, LayerTensor::VWeight, LayerTensor::VBias}) {
-            if (!storesTensor(c, role)) continue;
-            const std::string name = tensorName(c, l, role);
-            const bool key = role == LayerTensor::KWeight || role == LayerTensor::KBias;
-            const torch::Tensor merged =
-                mixHeadRows(mha.at(name), key ? refit.keyMix : refit.valueMix);
-            out.set(name, merged.to(mha.at(name).scalar_type()).contiguous());
-        }
-        // q rows (and the q bias, their constant column) become A_h^T rows; o_proj's columns
-        // become W_o^h B_h, its bias is unchanged.
-        for (LayerTensor role : {LayerTensor::QWeight, LayerTensor::QBias}) {
-            if (!storesTensor(c, role)) continue;
-            const std::string name = tensorName(c, l, role);
-            const torch::Tensor q = mha.at(name);
-            torch::Tensor q64 = q.to(torch::kFloat64).reshape({c.numHeads * d, -1}).clone();
-            for (std::int64_t h = 0; h < c.numHeads; ++h) {
-                const Slice rows(h * d, (h + 1) * d);
-                q64.index_put_({rows}, torch::mm(refit.keyMaps[h].t(), q64.index({rows})));
-            }
-            out.set(name, q64.view(q.sizes()).to(q.scalar_type()).contiguous());
-        }
-        const std::string oName = tensorName(c, l, LayerTensor::OWeight);
-        const torch::Tensor o = mha.at(oName);
-        torch::Tensor o64 = o.to(torch::kFloat64).clone();
-        for (std::int64_t h = 0; h < c.numHeads; ++h) {
-            const Slice rows(h * d, (h + 1) * d);
-            o64.index_put_({Slice(), rows},
-                           torch::mm(o64.index({Slice(), rows}), refit.valueMaps[h]));
-        }
-        out.set(oName, o64.to(o.scalar_type()).contiguous());
+        applyLayerRefit(mha, l, leastSquaresRefit(alignedStats[l], groups, mergedHead), out);
     }
     return out;
 }

@@ -61,6 +61,11 @@ struct LayerRefit {
 LayerRefit leastSquaresRefit(const LayerStatistics& alignedStats, std::int64_t groups,
                              MergedHead mergedHead = kDefaultMergedHead);
 
+/// Writes layer l of `gqa` (a mergeToGqa of `contiguousMha`): the merged K/V rows and biases and
+/// the refitted q_proj (and bias) and o_proj, each in its tensor's dtype in `contiguousMha`.
+void applyLayerRefit(const Checkpoint& contiguousMha, std::int64_t layer, const LayerRefit& refit,
+                     Checkpoint& gqa);
+
 /// The GQA checkpoint of a contiguous-group MHA checkpoint: the merged heads for K/V (their
 /// biases likewise) and refitted q_proj/o_proj. `alignedStats` holds one entry per layer, in the
 /// checkpoint's head order. Folded in float64, stored in the input's dtype.

@@ -226,10 +226,7 @@ torch::Tensor DecoderModel::hiddenStates(const torch::Tensor& tokens,
     // Shared by the recompute closures, which outlive this (possibly temporary) model.
     const auto config = checkpoint ? std::make_shared<const ModelConfig>(m_config) : nullptr;
     const std::int64_t startPos = options.cache ? options.cache->length() : 0;
-    torch::Tensor x = F::embedding(tokens.to(m_device, torch::kLong), embedTokens);
-    // Gemma: times sqrt(hidden) rounded to the compute dtype first, as Hugging Face does.
-    if (m_config.scaleEmbeddings())
-        x = x * torch::scalar_tensor(std::sqrt(double(m_config.hiddenSize)), x.options());
+    torch::Tensor x = embed(tokens);
     for (std::int64_t l = 0; l < m_config.numLayers; ++l) {
         LayerWeights w = layers[l];
         // Once per layer and outside the checkpoint: the source's graph (gates, merged heads)
@@ -247,6 +244,25 @@ torch::Tensor DecoderModel::hiddenStates(const torch::Tensor& tokens,
         x = checkpointLayer(layer, x, layerTensors(w));
     }
     return normalize(m_config, x, finalNorm, finalNormBias);
+}
+
+torch::Tensor DecoderModel::embed(const torch::Tensor& tokens) const {
+    if (tokens.dim() != 2) throw InputError("tokens must be a [batch, length] tensor");
+    torch::Tensor x = F::embedding(tokens.to(m_device, torch::kLong), embedTokens);
+    // Gemma: times sqrt(hidden) rounded to the compute dtype first, as Hugging Face does.
+    if (m_config.scaleEmbeddings())
+        x = x * torch::scalar_tensor(std::sqrt(double(m_config.hiddenSize)), x.options());
+    return x;
+}
+
+torch::Tensor DecoderModel::layerForward(std::int64_t layer, const torch::Tensor& hidden,
+                                         const ForwardOptions& options) const {
+    if (layer < 0 || layer >= m_config.numLayers)
+        throw Error("layer " + std::to_string(layer) + " out of range (" +
+                    std::to_string(m_config.numLayers) + " layers)");
+    ForwardOptions observed;
+    observed.observer = options.observer;
+    return decoderLayer(m_config, layer, hidden, layers[std::size_t(layer)], 0, observed);
 }
 
 torch::Tensor DecoderModel::forward(const torch::Tensor& tokens,

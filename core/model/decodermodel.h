@@ -86,6 +86,14 @@ public:
     /// The final-norm hidden states [B, T, D] (logits = hidden @ lmHead^T), for chunked losses.
     torch::Tensor hiddenStates(const torch::Tensor& tokens,
                                const ForwardOptions& options = {}) const;
+    /// The input of layer 0 [B, T, D]: the embeddings of tokens [B, T] (scaled where the family
+    /// scales them). With layerForward, runs the model one layer at a time (the layer-wise
+    /// least-squares fit, layerwisemerge.h); hiddenStates is the same sequence of calls.
+    torch::Tensor embed(const torch::Tensor& tokens) const;
+    /// Decoder layer `layer` on its input [B, T, D] at positions 0.. T-1, with this model's
+    /// weights of that layer: its output [B, T, D]. Honours the options' observer only.
+    torch::Tensor layerForward(std::int64_t layer, const torch::Tensor& hidden,
+                               const ForwardOptions& options = {}) const;
 
     torch::Tensor embedTokens;  ///< [V, D]
     std::vector<LayerWeights> layers;

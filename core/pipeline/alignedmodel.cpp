@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "pipeline/alignedmodel.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "alignment/alignment.h"
 #include "alignment/mergedgqa.h"
@@ -77,17 +79,32 @@ AlignResult writeAlignedModel(const AlignRequest& request,
     const Checkpoint aligned = alignCheckpoint(convertedTo(original, work), plan);
     const DType outputDtype = request.outputDtype.value_or(stored);
     auto leastSquaresMerge = [&] {
+        if (request.fit == LeastSquaresFit::Layerwise) {
+            LayerwiseFitConfig fit;
+            fit.groups = request.groups;
+            fit.mergedHead = request.mergedHead;
+            fit.batchSize = std::max<std::int64_t>(1, request.calibration.batchSize);
+            fit.dtype = work == DType::F64 ? torch::kFloat64 : torch::kFloat32;
+            ScaledProgress fitting(progress, 0.3, 0.6);
+            return layerwiseLeastSquaresMergeToGqa(
+                aligned,
+                storedCalibrationTokens(request.calibration, request.modelFolder, aligned.config,
+                                        fitting),
+                fit, fitting);
+        }
         std::vector<LayerStatistics> alignedStats;
         for (std::size_t l = 0; l < stats.size(); ++l)
             alignedStats.push_back(alignedStatistics(stats[l], plan[l]));
         return leastSquaresMergeToGqa(aligned, alignedStats, request.groups, request.mergedHead);
     };
-    const bool leastSquares = request.merge == MergeMethod::LeastSquares;
+    // Fitted once: the GQA model, or with keepMha the training's least-squares start.
+    std::optional<Checkpoint> leastSquares;
+    if (request.merge == MergeMethod::LeastSquares) leastSquares = leastSquaresMerge();
     Checkpoint merged;
     if (request.keepMha)
         merged = aligned;
     else
-        merged = leastSquares ? leastSquaresMerge() : mergeToGqa(aligned, request.groups);
+        merged = leastSquares ? *leastSquares : mergeToGqa(aligned, request.groups);
     const Checkpoint result = convertedTo(merged, outputDtype);
 
     reportOrCancel(progress, {0.6, "writing the model", {}, {}});
@@ -95,7 +112,7 @@ AlignResult writeAlignedModel(const AlignRequest& request,
     fs::remove_all(staged);
     result.save(staged, 0, request.modelFolder);
     try {
-        if (request.keepMha && leastSquares) writeLeastSquaresStart(staged, leastSquaresMerge());
+        if (request.keepMha && leastSquares) writeLeastSquaresStart(staged, *leastSquares);
         reportOrCancel(progress, {0.8, "verifying the written model", {}, {}});
         Checkpoint::load(staged);  // the folder must reload as a valid checkpoint
     } catch (...) {

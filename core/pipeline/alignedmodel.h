@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "alignment/layerwisemerge.h"
 #include "alignment/leastsquaresmerge.h"
 #include "analysis/grouping.h"
 #include "analysis/headanalysis.h"
@@ -49,6 +50,10 @@ struct AlignRequest {
     MergeMethod merge = MergeMethod::Mean;
     /// The least-squares merge's merged key/value heads (method §7.3).
     MergedHead mergedHead = kDefaultMergedHead;
+    /// What the least-squares merge is fitted on (method §7.4). Layerwise reads the calibration
+    /// text again (`calibration` names it) with the model folder's tokenizer.
+    LeastSquaresFit fit = LeastSquaresFit::Statistics;
+    CalibrationSettings calibration;   ///< the statistics' settings (StoredCalibration::settings)
     std::optional<DType> outputDtype;  ///< default: the original's stored dtype
     std::string outputFolder;
 };

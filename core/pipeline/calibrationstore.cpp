@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "io/checkpoint.h"
 #include "model/decodermodel.h"
+#include "text/tokenizer.h"
 
 namespace gqa {
 namespace fs = std::filesystem;
@@ -110,6 +111,32 @@ StoredCalibration storedCalibrationFor(const std::string& runFile, const std::st
         throw InputError(runFile + ": its statistics were computed for another model (" +
                          stored.modelFolder + "); calibrate this one with a new run file");
     return run.readCalibration();
+}
+
+std::vector<std::vector<std::int64_t>> storedCalibrationTokens(const CalibrationSettings& settings,
+                                                               const std::string& modelFolder,
+                                                               const ModelConfig& model,
+                                                               ProgressSink& progress) {
+    if (settings.inputFiles.empty() || settings.numSequences < 1 || settings.sequenceLength < 1)
+        throw InputError("the run file does not record which text its calibration read");
+    std::string checksum;
+    try {
+        checksum = filesChecksum(settings.inputFiles);
+    } catch (const InputError& e) {
+        throw InputError(std::string("the calibration text cannot be read again (") + e.what() +
+                         "): calibrate again to fit layer by layer");
+    }
+    if (checksum != settings.inputChecksum)
+        throw InputError(
+            "the calibration text has changed since the run file's statistics were "
+            "made: calibrate again to fit layer by layer");
+    CalibrationConfig config;
+    config.inputFiles = settings.inputFiles;
+    config.numSequences = settings.numSequences;
+    config.sequenceLength = settings.sequenceLength;
+    config.batchSize = settings.batchSize;
+    const Tokenizer tokenizer = Tokenizer::forModelFolder(modelFolder, model);
+    return calibrationSequences(config, tokenizer, progress);
 }
 
 }  // namespace gqa

@@ -68,4 +68,13 @@ CalibrationOutcome calibrateOrReuse(const CalibrationRequest& request, ProgressS
 /// (analyze, align): InputError when there are none or they belong to another model.
 StoredCalibration storedCalibrationFor(const std::string& runFile, const std::string& modelFolder);
 
+/// The token sequences a stored calibration was made of, read again from its input files with
+/// the model folder's tokenizer (the layer-wise least-squares fit, method §7.4, needs the tokens;
+/// the run file keeps only statistics). InputError when the files are gone or have changed since
+/// (their checksum differs), saying to calibrate again.
+std::vector<std::vector<std::int64_t>> storedCalibrationTokens(const CalibrationSettings& settings,
+                                                               const std::string& modelFolder,
+                                                               const ModelConfig& model,
+                                                               ProgressSink& progress);
+
 }  // namespace gqa

@@ -54,6 +54,16 @@ contains analyze "$work/analyze.out" '"least_squares_cost"'
 check align_least_squares 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --merge least-squares --out "$work/gqa2ls" --quiet
 contains align_least_squares "$work/align_least_squares.out" "least-squares merge"
 check align_bad_merge 2 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --merge median --out "$work/x" --quiet
+# The layer-wise fit reads the calibration text again; it refuses a text that changed since.
+check align_layerwise 0 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --fit layerwise --out "$work/gqa2lw" --quiet
+contains align_layerwise "$work/align_layerwise.out" "fitted on the merged model's inputs, layer by layer"
+check align_layerwise_mean 2 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --merge mean --fit layerwise --out "$work/x" --quiet
+contains align_layerwise_mean "$work/align_layerwise_mean.err" "least-squares merge only"
+cp "$work/calib.jsonl" "$work/calib.saved"
+echo '{"text": "one more line"}' >> "$work/calib.jsonl"
+check align_layerwise_changed 2 "$cli" align "$work/mha" --run "$work/run.h5" --groups 2 --fit layerwise --out "$work/x" --quiet
+contains align_layerwise_changed "$work/align_layerwise_changed.err" "calibration text has changed"
+mv "$work/calib.saved" "$work/calib.jsonl"
 contains analyze "$work/analyze.out" '"similarity_measure": "negative mean squared distance'
 check analyze_text 0 "$cli" analyze "$work/mha" --run "$work/run.h5" --criterion cos --quiet
 contains analyze_text "$work/analyze_text.out" "value cos before/after"
