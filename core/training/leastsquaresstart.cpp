@@ -57,7 +57,10 @@ bool hasLeastSquaresStart(const std::string& folder) { return fs::exists(startPa
 bool hasLeastSquaresStartFor(const std::string& folder, std::int64_t groups) {
     if (!hasLeastSquaresStart(folder)) return false;
     try {
-        const auto& meta = SafetensorsFile::open(startPath(folder)).metadata();
+        // The file must outlive the reference to its metadata (AddressSanitizer found a
+        // reference into a destroyed temporary here).
+        const SafetensorsFile file = SafetensorsFile::open(startPath(folder));
+        const auto& meta = file.metadata();
         const auto fitted = meta.find(kGroupsKey);
         return fitted != meta.end() && fitted->second == std::to_string(groups);
     } catch (const InputError&) {
