@@ -189,6 +189,30 @@ std::string messageOf(const std::function<void()>& f) {
     return "(no InputError)";
 }
 
+// One check for every user of token sequences (calibration, the layer-wise fit): batches of the
+// given size in order, and each kind of bad input refused with who needed the sequences.
+TEST(Calibration, TokenBatchesKeepTheOrderAndRefuseBadSequences) {
+    const ModelConfig c = tinyConfig();  // vocabulary 61, 128 positions
+    const auto seqs = randomSequences(5, 6, c.vocabSize, 7);
+    const auto batches = checkedTokenBatches(seqs, 2, c, "calibration");
+    ASSERT_EQ(batches.size(), 3u);
+    EXPECT_EQ(batches[0].sizes(), (std::vector<std::int64_t>{2, 6}));
+    EXPECT_EQ(batches[2].sizes(), (std::vector<std::int64_t>{1, 6}));
+    EXPECT_TRUE(torch::equal(torch::cat(batches), asBatch(seqs)));
+
+    auto refusal = [&](std::vector<std::vector<std::int64_t>> s, std::int64_t batch) {
+        return messageOf([&] { checkedTokenBatches(s, batch, c, "the layer-wise fit"); });
+    };
+    EXPECT_NE(refusal({}, 2).find("the layer-wise fit needs at least one"), std::string::npos);
+    EXPECT_NE(refusal(seqs, 0).find("batch size must be at least 1"), std::string::npos);
+    EXPECT_NE(refusal({{}}, 1).find("must not be empty"), std::string::npos);
+    EXPECT_NE(refusal({std::vector<std::int64_t>(129, 1)}, 1).find("max_position_embeddings (128)"),
+              std::string::npos);
+    EXPECT_NE(refusal({{1, 2}, {1, 2, 3}}, 1).find("the same length"), std::string::npos);
+    EXPECT_NE(refusal({{1, 61}}, 1).find("token id 61 is outside"), std::string::npos);
+    EXPECT_NE(refusal({{-1, 2}}, 1).find("token id -1 is outside"), std::string::npos);
+}
+
 TEST(Calibration, SequencesAreBosPlusConsecutiveTextAndShortDocumentsAreSkipped) {
     const Tokenizer tok = Tokenizer::load(tokenizerFolder() + "/tokenizer.model");
     const std::string dir = scratchFolder("calib-text");

@@ -3,6 +3,7 @@
 
 #include "alignment/leastsquaresmerge.h"
 #include "alignment/mergedgqa.h"
+#include "analysis/calibration.h"
 #include "base/error.h"
 #include "base/threadpolicy.h"
 #include "model/decodermodel.h"
@@ -14,44 +15,11 @@ namespace {
 class LayerCapture final : public AttentionObserver {
 public:
     void observe(std::int64_t, const torch::Tensor& k, const torch::Tensor& v) override {
-        // [B, H, T, d] -> [B*T, H, d]
-        auto rows = [](const torch::Tensor& x) {
-            return x.permute({0, 2, 1, 3}).reshape({x.size(0) * x.size(2), x.size(1), x.size(3)});
-        };
-        keys = rows(k);
-        values = rows(v);
+        keys = tokenRows(k);
+        values = tokenRows(v);
     }
     torch::Tensor keys, values;
 };
-
-/// The sequences as [b, T] token batches, after checking them against the model.
-std::vector<torch::Tensor> tokenBatches(const std::vector<std::vector<std::int64_t>>& sequences,
-                                        std::int64_t batchSize, const ModelConfig& c) {
-    if (sequences.empty()) throw InputError("the layer-wise fit needs calibration sequences");
-    if (batchSize < 1) throw InputError("the layer-wise fit's batch size must be at least 1");
-    const std::int64_t length = std::int64_t(sequences.front().size());
-    if (length < 1 || length > c.maxPositionEmbeddings)
-        throw InputError("calibration sequences must hold 1 to max_position_embeddings (" +
-                         std::to_string(c.maxPositionEmbeddings) + ") tokens");
-    std::vector<torch::Tensor> batches;
-    for (std::size_t begin = 0; begin < sequences.size(); begin += std::size_t(batchSize)) {
-        const std::size_t end = std::min(sequences.size(), begin + std::size_t(batchSize));
-        std::vector<std::int64_t> flat;
-        for (std::size_t s = begin; s < end; ++s) {
-            if (std::int64_t(sequences[s].size()) != length)
-                throw InputError("calibration sequences must all have the same length");
-            for (std::int64_t id : sequences[s])
-                if (id < 0 || id >= c.vocabSize)
-                    throw InputError("token id " + std::to_string(id) +
-                                     " is outside the model's vocabulary (" +
-                                     std::to_string(c.vocabSize) + ")");
-            flat.insert(flat.end(), sequences[s].begin(), sequences[s].end());
-        }
-        batches.push_back(
-            torch::tensor(flat, torch::kLong).view({std::int64_t(end - begin), length}));
-    }
-    return batches;
-}
 
 /// Layer l's attention projections of `model` become those of `gqa` (K/V with G heads).
 void takeAttentionWeights(DecoderModel& model, const Checkpoint& gqa, std::int64_t l) {
@@ -85,7 +53,7 @@ Checkpoint layerwiseLeastSquaresMergeToGqa(const Checkpoint& mha,
         throw InputError("the layer-wise fit merges an MHA model (it has " +
                          std::to_string(c.numKvHeads) + " KV heads for " +
                          std::to_string(c.numHeads) + " heads)");
-    const std::vector<torch::Tensor> batches = tokenBatches(sequences, config.batchSize, c);
+    const std::vector<torch::Tensor> batches = checkedTokenBatches(sequences, config.batchSize, c, "the layer-wise fit");
     Checkpoint out = mergeToGqa(mha, config.groups);  // checks the groups; every other tensor
     useThreadsForModel(c.hiddenSize);
     torch::NoGradGuard noGrad;

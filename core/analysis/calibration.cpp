@@ -131,12 +131,8 @@ public:
 
     void observe(std::int64_t layer, const torch::Tensor& keys,
                  const torch::Tensor& values) override {
-        // [B, KV, T, d] -> [B*T, KV, d]: one row per token.
-        auto rows = [](const torch::Tensor& x) {
-            return x.permute({0, 2, 1, 3}).reshape({x.size(0) * x.size(2), x.size(1), x.size(3)});
-        };
-        m_layers.at(layer).keys.accumulate(rows(keys));
-        m_layers.at(layer).values.accumulate(rows(values));
+        m_layers.at(layer).keys.accumulate(tokenRows(keys));
+        m_layers.at(layer).values.accumulate(tokenRows(values));
     }
 
     std::vector<LayerStatistics> takeOnCpu() {
@@ -185,50 +181,63 @@ std::vector<std::vector<std::int64_t>> calibrationSequences(const CalibrationCon
     return collector.take();
 }
 
-std::vector<LayerStatistics> calibrateTokens(
-    const DecoderModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
-    std::int64_t batchSize, ProgressSink& progress) {
-    const ModelConfig& c = model.config();
-    useThreadsForModel(c.hiddenSize);
-    if (sequences.empty()) throw InputError("calibration needs at least one sequence");
-    if (batchSize < 1) throw InputError("calibration batch size must be at least 1");
+std::vector<torch::Tensor> checkedTokenBatches(
+    const std::vector<std::vector<std::int64_t>>& sequences, std::int64_t batchSize,
+    const ModelConfig& c, const std::string& user) {
+    if (sequences.empty()) throw InputError(user + " needs at least one token sequence");
+    if (batchSize < 1) throw InputError(user + ": the batch size must be at least 1");
     const std::int64_t length = std::int64_t(sequences.front().size());
-    if (length < 1) throw InputError("calibration sequences must not be empty");
+    if (length < 1) throw InputError(user + ": token sequences must not be empty");
     if (length > c.maxPositionEmbeddings)
-        throw InputError("calibration sequence length " + std::to_string(length) +
+        throw InputError(user + ": sequence length " + std::to_string(length) +
                          " exceeds the model's max_position_embeddings (" +
                          std::to_string(c.maxPositionEmbeddings) + ")");
-    for (const auto& seq : sequences) {
-        if (std::int64_t(seq.size()) != length)
-            throw InputError("calibration sequences must all have the same length");
-        for (std::int64_t id : seq)
-            if (id < 0 || id >= c.vocabSize)
-                throw InputError("token id " + std::to_string(id) +
-                                 " is outside the model's vocabulary (" +
-                                 std::to_string(c.vocabSize) + ")");
-    }
-
-    torch::NoGradGuard noGrad;
-    StatisticsObserver observer(model);
-    ForwardOptions options;
-    options.observer = &observer;
+    std::vector<torch::Tensor> batches;
     const std::int64_t total = std::int64_t(sequences.size());
-    const auto start = std::chrono::steady_clock::now();
-    reportOrCancel(progress, {0.0, "calibrating", {}});
     for (std::int64_t begin = 0; begin < total; begin += batchSize) {
         const std::int64_t end = std::min(begin + batchSize, total);
         std::vector<std::int64_t> flat;
         flat.reserve(std::size_t((end - begin) * length));
-        for (std::int64_t s = begin; s < end; ++s)
-            flat.insert(flat.end(), sequences[s].begin(), sequences[s].end());
-        torch::Tensor batch = torch::tensor(flat, torch::kLong).view({end - begin, length});
+        for (std::int64_t s = begin; s < end; ++s) {
+            if (std::int64_t(sequences[std::size_t(s)].size()) != length)
+                throw InputError(user + ": token sequences must all have the same length");
+            for (std::int64_t id : sequences[std::size_t(s)])
+                if (id < 0 || id >= c.vocabSize)
+                    throw InputError(user + ": token id " + std::to_string(id) +
+                                     " is outside the model's vocabulary (" +
+                                     std::to_string(c.vocabSize) + ")");
+            flat.insert(flat.end(), sequences[std::size_t(s)].begin(),
+                        sequences[std::size_t(s)].end());
+        }
+        batches.push_back(torch::tensor(flat, torch::kLong).view({end - begin, length}));
+    }
+    return batches;
+}
+
+std::vector<LayerStatistics> calibrateTokens(
+    const DecoderModel& model, const std::vector<std::vector<std::int64_t>>& sequences,
+    std::int64_t batchSize, ProgressSink& progress) {
+    const ModelConfig& c = model.config();
+    const std::vector<torch::Tensor> batches =
+        checkedTokenBatches(sequences, batchSize, c, "calibration");
+    useThreadsForModel(c.hiddenSize);
+    torch::NoGradGuard noGrad;
+    StatisticsObserver observer(model);
+    ForwardOptions options;
+    options.observer = &observer;
+    const double total = double(sequences.size());
+    const auto start = std::chrono::steady_clock::now();
+    reportOrCancel(progress, {0.0, "calibrating", {}});
+    std::int64_t done = 0, tokens = 0;
+    for (const torch::Tensor& batch : batches) {
         model.hiddenStates(batch.to(model.device()), options);  // the observer does the work
+        done += batch.size(0);
+        tokens += batch.numel();
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        const double tokensPerSecond = double(end * length) / std::max(seconds, 1e-9);
-        reportOrCancel(
-            progress,
-            {double(end) / double(total), "calibrating", {{"tokens/s", tokensPerSecond}}});
+        const double tokensPerSecond = double(tokens) / std::max(seconds, 1e-9);
+        reportOrCancel(progress, {double(done) / total, "calibrating",
+                                  {{"tokens/s", tokensPerSecond}}});
     }
     return observer.takeOnCpu();
 }

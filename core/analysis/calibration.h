@@ -69,6 +69,14 @@ std::vector<std::vector<std::int64_t>> calibrationSequences(const CalibrationCon
 CalibrationResult calibrate(const DecoderModel& model, const CalibrationConfig& config,
                             ProgressSink& progress);
 
+/// Token sequences [S][T] checked against the model (at least one, all of one length from 1 to
+/// max_position_embeddings, ids inside the vocabulary) and cut into [b, T] batches of at most
+/// `batchSize` rows, on the CPU. InputError saying what is wrong, with `user` naming who needs
+/// them ("calibration", "the layer-wise fit").
+std::vector<torch::Tensor> checkedTokenBatches(
+    const std::vector<std::vector<std::int64_t>>& sequences, std::int64_t batchSize,
+    const ModelConfig& config, const std::string& user);
+
 /// The statistics of given token sequences [S][T] (all the same length), in batches.
 std::vector<LayerStatistics> calibrateTokens(
     const DecoderModel& model, const std::vector<std::vector<std::int64_t>>& sequences,

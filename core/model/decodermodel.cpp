@@ -11,7 +11,12 @@
 #include "training/layercheckpoint.h"
 
 namespace gqa {
+
 namespace F = torch::nn::functional;
+
+torch::Tensor tokenRows(const torch::Tensor& x) {
+    return x.permute({0, 2, 1, 3}).reshape({x.size(0) * x.size(2), x.size(1), x.size(3)});
+}
 
 torch::Tensor& LayerWeights::operator[](LayerTensor role) {
     switch (role) {

@@ -49,6 +49,10 @@ public:
                          const torch::Tensor& values) = 0;
 };
 
+/// An observed [B, kvHeads, T, d] tensor as one row per token, [B*T, kvHeads, d]: the shape the
+/// head statistics accumulate (headstatistics.h).
+torch::Tensor tokenRows(const torch::Tensor& perHead);
+
 /// Replaces some of a layer's weights for one forward: the conversion training's gated mix of
 /// original and merged heads (gatedkvmodel.h). Called once per layer and forward, outside any
 /// recomputed (checkpointed) layer, so gradients reach what the source mixes.
