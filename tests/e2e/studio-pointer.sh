@@ -10,7 +10,10 @@
 # script reads that map to aim the pointer and to wait for states, and acts only through X input.
 # Screenshots of every step go to OUTPUT_DIR when ImageMagick's `import` is installed.
 #
-# Usage: GQA_STUDIO=/path/gqa-studio studio-pointer.sh OUTPUT_DIR
+# Usage: GQA_STUDIO=/path/gqa-studio [GQA_E2E_SLOWDOWN=N] studio-pointer.sh OUTPUT_DIR
+# GQA_E2E_SLOWDOWN: how many times slower than a release build the studio runs (the asan preset's
+# tests set it): the waits grow by that factor and the run shrinks by it, so the pause still lands
+# mid-run.
 set -u
 
 fail() {
@@ -24,6 +27,8 @@ step() { echo "studio-pointer.sh: $*"; }
 [[ $# -eq 1 ]] || fail "usage: GQA_STUDIO=... studio-pointer.sh OUTPUT_DIR"
 out=$1
 [[ -x "${GQA_STUDIO:-}" ]] || fail "GQA_STUDIO is not set to an executable"
+slowdown=${GQA_E2E_SLOWDOWN:-1}
+[[ $slowdown =~ ^[1-9][0-9]*$ ]] || fail "GQA_E2E_SLOWDOWN must be a positive integer, not '$slowdown'"
 for tool in Xvfb xdotool python3; do
     command -v "$tool" >/dev/null || fail "$tool is not installed (bash scripts/setup.sh installs it)"
 done
@@ -80,14 +85,14 @@ PY
 
 # wait_for NAME PATTERN SECONDS: until the control is on screen, enabled and its text matches.
 wait_for() {
-    local deadline=$((SECONDS + $3))
+    local deadline=$((SECONDS + $3 * slowdown))
     while ((SECONDS < deadline)); do
         kill -0 "$studio_pid" 2>/dev/null || fail "the studio exited: $(tail -n 5 "$out/studio.log")"
         if [[ $(field "$1" enabled) == true ]] && [[ $(field "$1" text) =~ $2 ]]; then return 0; fi
         sleep 0.3
     done
     shot "timeout-$1"
-    fail "waited $3 s for '$1' to match /$2/; it reads: '$(field "$1" text)'"
+    fail "waited $(($3 * slowdown)) s for '$1' to match /$2/; it reads: '$(field "$1" text)'"
 }
 
 # reveal NAME AREA: scrolls the scroll area AREA with the wheel (pointer on its left margin, off
@@ -163,7 +168,7 @@ wait_for groupsSourceLabel 'from the Similarity tab, G = 2' 10
 shot training-tab
 
 # Long enough (about 20 s here) that the pause lands mid-run.
-steps=400
+steps=$((400 / slowdown))
 step "a run of $steps updates into $run: Start, Pause, Resume"
 type_into stepsSpin $steps
 type_into batchSpin 2
