@@ -11,6 +11,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$(nproc)"
+# The corpus-trained tests (demo conversion, wizard, demo pipeline) need the novels as text, as in
+# scripts/test.sh; the sanitized CLI extracts them, so the Rdata reader runs under ASan as well.
+if [ -f data/corpus/janeaustenr/Rdata.rdb ]; then
+  ASAN_OPTIONS=abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1 \
+  LSAN_OPTIONS="suppressions=$PWD/tests/sanitizer/lsan.supp" \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    build-asan/bin/gqa-cli prepare-corpus >/dev/null
+else
+  echo "[sanitize] corpus absent (scripts/get-corpus.sh data/corpus): its tests will be skipped"
+fi
 # The test preset sets the sanitizers' options (CMakePresets.json): halt and abort on the first
 # report, so a report is a failure, not a line in a log nobody reads; leaks inside system
 # libraries only are suppressed by tests/sanitizer/lsan.supp, which says what showed each.
