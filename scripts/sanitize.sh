@@ -13,11 +13,20 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$(nproc)"
 # The corpus-trained tests (demo conversion, wizard, demo pipeline) need the novels as text, as in
 # scripts/test.sh; the sanitized CLI extracts them, so the Rdata reader runs under ASan as well.
+# It runs with the sanitizer options of the asan test preset, read from CMakePresets.json where
+# they are declared once.
 if [ -f data/corpus/janeaustenr/Rdata.rdb ]; then
-  ASAN_OPTIONS=abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1 \
-  LSAN_OPTIONS="suppressions=$PWD/tests/sanitizer/lsan.supp" \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  (
+    eval "$(python3 - <<'PY'
+import json, os, shlex
+presets = json.load(open("CMakePresets.json"))["testPresets"]
+env = next(p for p in presets if p["name"] == "asan")["environment"]
+for name, value in env.items():
+    print(f"export {name}={shlex.quote(value.replace('${sourceDir}', os.getcwd()))}")
+PY
+)"
     build-asan/bin/gqa-cli prepare-corpus >/dev/null
+  )
 else
   echo "[sanitize] corpus absent (scripts/get-corpus.sh data/corpus): its tests will be skipped"
 fi
